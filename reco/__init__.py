@@ -1,0 +1,8 @@
+"""reco: CRM recommendation platform."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("reco")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"

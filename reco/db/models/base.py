@@ -1,0 +1,21 @@
+"""Declarative base shared by every Alembic-owned table."""
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Schemas whose DDL Alembic owns. dbt builds everything else (staging, intermediate, marts…).
+RAW_SCHEMA = "raw"
+RECO_SCHEMA = "reco"
+ALEMBIC_SCHEMAS = (RAW_SCHEMA, RECO_SCHEMA)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)

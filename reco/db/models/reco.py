@@ -1,0 +1,142 @@
+"""Runs, recommendations, audit and campaign events (schema ``reco``), written by Python.
+
+There are deliberately no foreign keys into dbt-built tables (customer, product): dbt rebuilds
+those, and dbt ``relationships`` tests check the links instead.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reco.db.models.base import RECO_SCHEMA, Base
+
+SCHEMA = {"schema": RECO_SCHEMA}
+SCENARIOS = ("REBUY", "CROSS_SELL", "UPSELL", "WINBACK", "NURTURE")
+_SCENARIO_SQL = ", ".join(f"'{s}'" for s in SCENARIOS)
+
+
+class RecoRun(Base):
+    """Metadata of one scoring run."""
+
+    __tablename__ = "reco_run"
+    __table_args__ = (
+        CheckConstraint("status in ('running', 'succeeded', 'failed')", name="status"),
+        SCHEMA,
+    )
+
+    run_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[date | None] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    config_json: Mapped[dict] = mapped_column(JSONB, default=dict)
+    package_version: Mapped[str | None] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    input_fingerprint: Mapped[dict | None] = mapped_column(JSONB)
+    counts_json: Mapped[dict | None] = mapped_column(JSONB)
+    n_eligible: Mapped[int | None] = mapped_column(Integer)
+    n_suppressed: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RecoItem(Base):
+    """One recommended product for one customer in one run (rank 1..3)."""
+
+    __tablename__ = "reco_item"
+    __table_args__ = (
+        Index("ix_reco_run_customer", "run_id", "customer_code"),
+        UniqueConstraint("run_id", "customer_code", "rank"),
+        CheckConstraint("rank between 1 and 3", name="rank"),
+        CheckConstraint(f"scenario in ({_SCENARIO_SQL})", name="scenario"),
+        SCHEMA,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(f"{RECO_SCHEMA}.reco_run.run_id", ondelete="CASCADE")
+    )
+    customer_code: Mapped[str] = mapped_column(String(255))
+    scenario: Mapped[str] = mapped_column(String(50))
+    rank: Mapped[int] = mapped_column(Integer)
+    product_key: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float] = mapped_column(Float)
+    reasons_json: Mapped[dict] = mapped_column(JSON)
+
+
+class AuditItem(Base):
+    """A suppression, a fallback or a data-quality flag raised during a run."""
+
+    __tablename__ = "audit_item"
+    __table_args__ = (
+        Index("ix_audit_run_customer", "run_id", "customer_code"),
+        CheckConstraint("severity in ('info', 'warning', 'error')", name="severity"),
+        SCHEMA,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(f"{RECO_SCHEMA}.reco_run.run_id", ondelete="CASCADE")
+    )
+    customer_code: Mapped[str | None] = mapped_column(String(255))
+    #: suppressed | fallback | data_quality
+    kind: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    product_key: Mapped[str | None] = mapped_column(String(255))
+    details_json: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ContactEvent(Base):
+    """A contact made (or withheld, for the control group) by a campaign built from a run."""
+
+    __tablename__ = "contact_event"
+    __table_args__ = (Index("ix_contact_customer_date", "customer_code", "contact_date"), SCHEMA)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    customer_code: Mapped[str] = mapped_column(String(255))
+    contact_date: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(50), default="email")
+    campaign_id: Mapped[str | None] = mapped_column(String(255))
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    scenario: Mapped[str | None] = mapped_column(String(50))
+    is_control: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OutcomeEvent(Base):
+    """A purchase attributed to a campaign contact (or to its control group)."""
+
+    __tablename__ = "outcome_event"
+    __table_args__ = (Index(None, "run_id", "customer_code"), SCHEMA)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    campaign_id: Mapped[str | None] = mapped_column(String(255))
+    customer_code: Mapped[str] = mapped_column(String(255))
+    is_control: Mapped[bool] = mapped_column(Boolean, default=False)
+    order_date: Mapped[date] = mapped_column(Date)
+    doc_ref: Mapped[str | None] = mapped_column(String(255))
+    product_key: Mapped[str | None] = mapped_column(String(255))
+    was_recommended: Mapped[bool] = mapped_column(Boolean, default=False)
+    amount_ht: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
