@@ -36,12 +36,12 @@ def connect(db: Database) -> Iterator:
     """A SQLAlchemy connection in a transaction (committed on success)."""
     engine = make_engine(db)
     try:
-        with engine.begin() as conn:
-            yield conn
-    except OperationalError as exc:
-        if "connection" in str(exc).lower() or "connect" in str(exc).lower():
+        try:
+            conn = engine.connect()
+        except OperationalError as exc:
             raise unreachable(db, exc) from None
-        raise
+        with conn, conn.begin():
+            yield conn
     finally:
         engine.dispose()
 

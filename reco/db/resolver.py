@@ -32,7 +32,7 @@ def mask_url(text: str) -> str:
 
 def parse_url(raw: str, origin: str) -> URL:
     """Parse and normalise a PostgreSQL URL to the psycopg 3 driver, or raise one clear error."""
-    expected = "expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
+    expected = "expected postgresql://user@host:port/dbname (password optional)"
     try:
         url = make_url(raw.strip())
     except (ArgumentError, ValueError):
@@ -44,9 +44,11 @@ def parse_url(raw: str, origin: str) -> URL:
     if not url.database:
         raise RecoError(f"database URL from {origin} names no database: {expected}")
     try:
-        _ = url.port
+        port = url.port
     except ValueError:
-        raise RecoError(f"malformed port in database URL from {origin}: {expected}") from None
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise RecoError(f"malformed port in database URL from {origin}: {expected}")
     return url.set(drivername="postgresql+psycopg")
 
 

@@ -1,0 +1,116 @@
+"""``reco db``: the database reco uses (embedded by default, or DATABASE_URL)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from reco.cli._common import console, database
+from reco.db import migrate, ops
+from reco.db.engine import server_version
+from reco.dbt.runner import dbt_env
+
+app = typer.Typer(help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True)
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded server (a no-op for an external DATABASE_URL)."""
+    db = database()
+    if db.embedded is None:
+        console.print(f"using the external server from {db.origin}: {db.masked} (nothing to start)")
+        return
+    state = db.embedded.status()
+    console.print(f"embedded PostgreSQL running (pid {state.pid}), data in {state.pgdata}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded server. It otherwise keeps running between commands."""
+    db = database(start=False)
+    if db.embedded is None:
+        console.print(f"using the external server from {db.origin}: reco does not stop it")
+        return
+    stopped = db.embedded.stop()
+    console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@app.command()
+def status() -> None:
+    """Which server is used, whether it runs, its version and the migration revision."""
+    db = database(start=False)
+    table = Table(show_header=False, box=None)
+    table.add_row("source", db.origin)
+    table.add_row("url", db.masked)
+    running = True
+    if db.embedded is not None:
+        state = db.embedded.status()
+        running = state.running
+        table.add_row("data", str(state.pgdata))
+        table.add_row("running", f"yes (pid {state.pid})" if running else "no")
+    if running:
+        table.add_row("server", server_version(db))
+        table.add_row("revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})")
+    console.print(table)
+
+
+@app.command()
+def url() -> None:
+    """Print the database URL, password masked."""
+    console.print(database(start=False).masked, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def env() -> None:
+    """Print shell exports so that plain dbt and psql reach the same database.
+
+    Use as: eval "$(reco db env)". A password goes to a 0600 pgpass file, never to the output."""
+    for key, value in dbt_env(database()).items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+@app.command()
+def check() -> None:
+    """Check connectivity and print the server version."""
+    db = database()
+    version = server_version(db)
+    console.print(f"ok: PostgreSQL {version} at {db.masked}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def init() -> None:
+    """Migrate the database to head (Alembic) and list the tables Alembic owns."""
+    db = database()
+    migrate.upgrade(db)
+    console.print(f"✓ Database initialized successfully (revision {migrate.current_revision(db)})")
+    for name in migrate.owned_tables(db):
+        console.print(f"  - {name}", highlight=False)
+
+
+@app.command()
+def sizes() -> None:
+    """Table sizes across every schema, largest first."""
+    table = Table("schema", "table", "size")
+    for row in ops.table_sizes(database()):
+        table.add_row(row.schema, row.table, row.size)
+    console.print(table)
+
+
+@app.command()
+def backup(file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")]) -> None:
+    """Back up the whole database with pg_dump."""
+    path = ops.backup(database(), file)
+    console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)")
+
+
+@app.command()
+def restore(file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")]) -> None:
+    """Restore a backup with pg_restore (objects in the dump are replaced)."""
+    ops.restore(database(), file)
+    console.print(f"restored {file}")
+
+

@@ -1,0 +1,23 @@
+"""``reco demo``: the main job, end to end, on the embedded default."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from reco.cli._common import console, database
+from reco.db import migrate, ops
+from reco.dbt.runner import run_dbt
+
+
+def demo() -> None:
+    """Start the database, migrate, build the dbt warehouse and print a status table."""
+    db = database()
+    console.print(f"[bold]database[/] {db.masked} ({db.origin})", highlight=False)
+    migrate.upgrade(db)
+    console.print(f"[bold]migrated[/] to {migrate.current_revision(db)}")
+    run_dbt(db, ["build"], capture=True)
+    console.print("[bold]dbt build[/] ok")
+    table = Table("schema", "table", "size", title="warehouse")
+    for row in ops.table_sizes(db):
+        table.add_row(row.schema, row.table, row.size)
+    console.print(table)

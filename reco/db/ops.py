@@ -1,0 +1,86 @@
+"""Operations behind ``reco db``: status, sizes, backup and restore."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from reco.db.embedded import bin_dir
+from reco.db.engine import connect
+from reco.db.resolver import Database, mask_url
+from reco.errors import RecoError
+
+#: The spec's table-size query, over every schema reco and dbt use rather than only public.
+SIZES_SQL = text(
+    """
+    select
+        schemaname,
+        tablename,
+        pg_size_pretty(pg_total_relation_size(quote_ident(schemaname) || '.' || quote_ident(tablename))) as size,
+        pg_total_relation_size(quote_ident(schemaname) || '.' || quote_ident(tablename)) as bytes
+    from pg_tables
+    where schemaname not in ('pg_catalog', 'information_schema')
+    order by bytes desc, schemaname, tablename
+    """
+)
+
+
+@dataclass(frozen=True)
+class TableSize:
+    schema: str
+    table: str
+    size: str
+    bytes: int
+
+
+def table_sizes(db: Database) -> list[TableSize]:
+    with connect(db) as conn:
+        return [TableSize(*row) for row in conn.execute(SIZES_SQL)]
+
+
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client binary: the embedded server's own (v16), else one on PATH."""
+    bundled = bin_dir() / name
+    if bundled.exists():
+        return str(bundled)
+    found = shutil.which(name)
+    if not found:
+        raise RecoError(f"{name} not found: neither bundled with the embedded server nor on PATH")
+    return found
+
+
+def _run_tool(db: Database, args: list[str], what: str) -> None:
+    from reco.dbt.runner import write_passfile
+
+    env = {**os.environ, **db.libpq_env(write_passfile(db))}
+    env.pop("PGPASSWORD", None)
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = mask_url(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
+        raise RecoError(f"{what} failed (exit {proc.returncode}): {detail}")
+
+
+def backup(db: Database, file: Path) -> Path:
+    """Dump the whole database (every schema) in pg_dump's custom format."""
+    file = Path(file).resolve()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    _run_tool(db, [pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={file}"], "pg_dump")
+    return file
+
+
+def restore(db: Database, file: Path) -> None:
+    """Restore a dump made by :func:`backup`, replacing the objects it contains."""
+    file = Path(file)
+    if not file.is_file():
+        raise RecoError(f"backup file not found: {file}")
+    _run_tool(
+        db,
+        [pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
+         f"--dbname={db.url.database}", str(file)],
+        "pg_restore",
+    )

@@ -1,0 +1,70 @@
+"""Run dbt against the resolved database, in a subprocess, with the environment that
+``reco db env`` prints (plus PGPASSFILE when the URL carries a password)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reco.db.resolver import Database
+from reco.errors import RecoError
+from reco.settings import get_settings, project_root
+
+
+def dbt_project_dir() -> Path:
+    return project_root() / "dbt_project"
+
+
+def write_passfile(db: Database) -> Path | None:
+    """A libpq password file (mode 0600) under RECO_HOME, so that the password is never put in
+    an environment variable, a command line or anything printed."""
+    if not db.url.password:
+        return None
+    home = get_settings().home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "pgpass"
+    esc = lambda v: str(v).replace("\\", "\\\\").replace(":", "\\:")  # noqa: E731
+    line = ":".join(
+        esc(v) for v in (db.host, db.port, db.url.database, db.url.username or "postgres")
+    )
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(f"{line}:{esc(db.url.password)}\n")
+    return path
+
+
+def dbt_env(db: Database) -> dict[str, str]:
+    """The variables a plain ``dbt`` or ``psql`` needs to reach ``db``. (Plain ``alembic``
+    needs none: its env.py resolves the database exactly as reco does.)"""
+    env = db.libpq_env(write_passfile(db))
+    env["DBT_PROFILES_DIR"] = str(project_root())
+    env["DBT_PROJECT_DIR"] = str(dbt_project_dir())
+    return env
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(db: Database, args: Sequence[str], *, capture: bool = False) -> subprocess.CompletedProcess:
+    """Run ``dbt ARGS`` in the project folder; raise RecoError when dbt fails."""
+    env = {**os.environ, **dbt_env(db)}
+    env.pop("PGPASSWORD", None)
+    proc = subprocess.run(
+        [dbt_executable(), *args],
+        cwd=dbt_project_dir(),
+        env=env,
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = ""
+        if capture:
+            tail = "\n" + "\n".join((proc.stdout or "").splitlines()[-30:])
+        raise RecoError(f"dbt {' '.join(args[:1])} failed with exit code {proc.returncode}{tail}")
+    return proc

