@@ -1,21 +1,15 @@
 """Alembic environment: same database resolver as the app, autogenerate limited to the
 schemas Alembic owns (raw, reco) so that it never proposes touching dbt's tables."""
 
+from alembic import context
 from sqlalchemy import Connection
 
-from alembic import context
 from reco.db.engine import make_engine
-from reco.db.models import ALEMBIC_SCHEMAS, Base
+from reco.db.models import Base, include_name
 from reco.db.resolver import resolve
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def include_name(name, type_, parent_names):
-    if type_ == "schema":
-        return name in ALEMBIC_SCHEMAS
-    return True
 
 
 def _configure(**kwargs) -> None:

@@ -8,9 +8,8 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -30,9 +29,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=255), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
         sa.Column("source_row", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
         schema="raw",
     )
@@ -59,9 +56,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=255), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
         sa.Column("source_row", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer")),
         schema="raw",
     )
@@ -114,15 +109,11 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=255), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
         sa.Column("source_row", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_product")),
         schema="raw",
     )
-    op.create_index(
-        op.f("ix_product_product_key"), "product", ["product_key"], unique=False, schema="raw"
-    )
+    op.create_index(op.f("ix_product_product_key"), "product", ["product_key"], unique=False, schema="raw")
     op.create_table(
         "product_alias",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -131,9 +122,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=255), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
         sa.Column("source_row", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_product_alias")),
         schema="raw",
     )
@@ -147,9 +136,7 @@ def upgrade() -> None:
         sa.Column("raw_text", sa.Text(), nullable=False),
         sa.Column("reason_codes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("details", sa.Text(), nullable=True),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reject")),
         schema="raw",
     )
@@ -173,9 +160,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(length=255), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
         sa.Column("source_row", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_line")),
         sa.UniqueConstraint("line_key", name=op.f("uq_sales_line_line_key")),
         schema="raw",
@@ -190,9 +175,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        op.f("ix_sales_line_customer_code_order_date"), table_name="sales_line", schema="raw"
-    )
+    op.drop_index(op.f("ix_sales_line_customer_code_order_date"), table_name="sales_line", schema="raw")
     op.drop_table("sales_line", schema="raw")
     op.drop_index(op.f("ix_reject_batch_id"), table_name="reject", schema="raw")
     op.drop_table("reject", schema="raw")

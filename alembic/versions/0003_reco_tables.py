@@ -8,9 +8,8 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -93,9 +92,7 @@ def upgrade() -> None:
         sa.Column("n_eligible", sa.Integer(), nullable=True),
         sa.Column("n_suppressed", sa.Integer(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "status in ('running', 'succeeded', 'failed')", name=op.f("ck_reco_run_status")
-        ),
+        sa.CheckConstraint("status in ('running', 'succeeded', 'failed')", name=op.f("ck_reco_run_status")),
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_reco_run")),
         schema="reco",
     )
@@ -109,9 +106,7 @@ def upgrade() -> None:
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("product_key", sa.String(length=255), nullable=True),
         sa.Column("details_json", sa.JSON(), nullable=True),
-        sa.CheckConstraint(
-            "severity in ('info', 'warning', 'error')", name=op.f("ck_audit_item_severity")
-        ),
+        sa.CheckConstraint("severity in ('info', 'warning', 'error')", name=op.f("ck_audit_item_severity")),
         sa.ForeignKeyConstraint(
             ["run_id"],
             ["reco.reco_run.run_id"],
@@ -170,9 +165,7 @@ def downgrade() -> None:
     op.drop_index("ix_audit_run_customer", table_name="audit_item", schema="reco")
     op.drop_table("audit_item", schema="reco")
     op.drop_table("reco_run", schema="reco")
-    op.drop_index(
-        op.f("ix_outcome_event_run_id_customer_code"), table_name="outcome_event", schema="reco"
-    )
+    op.drop_index(op.f("ix_outcome_event_run_id_customer_code"), table_name="outcome_event", schema="reco")
     op.drop_table("outcome_event", schema="reco")
     op.drop_index("ix_contact_customer_date", table_name="contact_event", schema="reco")
     op.drop_table("contact_event", schema="reco")

@@ -14,7 +14,9 @@ from reco.db import migrate, ops
 from reco.db.engine import server_version
 from reco.dbt.runner import dbt_env
 
-app = typer.Typer(help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -54,7 +56,9 @@ def status() -> None:
         table.add_row("running", f"yes (pid {state.pid})" if running else "no")
     if running:
         table.add_row("server", server_version(db))
-        table.add_row("revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})")
+        table.add_row(
+            "revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})"
+        )
     console.print(table)
 
 
@@ -112,5 +116,3 @@ def restore(file: Annotated[Path, typer.Argument(help="Dump file written by `rec
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)
     console.print(f"restored {file}")
-
-

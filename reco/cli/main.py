@@ -35,8 +35,7 @@ def _global(
         str | None,
         typer.Option(
             "--database-url",
-            help="PostgreSQL URL to use (overrides DATABASE_URL and .env; "
-            "default: the embedded server).",
+            help="PostgreSQL URL to use (overrides DATABASE_URL and .env; default: the embedded server).",
             show_default=False,
         ),
     ] = None,

@@ -67,9 +67,7 @@ class EmbeddedServer:
         if current.running:
             return current
         self.home.mkdir(parents=True, exist_ok=True)
-        _pgserver().get_server(
-            self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION
-        )
+        _pgserver().get_server(self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION)
         return self.status()
 
     def stop(self) -> bool:
@@ -78,9 +76,7 @@ class EmbeddedServer:
         if not current.running:
             return False
         # Attach first: a handle obtained with start=False cannot stop a server started earlier.
-        server = _pgserver().get_server(
-            self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION
-        )
+        server = _pgserver().get_server(self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION)
         server.stop()
         if self.status().running:  # pragma: no cover - pgserver already kills as a fallback
             subprocess.run(

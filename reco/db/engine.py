@@ -26,9 +26,7 @@ def unreachable(db: Database, exc: BaseException) -> RecoError:
 
 def make_engine(db: Database, **kwargs) -> Engine:
     kwargs.setdefault("poolclass", NullPool)
-    return create_engine(
-        db.url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, **kwargs
-    )
+    return create_engine(db.url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, **kwargs)
 
 
 @contextmanager
@@ -51,9 +49,7 @@ def ensure_database(db: Database) -> None:
     name = db.url.database
     admin = db.for_database("postgres")
     try:
-        with psycopg.connect(
-            admin.conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-        ) as conn:
+        with psycopg.connect(admin.conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(f'create database "{name}"')

@@ -18,13 +18,16 @@ from reco.errors import RecoError
 #: The spec's table-size query, over every schema reco and dbt use rather than only public.
 SIZES_SQL = text(
     """
-    select
-        schemaname,
-        tablename,
-        pg_size_pretty(pg_total_relation_size(quote_ident(schemaname) || '.' || quote_ident(tablename))) as size,
-        pg_total_relation_size(quote_ident(schemaname) || '.' || quote_ident(tablename)) as bytes
-    from pg_tables
-    where schemaname not in ('pg_catalog', 'information_schema')
+    with tables as (
+        select
+            schemaname,
+            tablename,
+            pg_total_relation_size(quote_ident(schemaname) || '.' || quote_ident(tablename)) as bytes
+        from pg_tables
+        where schemaname not in ('pg_catalog', 'information_schema')
+    )
+    select schemaname, tablename, pg_size_pretty(bytes) as size, bytes
+    from tables
     order by bytes desc, schemaname, tablename
     """
 )
@@ -80,7 +83,14 @@ def restore(db: Database, file: Path) -> None:
         raise RecoError(f"backup file not found: {file}")
     _run_tool(
         db,
-        [pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-         f"--dbname={db.url.database}", str(file)],
+        [
+            pg_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            f"--dbname={db.url.database}",
+            str(file),
+        ],
         "pg_restore",
     )

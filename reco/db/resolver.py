@@ -38,9 +38,7 @@ def parse_url(raw: str, origin: str) -> URL:
     except (ArgumentError, ValueError):
         raise RecoError(f"malformed database URL from {origin} ({mask_url(raw)}): {expected}") from None
     if url.drivername not in _SCHEMES:
-        raise RecoError(
-            f"unsupported database URL scheme '{url.drivername}' from {origin}: {expected}"
-        )
+        raise RecoError(f"unsupported database URL scheme '{url.drivername}' from {origin}: {expected}")
     if not url.database:
         raise RecoError(f"database URL from {origin} names no database: {expected}")
     try:

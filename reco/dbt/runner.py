@@ -27,9 +27,7 @@ def write_passfile(db: Database) -> Path | None:
     home.mkdir(parents=True, exist_ok=True)
     path = home / "pgpass"
     esc = lambda v: str(v).replace("\\", "\\\\").replace(":", "\\:")  # noqa: E731
-    line = ":".join(
-        esc(v) for v in (db.host, db.port, db.url.database, db.url.username or "postgres")
-    )
+    line = ":".join(esc(v) for v in (db.host, db.port, db.url.database, db.url.username or "postgres"))
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(f"{line}:{esc(db.url.password)}\n")

@@ -1,6 +1,6 @@
 """SQLAlchemy models of every table Alembic owns, one module per schema."""
 
 from reco.db.models import raw, reco
-from reco.db.models.base import ALEMBIC_SCHEMAS, Base
+from reco.db.models.base import ALEMBIC_SCHEMAS, Base, include_name
 
-__all__ = ["ALEMBIC_SCHEMAS", "Base", "raw", "reco"]
+__all__ = ["ALEMBIC_SCHEMAS", "Base", "include_name", "raw", "reco"]

@@ -19,3 +19,10 @@ ALEMBIC_SCHEMAS = (RAW_SCHEMA, RECO_SCHEMA)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic autogenerate filter: only the schemas Alembic owns, never dbt's."""
+    if type_ == "schema":
+        return name in ALEMBIC_SCHEMAS
+    return True

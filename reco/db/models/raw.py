@@ -165,5 +165,7 @@ class Reject(Base):
     source_row: Mapped[int] = mapped_column(BigInteger)
     raw_text: Mapped[str] = mapped_column(Text)
     reason_codes: Mapped[list] = mapped_column(JSONB)  # ["missing_customer", "bad_date", ...]
-    details: Mapped[str | None] = mapped_column(Text)  # "column order_date: expected a date, got '31/02/2021'"
+    details: Mapped[str | None] = mapped_column(
+        Text
+    )  # "column order_date: expected a date, got '31/02/2021'"
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

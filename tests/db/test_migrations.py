@@ -8,9 +8,18 @@ def test_upgrade_creates_every_table_python_writes(empty_db):
     migrate.upgrade(empty_db)
     tables = set(migrate.owned_tables(empty_db))
     assert {
-        "raw.load_batch", "raw.customer", "raw.sales_line", "raw.product", "raw.product_alias",
-        "raw.contact", "raw.reject", "reco.reco_run", "reco.reco_item", "reco.audit_item",
-        "reco.contact_event", "reco.outcome_event",
+        "raw.load_batch",
+        "raw.customer",
+        "raw.sales_line",
+        "raw.product",
+        "raw.product_alias",
+        "raw.contact",
+        "raw.reject",
+        "reco.reco_run",
+        "reco.reco_item",
+        "reco.audit_item",
+        "reco.contact_event",
+        "reco.outcome_event",
     } <= tables
 
 
@@ -35,32 +44,16 @@ def test_autogenerate_sees_no_drift_and_ignores_other_schemas(db):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from reco.db.models import Base
+    from reco.db.models import Base, include_name
 
     engine = make_engine(db)
     with engine.begin() as conn:
         # a dbt-built table in a schema Alembic does not own must never show up as drift
         conn.execute(text("create schema marts"))
         conn.execute(text("create table marts.customer (customer_code text primary key)"))
-        env_module = _load_env_include_name()
         ctx = MigrationContext.configure(
             conn,
-            opts={"include_schemas": True, "include_name": env_module, "compare_type": True},
+            opts={"include_schemas": True, "include_name": include_name, "compare_type": True},
         )
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
-
-
-def _load_env_include_name():
-    """The include_name filter exactly as alembic/env.py defines it."""
-    import ast
-    from pathlib import Path
-
-    from reco.db.models import ALEMBIC_SCHEMAS
-    from reco.settings import project_root
-
-    src = (Path(project_root()) / "alembic" / "env.py").read_text()
-    fn = next(n for n in ast.parse(src).body if isinstance(n, ast.FunctionDef) and n.name == "include_name")
-    ns = {"ALEMBIC_SCHEMAS": ALEMBIC_SCHEMAS}
-    exec(compile(ast.Module(body=[fn], type_ignores=[]), "env.py", "exec"), ns)
-    return ns["include_name"]
