@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from reco.db.resolver import Database, resolve
 
@@ -24,3 +33,23 @@ STATE = CliState()
 def database(*, start: bool = True) -> Database:
     """The database selected by --database-url, DATABASE_URL, .env or the embedded default."""
     return resolve(STATE.database_url, start=start)
+
+
+def run_steps(steps: list[tuple[str, Callable[[], object]]]) -> list[object]:
+    """Run named steps under a rich progress bar (spinner, bar, elapsed time); return results."""
+    results = []
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(steps[0][0] if steps else "", total=len(steps))
+        for label, fn in steps:
+            progress.update(task, description=label)
+            results.append(fn())
+            progress.advance(task)
+        progress.update(task, description="done")
+    return results

@@ -10,7 +10,6 @@ import sys
 import traceback
 from typing import Annotated
 
-import click
 import typer
 
 from reco.cli import db as db_cli
@@ -47,7 +46,7 @@ def _global(
 
 
 app.add_typer(db_cli.app, name="db")
-app.add_typer(dbt_cli.app, name="dbt")
+app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(dbt_cli.dbt)
 app.command("demo")(demo_cli.demo)
 
 
@@ -56,12 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, prog_name="reco", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         return 1
+    except typer.TyperException as exc:  # usage errors: bad option, unknown command, …
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        return getattr(exc, "exit_code", 2)
     except RecoError as exc:
         if STATE.verbose:
             err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
