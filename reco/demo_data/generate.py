@@ -169,15 +169,21 @@ def _sales_frame(lines: pl.DataFrame, cat: Catalogue, accounts: Accounts) -> pl.
     qty = lines["quantity"].to_numpy()
     unit = lines["unit_price"].to_numpy()
     amount_ht = np.round(qty * unit, 2)
-    return lines.with_columns(
-        order_date=pl.col("day").cast(pl.Date),
-        customer_code=accounts.code.gather(account),
-        product_key=pl.when(pl.col("keyed")).then(cat.keys.gather(product)),
-        product_label=cat.labels.gather(product * N_VARIANTS + lines["variant"].to_numpy()),
-        amount_ht=pl.Series(amount_ht),
-        amount_ttc=pl.Series(np.round(amount_ht * (1 + vocab.VAT_RATE), 2)),
-        country=accounts.country.gather(account),
-    ).sort("day", "doc_ref", "line_no")
+    return (
+        lines.with_columns(
+            order_date=pl.col("day").cast(pl.Date),
+            customer_code=accounts.code.gather(account),
+            product_key=pl.when(pl.col("keyed")).then(cat.keys.gather(product)),
+            product_label=cat.labels.gather(product * N_VARIANTS + lines["variant"].to_numpy()),
+            amount_ht=pl.Series(amount_ht),
+            amount_ttc=pl.Series(np.round(amount_ht * (1 + vocab.VAT_RATE), 2)),
+            country=accounts.country.gather(account),
+        )
+        .sort("day", "doc_ref", "line_no")
+        .unique(  # two vintages may share a variant label
+            ["doc_ref", "product_label"], keep="first", maintain_order=True
+        )
+    )
 
 
 def _customer_export(

@@ -311,6 +311,10 @@ def test_returns_and_cancelled_invoices_are_present_and_documented_by_doc_ref(sa
     assert (original["amount_ht"] == -original["amount_ht_orig"]).all()
 
 
+def test_doc_ref_and_label_identify_a_line(sales):
+    assert sales.select(pl.struct("doc_ref", "product_label").is_unique().all()).item()
+
+
 def test_amounts_are_quantity_times_price_plus_vat(sales):
     err_ht = (sales["quantity"] * sales["unit_price"] - sales["amount_ht"]).abs().max()
     err_ttc = (sales["amount_ht"] * 1.2 - sales["amount_ttc"]).abs().max()
