@@ -106,7 +106,7 @@ def _orders(
             & (rng.random(len(people)) < p_xmas)
         )
         who = np.flatnonzero(active)
-        xday = np.minimum(dec1 + rng.integers(0, 23, len(who)), end_day)
+        xday = np.maximum(dec1 + rng.integers(0, 23, len(who)), people.first_day[who])
         parts_p.append(who)
         parts_d.append(xday)
         parts_x.append(np.ones(len(who), bool))

@@ -315,6 +315,14 @@ def test_doc_ref_and_label_identify_a_line(sales):
     assert sales.select(pl.struct("doc_ref", "product_label").is_unique().all()).item()
 
 
+def test_every_sale_belongs_to_a_known_customer_signed_up_by_then(sales, customers):
+    _, latest = customers
+    signup = latest.select("customer_code", signup=pl.col("signup_date").str.to_date("%d/%m/%Y"))
+    joined = sales.join(signup, on="customer_code", how="left")
+    assert joined["signup"].null_count() == 0
+    assert (joined["order_date"] >= joined["signup"]).all()
+
+
 def test_amounts_are_quantity_times_price_plus_vat(sales):
     err_ht = (sales["quantity"] * sales["unit_price"] - sales["amount_ht"]).abs().max()
     err_ttc = (sales["amount_ht"] * 1.2 - sales["amount_ttc"]).abs().max()
