@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from reco.demo_data import vocab
+from reco.demo_data._days import epoch_day, year_of
 from reco.demo_data.catalogue import (
     LABEL_VARIANTS,
     N_VARIANTS,
@@ -85,10 +86,6 @@ class Manifest:
         return json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n"
 
 
-def _day(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
-
-
 def generate(
     out_dir: Path,
     customers: int,
@@ -113,10 +110,10 @@ def generate(
     if overlap_days < 0:
         raise RecoError(f"overlap_days must be >= 0, got {overlap_days}")
     start_date = date(end_date.year - 3, 1, 1)
-    start_day, end_day = _day(start_date), _day(end_date)
+    start_day, end_day = epoch_day(start_date), epoch_day(end_date)
     xmas_days = np.array(
         [
-            _day(date(y, 12, 1))
+            epoch_day(date(y, 12, 1))
             for y in range(start_date.year, end_date.year + 1)
             if date(y, 12, 1) <= end_date
         ]
@@ -138,15 +135,15 @@ def generate(
     manifest = Manifest(out_dir, seed, len(accounts), n_products, start_date, end_date)
     _write(manifest, "products.csv", "products", cat.products, PRODUCTS_DIALECT)
 
-    old_day = _day(date(end_date.year - 1, 12, 31))
+    old_day = epoch_day(date(end_date.year - 1, 12, 31))
     for as_of, latest in ((old_day, False), (end_day, True)):
         export = _customer_export(rng_misc, accounts, bounce_day, as_of, latest)
-        year = np.datetime64(as_of, "D").astype(object).year
+        year = int(year_of(np.array([as_of]))[0])
         _write(manifest, f"customers_{year}.csv", "customers", export, CUSTOMERS_DIALECT)
 
     sales = _sales_frame(lines, cat, accounts)
     for year in range(start_date.year, end_date.year + 1):
-        lo, hi = _day(date(year, 1, 1)), _day(date(year + 1, 1, 1)) + overlap_days
+        lo, hi = epoch_day(date(year, 1, 1)), epoch_day(date(year + 1, 1, 1)) + overlap_days
         part = sales.filter((pl.col("day") >= lo) & (pl.col("day") < hi)).select(SALES_COLUMNS)
         _write(manifest, f"sales_{year}.csv", "sales", part, SALES_DIALECT)
 

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from reco.demo_data import vocab
+from reco.demo_data._days import month_of, year_of
 from reco.demo_data._sampling import GroupedSampler, categorical, group_offsets
 from reco.demo_data.catalogue import N_VARIANTS, Catalogue
 from reco.demo_data.people import Accounts, Archetype, People
@@ -80,7 +81,7 @@ def _orders(
     cum -= np.repeat(cum[starts], n_cand) if len(cum) else 0.0
     day = people.first_day[person] + cum.astype(np.int64)
     keep = day <= people.last_day[person]
-    month = (day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12) + 1
+    month = month_of(day)
     keep &= ~((month == 8) & (rng.random(len(day)) < 0.35))  # the August lull
     person, day = person[keep], day[keep]
 
@@ -167,7 +168,7 @@ def simulate_lines(
     use_pop = ~use_fav & (u < p_fav + POPULAR_SHARE)
 
     profile = np.where(rng.random(n) < 0.75, people.profile1[person], people.profile2[person])
-    month = (day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12) + 1
+    month = month_of(day)
     profile = np.where((month >= 6) & (month <= 8) & (rng.random(n) < 0.25), picker.summer, profile)
     profile = np.where(xmas & (rng.random(n) < 0.5), picker.festive, profile)
     drift = np.where(arch == Archetype.DRIFTER, np.round(progress * 2.5), 0).astype(np.int64)
@@ -205,8 +206,8 @@ def simulate_lines(
     )
     _, lines_per_order = np.unique(order, return_counts=True)
 
-    year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    end_year = int(np.datetime64(end_day, "D").astype("datetime64[Y]").astype(np.int64) + 1970)
+    year = year_of(day)
+    end_year = int(year_of(np.array([end_day]))[0])
     discount = np.select([qty >= 12, qty >= 6], [0.90, 0.95], 1.0)
     unit_ht = np.round(
         cat.price_ttc[product]
@@ -280,9 +281,7 @@ def number_documents(lines: pl.DataFrame) -> pl.DataFrame:
     doc_day = day[~credit][first]
     doc_account = lines["account"].to_numpy()[~credit][first]
     by_date = np.lexsort((docs, doc_account, doc_day))
-    year_sorted = (
-        doc_day[by_date].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    )
+    year_sorted = year_of(doc_day[by_date])
     seq = np.empty(len(docs), dtype=np.int64)
     seq[by_date] = np.arange(len(docs)) - np.searchsorted(year_sorted, year_sorted, side="left") + 1
     year = np.empty(len(docs), dtype=np.int64)
@@ -297,8 +296,3 @@ def number_documents(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.with_columns(
         doc_ref=pl.when(pl.Series(credit)).then(pl.lit("AV-") + number).otherwise(number)
     ).select(pl.all().gather(sort))
-
-
-def variant_index(lines: pl.DataFrame) -> pl.Series:
-    """Index into ``Catalogue.labels`` of every line's invoice label."""
-    return lines["product"] * N_VARIANTS + lines["variant"]
