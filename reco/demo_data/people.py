@@ -219,7 +219,8 @@ def build_accounts(
     email_present = has_email[person]
     email = emails["email"].set(pl.Series(~email_present), None)
 
-    # Changes between the two CRM exports happen after the older one (decided by the caller's day).
+    # Changes happen in the last two years; those after the older CRM export show between the two.
+    recent = np.maximum(signup_acc, end_day - 730)
     u = rng.random(n_acc)
     changed = email_present & ~is_dup & (u < EMAIL_CHANGE_SHARE)
     added = (
@@ -230,7 +231,7 @@ def build_accounts(
     )
     change_day = np.where(
         changed | added,
-        signup_acc + (rng.random(n_acc) * (end_day - signup_acc)).astype(np.int64),
+        recent + (rng.random(n_acc) * (end_day - recent)).astype(np.int64),
         NEVER,
     )
     old_email = pl.select(
@@ -242,7 +243,7 @@ def build_accounts(
     ).to_series()
     name_fix_day = np.where(
         rng.random(n_acc) < NAME_FIX_SHARE,
-        signup_acc + (rng.random(n_acc) * (end_day - signup_acc)).astype(np.int64),
+        recent + (rng.random(n_acc) * (end_day - recent)).astype(np.int64),
         NEVER,
     )
     optout_day = np.where(
