@@ -75,6 +75,7 @@ class Manifest:
     products: int
     start_date: date
     end_date: date
+    overlap_days: int
     files: list[ManifestFile] = field(default_factory=list)
 
     def rows(self, entity: str) -> int:
@@ -84,6 +85,50 @@ class Manifest:
         data = asdict(self)
         data["out_dir"] = None  # the manifest travels with the files
         return json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def read(cls, out_dir: Path) -> Manifest | None:
+        """The manifest of a folder written by ``generate``, or None if there is none."""
+        path = Path(out_dir) / "manifest.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = [
+            ManifestFile(f["name"], f["entity"], f["rows"], Dialect(**f["dialect"]))
+            for f in data.pop("files")
+        ]
+        data.update(
+            out_dir=Path(out_dir),
+            start_date=date.fromisoformat(data["start_date"]),
+            end_date=date.fromisoformat(data["end_date"]),
+        )
+        return cls(**data, files=files)
+
+
+def ensure(
+    out_dir: Path,
+    customers: int,
+    seed: int,
+    *,
+    products: int | None = None,
+    end_date: date = DEFAULT_END_DATE,
+    overlap_days: int = DEFAULT_OVERLAP_DAYS,
+) -> Manifest:
+    """The demo data in ``out_dir``, generated only if missing or made with other arguments
+    (what ``reco demo`` needs: generate once, then reuse)."""
+    existing = Manifest.read(out_dir)
+    wanted_products = default_product_count(customers) if products is None else products
+    if (
+        existing is not None
+        and (existing.seed, existing.customers, existing.products)
+        == (seed, customers, wanted_products)
+        and (existing.end_date, existing.overlap_days) == (end_date, overlap_days)
+        and all((Path(out_dir) / f.name).is_file() for f in existing.files)
+    ):
+        return existing
+    return generate(
+        out_dir, customers, seed, products=products, end_date=end_date, overlap_days=overlap_days
+    )
 
 
 def generate(
@@ -132,7 +177,9 @@ def generate(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir, seed, len(accounts), n_products, start_date, end_date)
+    manifest = Manifest(
+        out_dir, seed, len(accounts), n_products, start_date, end_date, overlap_days
+    )
     _write(manifest, "products.csv", "products", cat.products, PRODUCTS_DIALECT)
 
     old_day = epoch_day(date(end_date.year - 1, 12, 31))

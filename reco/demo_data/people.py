@@ -151,12 +151,13 @@ def build_accounts(
 
     # Duplicates: a second account of a repeat buyer with an e-mail, used from dup_since on.
     # Mostly repeat buyers (their later orders split between the two codes).
-    can_dup = np.flatnonzero(has_email)
+    # (Only in tiny runs can it take someone without an e-mail: then both codes have none.)
+    can_dup = np.arange(n_people)
     repeat = np.isin(
         arch, [Archetype.LOYAL, Archetype.DRIFTER, Archetype.LAPSER, Archetype.NEW]
     ) & (people.last_day - people.first_day > 90)
-    n_dup = min(n_dup, len(can_dup))
-    weight = np.where(repeat[can_dup], 1.0, 0.01)
+    n_dup = min(n_dup, n_people)
+    weight = np.where(has_email, np.where(repeat, 1.0, 0.01), 1e-6)
     dup_person = (
         np.sort(rng.choice(can_dup, n_dup, replace=False, p=weight / weight.sum()))
         if n_dup

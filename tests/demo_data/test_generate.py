@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reco.cli.main import main
 from reco.db.models import raw
-from reco.demo_data import DEFAULT_END_DATE, Dialect, Manifest, generate
+from reco.demo_data import DEFAULT_END_DATE, Dialect, Manifest, ensure, generate
 from reco.demo_data.vocab import (
     AROMA_AXES,
     FAMILIES,
@@ -157,6 +159,32 @@ def test_files_are_written_in_each_systems_own_encoding(demo):
         .str.contains(r";-?\d+,\d{2};")
         .all()
     )  # decimal comma
+
+
+def test_ensure_reuses_matching_demo_data_and_regenerates_otherwise(tmp_path):
+    first = ensure(tmp_path, 200, 5)
+    stamp = (tmp_path / "sales_2024.csv").stat().st_mtime_ns
+    again = ensure(tmp_path, 200, 5)
+    assert again == Manifest.read(tmp_path) and again.files == first.files
+    assert (tmp_path / "sales_2024.csv").stat().st_mtime_ns == stamp
+    other = ensure(tmp_path, 200, 6)
+    assert other.seed == 6 and Manifest.read(tmp_path).seed == 6
+
+
+@settings(max_examples=12, deadline=None)
+@given(customers=st.integers(1, 60), seed=st.integers(0, 2**32 - 1))
+def test_any_small_size_and_seed_gives_consistent_files(tmp_path_factory, customers, seed):
+    out = tmp_path_factory.mktemp("small")
+    manifest = generate(out, customers, seed, products=60)
+    assert manifest.customers == customers
+    latest = read(out / f"customers_{DEFAULT_END_DATE.year}.csv", manifest.files[2].dialect)
+    assert latest.height == customers
+    codes = set(latest["customer_code"])
+    for f in manifest.files:
+        frame = read(out / f.name, f.dialect)
+        assert frame.height == f.rows
+        if "customer_code" in frame.columns:
+            assert set(frame["customer_code"]) <= codes, f.name
 
 
 def test_tiny_sizes_do_not_crash(tmp_path):
