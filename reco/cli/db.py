@@ -105,14 +105,18 @@ def sizes() -> None:
 
 
 @app.command()
-def backup(file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")]) -> None:
+def backup(
+    file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")],
+) -> None:
     """Back up the whole database with pg_dump."""
     path = ops.backup(database(), file)
     console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)")
 
 
 @app.command()
-def restore(file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")]) -> None:
+def restore(
+    file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")],
+) -> None:
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)
     console.print(f"restored {file}")
