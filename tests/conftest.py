@@ -9,8 +9,11 @@ gets its own database, cloned from a template migrated to head once per session.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,13 +33,15 @@ def _drop(admin: Database, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin(tmp_path_factory) -> Iterator[Database]:
+def pg_admin() -> Iterator[Database]:
     """A connection to the ``postgres`` database of the test server."""
     external = os.environ.get("RECO_TEST_DATABASE_URL")
     if external:
         yield Database(parse_url(external, "RECO_TEST_DATABASE_URL"), "RECO_TEST_DATABASE_URL")
         return
-    home = tmp_path_factory.mktemp("reco_home")
+    # Not under pytest's tmp_path: concurrent pytest sessions prune each other's old basetemps,
+    # which would pull the data folder from under a running server.
+    home = Path(tempfile.mkdtemp(prefix="reco-test-home-"))
     server = EmbeddedServer(home)
     saved = {k: os.environ.pop(k, None) for k in ("DATABASE_URL",)}
     os.environ["RECO_HOME"] = str(home)
@@ -44,6 +49,7 @@ def pg_admin(tmp_path_factory) -> Iterator[Database]:
         yield resolve().for_database("postgres")
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
         os.environ.pop("RECO_HOME", None)
         for k, v in saved.items():
             if v is not None:
