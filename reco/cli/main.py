@@ -16,6 +16,7 @@ import typer
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
+from reco.cli import load as load_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
 from reco.errors import RecoError
@@ -49,6 +50,7 @@ def _global(
 
 app.add_typer(db_cli.app, name="db")
 app.add_typer(dbt_cli.app, name="dbt")
+app.add_typer(load_cli.app, name="load")
 app.command("demo")(demo_cli.demo)
 
 
