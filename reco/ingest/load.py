@@ -78,7 +78,7 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
             ),
         ]
     ).sort("source_row")
-    key = sales_key() if ent.dedup == "line_key" else row_key(list(ent.columns))
+    key = sales_key() if ent.dedup == "line_key" else row_key(ent.columns)
     valid = (
         typed.lazy()
         .filter(pl.col(REASONS).list.len() == 0)

@@ -21,23 +21,11 @@ KEY = "__key"
 
 DECIMAL_TYPE = pl.Decimal(18, 4)
 
-#: Date formats tried in this order when no format is forced; the first that reads the sample
-#: of a column is used for the whole column (mixed formats in one column are rejected).
-DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%d-%m-%Y",
-    "%Y/%m/%d",
-    "%Y%m%d",
-)
+#: Date orders tried in this order when no format is forced; each also accepts a time after
+#: the date (" 14:05", " 14:05:09", "T14:05:09.123"). The first order that reads a sample of the
+#: column is used for the whole column: day-first (French) before month-first, which is not tried.
+DATE_PARTS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d")
+_TIMES = (" %H:%M:%S%.f", " %H:%M", "")
 _FALLBACK_EXAMPLE = "2024-03-31, 2024-03-31 14:05 or 31/03/2024"
 MIN_DATE, MAX_DATE = pl.date(1900, 1, 1), pl.date(2100, 12, 31)
 
@@ -103,22 +91,36 @@ def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
     )
 
 
+def _parse_ts(text: pl.Expr, fmt: str, forced: bool) -> pl.Expr:
+    """Datetime from text: a forced format as given (or its date part alone); a detected date
+    order with or without a time."""
+    ts = pl.Datetime("us")
+    if forced:
+        parsed = text.str.strptime(ts, fmt, strict=False)
+        if "%H" in fmt:
+            date_only = fmt.split(" ")[0].split("T")[0]
+            parsed = pl.coalesce(parsed, text.str.strptime(ts, date_only, strict=False))
+        return parsed
+    spaced = text.str.replace(r"^(\d\S*)T(\d)", "${1} ${2}")
+    return pl.coalesce([spaced.str.strptime(ts, fmt + t, strict=False) for t in _TIMES])
+
+
 def detect_date_format(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> str | None:
-    """The first format in DATE_FORMATS that reads every value of a sample of the column."""
+    """The first of DATE_PARTS that reads every value of a sample of the column (else the one
+    reading most)."""
     sample = (
         frame.lazy()
         .select(v=_clean_text(pl.col(source), pl.String, nulls))
         .drop_nulls()
         .head(500)
         .collect()
-        .get_column("v")
     )
     if sample.is_empty():
         return None
     best, best_ok = None, 0
-    for fmt in DATE_FORMATS:
-        ok = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null().sum()
-        if ok == sample.len():
+    for fmt in DATE_PARTS:
+        ok = sample.select(_parse_ts(pl.col("v"), fmt, forced=False).is_not_null().sum()).item()
+        if ok == sample.height:
             return fmt
         if ok > best_ok:
             best, best_ok = fmt, ok
@@ -139,6 +141,7 @@ def parse_column(
     nulls: tuple[str, ...],
     fmt: str | None,
     header: str | None = None,
+    forced: bool = False,
 ) -> tuple[pl.Expr, list[Check]]:
     """The typed value of one canonical column (read from frame column ``source``, whose
     header in the file is ``header``) and its checks."""
@@ -212,19 +215,12 @@ def parse_column(
             ts = x.cast(pl.Datetime("us"))
             expected = "a date"
         else:
-            ts = (
-                text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-                if fmt
-                else pl.lit(None, pl.Datetime("us"))
-            )
-            if fmt and "%H" in fmt:  # the same format without its time part is also accepted
-                date_only = fmt.split(" ")[0].split("T")[0]
-                ts = pl.coalesce(ts, text.str.strptime(pl.Datetime("us"), date_only, strict=False))
-            expected = (
-                f"a date like {_example(fmt)} ({fmt})"
-                if fmt
-                else f"a date like {_FALLBACK_EXAMPLE}"
-            )
+            if fmt:
+                ts = _parse_ts(text, fmt, forced)
+                expected = f"a date like {_example(fmt)} ({fmt})"
+            else:
+                ts = pl.lit(None, pl.Datetime("us"))
+                expected = f"a date like {_FALLBACK_EXAMPLE}"
         checks.append(_check(text.is_not_null() & ts.is_null(), "bad_date", label, expected, text))
         day = ts.dt.date()
         checks.append(
@@ -330,11 +326,15 @@ def sales_key() -> pl.Expr:
     return pl.concat_str([body, occurrence.cast(pl.String)], separator="\x1f")
 
 
-def row_key(columns: list[str]) -> pl.Expr:
+def row_key(columns: dict[str, Column]) -> pl.Expr:
     """Text identifying a whole row (entities whose duplicates are identical rows)."""
-    return pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("\x00") for c in columns], separator="\x1f"
-    )
+    parts = [
+        (pl.col(n).list.join("|") if c.kind is Kind.TAGS else pl.col(n).cast(pl.String)).fill_null(
+            "\x00"
+        )
+        for n, c in columns.items()
+    ]
+    return pl.concat_str(parts, separator="\x1f")
 
 
 def typed_frame(
@@ -356,11 +356,11 @@ def typed_frame(
             continue
         inner = renamed[source]
         opts = mapping.options(name)
-        fmt = None
+        fmt, forced = None, bool(opts.date_format)
         if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
             fmt = opts.date_format or detect_date_format(src, inner, mapping.null_values)
         value, col_checks = parse_column(
-            col, inner, schema[inner], opts, mapping.null_values, fmt, source
+            col, inner, schema[inner], opts, mapping.null_values, fmt, source, forced
         )
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)
