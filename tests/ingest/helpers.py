@@ -7,9 +7,9 @@ import psycopg
 from reco.db.resolver import Database
 
 
-def rows(db: Database, sql: str, params: tuple = ()) -> list[tuple]:
+def rows(db: Database, sql: str, params: tuple | dict = ()) -> list[tuple]:
     with psycopg.connect(db.conninfo()) as conn:
-        return conn.execute(sql, params).fetchall()
+        return conn.execute(sql, params or None).fetchall()
 
 
 def scalar(db: Database, sql: str, params: tuple = ()):
