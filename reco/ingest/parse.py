@@ -21,11 +21,12 @@ KEY = "__key"
 
 DECIMAL_TYPE = pl.Decimal(18, 4)
 
-#: Date orders tried in this order when no format is forced; each also accepts a time after
-#: the date (" 14:05", " 14:05:09", "T14:05:09.123"). The first order that reads a sample of the
-#: column is used for the whole column: day-first (French) before month-first, which is not tried.
+#: Date orders tried in this order when no format is forced, each with or without a time
+#: (" 14:05", " 14:05:09", "T14:05:09.123"). Day-first (French) comes before year-first variants;
+#: month-first is never guessed (force it with --date-format %m/%d/%Y).
 DATE_PARTS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d")
-_TIMES = (" %H:%M:%S%.f", " %H:%M", "")
+_TIMES = (" %H:%M:%S%.f", "T%H:%M:%S%.f", " %H:%M", "")
+SAMPLE = 2000
 _FALLBACK_EXAMPLE = "2024-03-31, 2024-03-31 14:05 or 31/03/2024"
 MIN_DATE, MAX_DATE = pl.date(1900, 1, 1), pl.date(2100, 12, 31)
 
@@ -91,40 +92,43 @@ def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
     )
 
 
-def _parse_ts(text: pl.Expr, fmt: str, forced: bool) -> pl.Expr:
-    """Datetime from text: a forced format as given (or its date part alone); a detected date
-    order with or without a time."""
+def forced_formats(fmt: str) -> list[str]:
+    """A forced format, and its date part alone when it has a time."""
+    date_only = fmt.split(" ")[0].split("T")[0]
+    return [fmt, date_only] if "%H" in fmt and date_only != fmt else [fmt]
+
+
+def _parse_ts(text: pl.Expr, formats: list[str]) -> pl.Expr:
     ts = pl.Datetime("us")
-    if forced:
-        parsed = text.str.strptime(ts, fmt, strict=False)
-        if "%H" in fmt:
-            date_only = fmt.split(" ")[0].split("T")[0]
-            parsed = pl.coalesce(parsed, text.str.strptime(ts, date_only, strict=False))
-        return parsed
-    spaced = text.str.replace(r"^(\d\S*)T(\d)", "${1} ${2}")
-    return pl.coalesce([spaced.str.strptime(ts, fmt + t, strict=False) for t in _TIMES])
+    parsed = [text.str.strptime(ts, f, strict=False) for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
-def detect_date_format(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> str | None:
-    """The first of DATE_PARTS that reads every value of a sample of the column (else the one
-    reading most)."""
-    sample = (
-        frame.lazy()
-        .select(v=_clean_text(pl.col(source), pl.String, nulls))
-        .drop_nulls()
-        .head(500)
-        .collect()
-    )
-    if sample.is_empty():
-        return None
-    best, best_ok = None, 0
-    for fmt in DATE_PARTS:
-        ok = sample.select(_parse_ts(pl.col("v"), fmt, forced=False).is_not_null().sum()).item()
-        if ok == sample.height:
-            return fmt
-        if ok > best_ok:
-            best, best_ok = fmt, ok
-    return best
+def detect_date_formats(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> list[str]:
+    """The formats of a date column, from a sample spread over the file: for the first date
+    order of DATE_PARTS reading every sampled value (else the one reading most), its variants
+    (with / without time) that occur. Values in no detected format are rejected as bad_date."""
+    values = frame.lazy().select(v=_clean_text(pl.col(source), pl.String, nulls)).drop_nulls()
+    n = values.select(pl.len()).collect().item()
+    if n == 0:
+        return []
+    sample = values.gather_every(max(1, n // SAMPLE)).collect()
+    best: tuple[int, list[str]] = (0, [])
+    for part in DATE_PARTS:
+        variants = [part + t for t in _TIMES]
+        hits = sample.select(
+            [
+                pl.col("v").str.strptime(pl.Datetime("us"), f, strict=False).is_not_null().alias(f)
+                for f in variants
+            ]
+        )
+        used = [f for f in variants if hits.get_column(f).any()]
+        covered = hits.select(pl.any_horizontal(pl.all()).sum()).item()
+        if covered == sample.height:
+            return used
+        if covered > best[0]:
+            best = (covered, used)
+    return best[1]
 
 
 def _example(fmt: str) -> str:
@@ -139,13 +143,14 @@ def parse_column(
     dtype: pl.DataType,
     opts: ColumnOptions,
     nulls: tuple[str, ...],
-    fmt: str | None,
+    formats: list[str] | None = None,
     header: str | None = None,
-    forced: bool = False,
 ) -> tuple[pl.Expr, list[Check]]:
     """The typed value of one canonical column (read from frame column ``source``, whose
-    header in the file is ``header``) and its checks."""
+    header in the file is ``header``) and its checks. The checks read the typed value back as
+    ``pl.col(col.name)``: evaluate them after the values."""
     x = pl.col(source)
+    v = pl.col(col.name)
     header = header or source
     label = (
         col.name
@@ -153,13 +158,14 @@ def parse_column(
         else f"{col.name} (source '{header}')"
     )
     text = _clean_text(x, dtype, nulls)
+    present = text.is_not_null()
     checks: list[Check] = []
     if col.kind is Kind.TEXT:
         value = text
         if opts.strip_decimal_zero:
             value = value.str.replace(r"^(-?\d+)\.0+$", "${1}")
         if col.max_length:
-            length = value.str.len_chars()
+            length = v.str.len_chars()
             checks.append(
                 _check(
                     length > col.max_length,
@@ -171,38 +177,22 @@ def parse_column(
             )
         return value, checks
     if col.kind in (Kind.DECIMAL, Kind.INT):
+        target = pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE
         if dtype.is_numeric():
-            number = (
-                x.cast(pl.Float64) if col.kind is Kind.INT else x.cast(DECIMAL_TYPE, strict=False)
-            )
-            cleaned = text
+            number = x.cast(target, strict=False)
         else:
-            cleaned = _number_text(text, opts.decimal)
-            number = cleaned.cast(
-                pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE, strict=False
-            )
+            number = _number_text(text, opts.decimal).cast(target, strict=False)
         if col.kind is Kind.INT:
-            checks.append(
-                _check(
-                    text.is_not_null() & (number.is_null() | (number != number.floor())),
-                    "bad_number",
-                    label,
-                    "a whole number",
-                    text,
-                )
-            )
             value = pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+            expected = "a whole number"
         else:
-            checks.append(
-                _check(text.is_not_null() & number.is_null(), "bad_number", label, "a number", text)
-            )
-            value = number
+            value, expected = number, "a number"
+        checks.append(_check(present & v.is_null(), "bad_number", label, expected, text))
         if col.low is not None or col.high is not None:
-            as_float = value.cast(pl.Float64)
-            bad = (as_float < col.low) | (as_float > col.high)
+            as_float = v.cast(pl.Float64)
             checks.append(
                 _check(
-                    bad,
+                    (as_float < col.low) | (as_float > col.high),
                     "out_of_range",
                     label,
                     f"a value between {col.low:g} and {col.high:g}",
@@ -214,15 +204,14 @@ def parse_column(
         if dtype.is_temporal():
             ts = x.cast(pl.Datetime("us"))
             expected = "a date"
+        elif formats:
+            ts = _parse_ts(text, formats)
+            expected = f"a date like {_example(formats[0])} ({' or '.join(formats)})"
         else:
-            if fmt:
-                ts = _parse_ts(text, fmt, forced)
-                expected = f"a date like {_example(fmt)} ({fmt})"
-            else:
-                ts = pl.lit(None, pl.Datetime("us"))
-                expected = f"a date like {_FALLBACK_EXAMPLE}"
-        checks.append(_check(text.is_not_null() & ts.is_null(), "bad_date", label, expected, text))
-        day = ts.dt.date()
+            ts = pl.lit(None, pl.Datetime("us"))
+            expected = f"a date like {_FALLBACK_EXAMPLE}"
+        checks.append(_check(present & v.is_null(), "bad_date", label, expected, text))
+        day = v if col.kind is Kind.DATE else v.dt.date()
         checks.append(
             _check(
                 (day < MIN_DATE) | (day > MAX_DATE),
@@ -232,19 +221,17 @@ def parse_column(
                 text,
             )
         )
-        return (day if col.kind is Kind.DATE else ts), checks
+        return (ts.dt.date() if col.kind is Kind.DATE else ts), checks
     if col.kind is Kind.BOOL:
         if dtype == pl.Boolean:
             return x, checks
         low = text.str.to_lowercase()
-        trues = [v.lower() for v in opts.true_values]
-        falses = [v.lower() for v in opts.false_values]
+        trues = [t.lower() for t in opts.true_values]
+        falses = [f.lower() for f in opts.false_values]
         value = pl.when(low.is_in(trues)).then(True).when(low.is_in(falses)).then(False)
         yes, no = "/".join(opts.true_values[:4]), "/".join(opts.false_values[:4])
         expected = f"a yes/no value ({yes} or {no})"
-        checks.append(
-            _check(text.is_not_null() & value.is_null(), "bad_boolean", label, expected, text)
-        )
+        checks.append(_check(present & v.is_null(), "bad_boolean", label, expected, text))
         return value.cast(pl.Boolean), checks
     if col.kind is Kind.TAGS:
         tags = (
@@ -321,9 +308,8 @@ def sales_key() -> pl.Expr:
             pl.lit("amount:") + pl.col("amount_ht").cast(pl.String),
         ),
     ]
-    body = pl.concat_str(parts, separator="\x1f")
-    occurrence = pl.int_range(1, pl.len() + 1).over(body)
-    return pl.concat_str([body, occurrence.cast(pl.String)], separator="\x1f")
+    occurrence = pl.int_range(1, pl.len() + 1).over(parts)
+    return pl.concat_str([*parts, occurrence.cast(pl.String)], separator="\x1f")
 
 
 def row_key(columns: dict[str, Column]) -> pl.Expr:
@@ -356,11 +342,15 @@ def typed_frame(
             continue
         inner = renamed[source]
         opts = mapping.options(name)
-        fmt, forced = None, bool(opts.date_format)
+        formats = None
         if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
-            fmt = opts.date_format or detect_date_format(src, inner, mapping.null_values)
+            formats = (
+                forced_formats(opts.date_format)
+                if opts.date_format
+                else detect_date_formats(src, inner, mapping.null_values)
+            )
         value, col_checks = parse_column(
-            col, inner, schema[inner], opts, mapping.null_values, fmt, source, forced
+            col, inner, schema[inner], opts, mapping.null_values, formats, source
         )
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)

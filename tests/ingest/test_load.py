@@ -293,3 +293,19 @@ def test_cli_prints_summary_and_exits_1_on_a_refused_batch(use_db, tmp_path, cap
     assert main(["load", "sales", str(f), "--reload", "--max-reject-rate", "0.2"]) == 1
     err = capsys.readouterr().err
     assert "failed, nothing loaded" in err and "above --max-reject-rate 0.2" in err
+
+
+def test_bulk_mode_rebuilds_the_same_indexes_and_still_deduplicates(db, tmp_path, monkeypatch):
+    from reco.ingest import land
+
+    definitions = (
+        "select indexname, indexdef from pg_indexes where schemaname = 'raw' "
+        "and tablename = 'sales_line' order by 1"
+    )
+    before = rows(db, definitions)
+    monkeypatch.setattr(land, "BULK_MIN_ROWS", 1)
+    load_files(db, "sales", [sales_file(tmp_path / "a.csv", [L1, L2])])
+    report = load_files(db, "sales", [sales_file(tmp_path / "b.csv", [L2, L3, L4])])
+    assert (report.loaded, report.duplicates) == (2, 1)
+    assert rows(db, definitions) == before
+    assert count(db, "raw.sales_line") == 4
