@@ -325,9 +325,10 @@ def row_key(columns: dict[str, Column]) -> pl.Expr:
 
 def typed_frame(
     frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
-) -> pl.DataFrame:
-    """Canonical typed columns + ROW, RAW and REASONS (list of codes, empty when the row is
-    usable) and DETAILS (null when usable). Details are only formatted for failing rows."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The usable rows (ROW + canonical typed columns) and the failing ones (ROW, RAW without
+    its line end, REASONS: list of codes, DETAILS). Details are only formatted for failing
+    rows, and the raw text is only copied for them."""
     renamed = {
         source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)
     }
@@ -370,36 +371,24 @@ def typed_frame(
         checks.append(c)
     flags = [f"__f{i}" for i in range(len(checks))]
     df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
-    bad = pl.any_horizontal(flags) if flags else pl.lit(False)
-    good = (
-        df.filter(~bad)
-        .select(ROW, RAW, *entity.columns)
-        .with_columns(
-            pl.lit([], dtype=pl.List(pl.String)).alias(REASONS),
-            pl.lit(None, pl.String).alias(DETAILS),
+    bad = pl.any_horizontal(flags)
+    good = df.filter(~bad).select(ROW, *entity.columns)
+    failing = df.filter(bad).select(
+        ROW,
+        pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
+        pl.concat_list(
+            [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
         )
+        .list.drop_nulls()
+        .list.unique(maintain_order=True)
+        .alias(REASONS),
+        pl.concat_str(
+            [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
+            separator="; ",
+            ignore_nulls=True,
+        ).alias(DETAILS),
     )
-    failing = (
-        df.filter(bad).select(
-            ROW,
-            RAW,
-            *entity.columns,
-            pl.concat_list(
-                [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
-            )
-            .list.drop_nulls()
-            .list.unique(maintain_order=True)
-            .alias(REASONS),
-            pl.concat_str(
-                [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
-                separator="; ",
-                ignore_nulls=True,
-            ).alias(DETAILS),
-        )
-        if flags
-        else good.clear()
-    )
-    return pl.concat([good, failing])
+    return good, failing
 
 
 def _polars_type(col: Column) -> pl.DataType:
