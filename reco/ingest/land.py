@@ -127,7 +127,8 @@ def _secondary_indexes(cur, entity: Entity) -> list[tuple[str, str]]:
     )
     indexes = fetch(
         cur,
-        "select i.relname, pg_get_indexdef(i.oid) from pg_index x join pg_class i on i.oid = x.indexrelid "
+        "select i.relname, pg_get_indexdef(i.oid) "
+        "from pg_index x join pg_class i on i.oid = x.indexrelid "
         "where x.indrelid = $1::regclass and not x.indisprimary "
         "and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)",
         (table,),
@@ -172,7 +173,10 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
             f"(select s.*, encode(sha256(convert_to(s.{_q(KEY)}, 'UTF8')), 'hex') as line_key "
             f"from pg_temp.{temp} s) t"
         )
-        where = f"where not exists (select 1 from {entity.qualified_table} r where r.line_key = t.line_key)"
+        where = (
+            f"where not exists (select 1 from {entity.qualified_table} r "
+            "where r.line_key = t.line_key)"
+        )
     elif entity.dedup == "row":
         same = " and ".join(
             f"r.{_q(c)} is not distinct from {e}"

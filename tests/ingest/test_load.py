@@ -259,7 +259,8 @@ def test_mapping_file_maps_headers_and_parsing_options(db, tmp_path):
         tmp_path / "erp.toml",
         'entity = "sales"\ndecimal = ","\nignore = ["Commentaire"]\n[columns]\n'
         'doc_ref = "N° facture"\norder_date = { from = "Date", date_format = "%d/%m/%Y" }\n'
-        'customer_code = "Client"\nproduct_label = "Article"\nquantity = "Qté"\namount_ht = "Montant HT"\n'
+        'customer_code = "Client"\nproduct_label = "Article"\nquantity = "Qté"\n'
+        'amount_ht = "Montant HT"\n'
         '[line_type]\ncancellation_doc_prefixes = ["AV"]\n',
     )
     f = write(
