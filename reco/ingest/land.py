@@ -41,6 +41,13 @@ def transaction(db: Database):
         conn.close()
 
 
+def _literal(value: str) -> str:
+    """A SQL string literal (standard_conforming_strings: only quotes need doubling)."""
+    if "\x00" in value:
+        raise RecoError("a file name or batch id cannot contain NUL characters")
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -108,7 +115,7 @@ def _select_list(entity: Entity) -> tuple[list[str], list[str]]:
         else:
             exprs.append(f"t.{_q(name)}")
     targets += ["batch_id", FILE, ROW]
-    exprs += ["$1", f"t.{FILE}", f"t.{ROW}"]
+    exprs += [":batch_id", f"t.{FILE}", f"t.{ROW}"]
     if entity.dedup == "line_key":
         targets.append("line_key")
         exprs.append("t.line_key")
@@ -188,11 +195,22 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
     for drop, _ in rebuild:
         cur.execute(drop)
     sql = (
-        f"with ins as (insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
+        f"insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
         f"select {', '.join(exprs)} from {source} {where} "
-        f"returning {FILE}) select {FILE}, count(*) from ins group by {FILE}"
-    )
-    counts = dict(fetch(cur, sql, (batch_id,)))
+    ).replace(":batch_id", _literal(batch_id))
+    paths = frame.get_column(FILE).unique(maintain_order=True).to_list()
+    if len(paths) == 1:
+        # The row count says how many rows were new (bound parameters would hide it, hence
+        # the quoted literals); no RETURNING set to materialise.
+        cur.execute(sql)
+        counts = {paths[0]: cur.rowcount}
+    else:
+        counts = dict(
+            fetch(
+                cur,
+                f"with ins as ({sql} returning {FILE}) select {FILE}, count(*) from ins group by 1",
+            )
+        )
     for _, create in rebuild:
         cur.execute(create)
     cur.execute(f"drop table pg_temp.{temp}")

@@ -189,7 +189,15 @@ def _sniff(src: SourceFile, header: bytes) -> str:
 def _record_bounds(src: SourceFile, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start and end (exclusive, newline excluded) of each record, and the inside-quotes state
     after each byte. A newline inside a quoted field does not end a record."""
-    in_quotes = np.bitwise_xor.accumulate((arr == _QUOTE).view(np.uint8))
+    quotes = arr == _QUOTE
+    if not quotes.any():  # common for machine exports: no quote-state to track
+        in_quotes = np.zeros(1, dtype=np.uint8)  # broadcasts as "outside quotes" everywhere
+        ends = np.flatnonzero(arr == _NL)
+        if arr.size and (ends.size == 0 or ends[-1] != arr.size - 1):
+            ends = np.append(ends, arr.size)
+        starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+        return starts, ends.astype(np.int64), in_quotes
+    in_quotes = np.bitwise_xor.accumulate(quotes.view(np.uint8))
     if in_quotes.size and in_quotes[-1]:
         settled = np.flatnonzero(in_quotes == 0)
         opening = int(settled[-1]) + 1 if settled.size else 0
