@@ -369,13 +369,19 @@ def typed_frame(
             if covered:
                 c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
         checks.append(c)
+    if RAW in frame.columns:  # CSV: the record as in the file, line end removed
+        raw = pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r")
+    else:  # Parquet / XLSX: the row's values as a JSON object keyed by source header
+        raw = pl.struct(
+            [pl.col(inner).cast(pl.String).alias(header) for header, inner in renamed.items()]
+        ).struct.json_encode()
     flags = [f"__f{i}" for i in range(len(checks))]
     df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
     bad = pl.any_horizontal(flags)
     good = df.filter(~bad).select(ROW, *entity.columns)
     failing = df.filter(bad).select(
         ROW,
-        pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
+        raw.alias(RAW),
         pl.concat_list(
             [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
         )

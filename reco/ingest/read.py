@@ -37,7 +37,7 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     headers: list[str] | None = None
-    #: One row per usable record: the source columns, ROW and RAW.
+    #: One row per usable record: the source columns, ROW and (CSV) RAW.
     frame: pl.DataFrame | None = None
     #: Records that could not even be split into the header's columns: ROW, RAW, details.
     ragged: pl.DataFrame | None = None
@@ -110,10 +110,9 @@ def _read_table(src: SourceFile) -> None:
     if df.width == 0:
         raise RecoError(f"{src.path}: empty file (no header row)")
     src.headers = df.columns
-    raw = pl.struct(pl.all().cast(pl.String)).struct.json_encode()
-    src.frame = df.with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW), raw.alias(RAW)
-    )
+    # No RAW column: the raw text of a rejected row (a JSON object of its values) is only
+    # built for rejected rows (see parse.typed_frame).
+    src.frame = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
     src.ragged = pl.DataFrame(schema={ROW: pl.Int64, RAW: pl.String, "details": pl.String})
 
 
