@@ -185,8 +185,9 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
             "where r.line_key = t.line_key)"
         )
     elif entity.dedup == "row":
+        # required columns are never null: plain equality keeps the anti-join indexable
         same = " and ".join(
-            f"r.{_q(c)} is not distinct from {e}"
+            f"r.{_q(c)} = {e}" if c in entity.required else f"r.{_q(c)} is not distinct from {e}"
             for c, e in zip(targets, exprs, strict=False)
             if c in entity.columns
         )

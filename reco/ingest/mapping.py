@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reco.errors import RecoError
-from reco.ingest.entities import Entity, Kind
+from reco.ingest.entities import Entity
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 
@@ -272,7 +272,3 @@ def load_mapping(path: str | Path | None, entity: Entity) -> Mapping:
     if mapping.entity and mapping.entity != entity.name:
         raise RecoError(f"{p}: this mapping is for {mapping.entity}, not {entity.name}")
     return mapping
-
-
-def kind_needs_format(kind: Kind) -> bool:
-    return kind in (Kind.DATE, Kind.DATETIME)

@@ -1,8 +1,9 @@
 """Typing and validating source columns with Polars expressions (no per-row Python).
 
-Each canonical column becomes a typed value plus zero or more checks. A check is a pair of
-expressions: a reason code where the row fails (null elsewhere) and a detail naming the
-column and what was expected. Rows with at least one reason are rejected.
+Each canonical column becomes a typed value plus zero or more checks. A check is a boolean
+expression (the row fails), a reason code, and a detail expression naming the column, what was
+expected and what was found (formatted for failing rows only). Rows failing any check are
+rejected with all their reasons.
 """
 
 from __future__ import annotations
