@@ -103,19 +103,28 @@ def _ingest_temp(cur, frame: pl.DataFrame) -> str:
 BULK_MIN_ROWS = 50_000
 
 
-def _select_list(entity: Entity) -> tuple[list[str], list[str]]:
-    """Target columns and the expressions that fill them from the temporary table."""
+FILE_NO = "__file"
+
+
+def _select_list(
+    entity: Entity, present: set[str], paths: list[str]
+) -> tuple[list[str], list[str]]:
+    """Target columns and the expressions that fill them from the temporary table, which holds
+    only the columns with a value somewhere in the batch, and a file number instead of the
+    file's path on every row."""
     targets, exprs = [], []
     for name, col in entity.columns.items():
         targets.append(name)
-        if col.kind is Kind.TAGS:
-            exprs.append(f"to_jsonb(t.{_q(name)})")
+        value = f"t.{_q(name)}" if name in present else "null"
+        if col.kind is Kind.TAGS and name in present:
+            value = f"to_jsonb({value})"
         elif entity.name == "sales" and name == "amount_ht":
-            exprs.append("coalesce(t.amount_ht, round(t.quantity * t.unit_price, 4))")
-        else:
-            exprs.append(f"t.{_q(name)}")
+            computed = "round(t.quantity * t.unit_price, 4)" if "unit_price" in present else "null"
+            value = f"coalesce(t.amount_ht, {computed})" if name in present else computed
+        exprs.append(value)
+    files = ", ".join(_literal(p) for p in paths)
     targets += ["batch_id", FILE, ROW]
-    exprs += [":batch_id", f"t.{FILE}", f"t.{ROW}"]
+    exprs += [":batch_id", f"(array[{files}]::text[])[t.{FILE_NO}]", f"t.{ROW}"]
     if entity.dedup == "line_key":
         targets.append("line_key")
         exprs.append("t.line_key")
@@ -171,8 +180,18 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
     whole row for contacts)."""
     if frame.height == 0:
         return {}
-    temp = _ingest_temp(cur, frame)
-    targets, exprs = _select_list(entity)
+    paths = frame.get_column(FILE).unique(maintain_order=True).to_list()
+    present = {c for c in entity.columns if frame.get_column(c).null_count() < frame.height}
+    staged = frame.select(
+        *[c for c in entity.columns if c in present],
+        pl.col(FILE)
+        .replace_strict(paths, list(range(1, len(paths) + 1)), return_dtype=pl.Int32)
+        .alias(FILE_NO),
+        ROW,
+        *([KEY] if KEY in frame.columns else []),
+    )
+    temp = _ingest_temp(cur, staged)
+    targets, exprs = _select_list(entity, present, paths)
     source = f"pg_temp.{temp} t"
     where = ""
     if entity.dedup == "line_key":
@@ -199,7 +218,6 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
         f"insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
         f"select {', '.join(exprs)} from {source} {where} "
     ).replace(":batch_id", _literal(batch_id))
-    paths = frame.get_column(FILE).unique(maintain_order=True).to_list()
     if len(paths) == 1:
         # The row count says how many rows were new (bound parameters would hide it, hence
         # the quoted literals); no RETURNING set to materialise.
