@@ -1,0 +1,279 @@
+"""Landing typed rows into the raw schema over one ADBC connection and one transaction.
+
+Bulk path: the batch's rows go to a temporary table with ADBC (binary COPY), then one
+``INSERT … SELECT`` moves them to the raw table; for sales ``ON CONFLICT (line_key) DO NOTHING``
+drops lines that an earlier batch already landed. Nothing is ever inserted row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+
+import adbc_driver_postgresql.dbapi as adbc
+import polars as pl
+
+from reco.db.engine import unreachable
+from reco.db.resolver import Database
+from reco.errors import RecoError
+from reco.ingest.entities import Entity, Kind
+from reco.ingest.parse import KEY
+
+FILE = "source_file"
+ROW = "source_row"
+
+
+@contextmanager
+def transaction(db: Database):
+    """An ADBC connection whose work is committed on success and rolled back on any error."""
+    try:
+        conn = adbc.connect(db.conninfo())
+    except Exception as exc:  # adbc raises its own OperationalError types
+        raise unreachable(db, exc) from None
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (standard_conforming_strings: only quotes need doubling)."""
+    if "\x00" in value:
+        raise RecoError("a file name or batch id cannot contain NUL characters")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fetch(cur, sql: str, params: tuple = ()) -> list[tuple]:
+    cur.execute(sql, params or None)
+    return cur.fetchall()
+
+
+def lock_entity(cur, entity: Entity) -> None:
+    """Loads of one entity run one at a time (the duplicate checks need a stable table)."""
+    cur.execute(f"select pg_advisory_xact_lock(hashtext('reco.load.{entity.name}'))")
+    cur.fetchall()
+
+
+def check_batch_id(cur, batch_id: str) -> None:
+    rows = fetch(cur, "select status, started_at from raw.load_batch where batch_id = $1", (batch_id,))
+    if rows and rows[0][0] != "failed":
+        raise RecoError(
+            f"batch id {batch_id!r} is already used (status {rows[0][0]}, {rows[0][1]:%Y-%m-%d %H:%M})"
+        )
+    if rows:  # a failed batch may be retried under its id
+        cur.execute("delete from raw.load_batch where batch_id = $1", (batch_id,))
+
+
+def loaded_files(cur, entity: Entity) -> dict[str, tuple[str, int]]:
+    """sha256 -> (batch id, rows read) of the files already landed for this entity."""
+    rows = fetch(
+        cur,
+        "select f->>'sha256', b.batch_id, coalesce((f->>'rows_read')::bigint, 0) "
+        "from raw.load_batch b cross join lateral jsonb_array_elements(b.files) f "
+        "where b.entity = $1 and b.status in ('succeeded', 'duplicate') "
+        "and f->>'already_loaded_in' is null "
+        "order by b.started_at",
+        (entity.name,),
+    )
+    out: dict[str, tuple[str, int]] = {}
+    for sha, batch, n in rows:
+        out.setdefault(sha, (batch, n))
+    return out
+
+
+def _ingest_temp(cur, frame: pl.DataFrame) -> str:
+    name = f"reco_load_{uuid.uuid4().hex[:12]}"
+    cur.adbc_ingest(name, frame.to_arrow(), mode="create", temporary=True)
+    return name
+
+
+#: Below this many rows a batch always goes through the indexes.
+BULK_MIN_ROWS = 50_000
+
+
+FILE_NO = "__file"
+
+
+def _select_list(entity: Entity, present: set[str], paths: list[str]) -> tuple[list[str], list[str]]:
+    """Target columns and the expressions that fill them from the temporary table, which holds
+    only the columns with a value somewhere in the batch, and a file number instead of the
+    file's path on every row."""
+    targets, exprs = [], []
+    for name, col in entity.columns.items():
+        targets.append(name)
+        value = f"t.{_q(name)}" if name in present else "null"
+        if col.kind is Kind.TAGS and name in present:
+            value = f"to_jsonb({value})"
+        elif entity.name == "sales" and name == "amount_ht":
+            computed = "round(t.quantity * t.unit_price, 4)" if "unit_price" in present else "null"
+            value = f"coalesce(t.amount_ht, {computed})" if name in present else computed
+        exprs.append(value)
+    files = ", ".join(_literal(p) for p in paths)
+    targets += ["batch_id", FILE, ROW]
+    exprs += [":batch_id", f"(array[{files}]::text[])[t.{FILE_NO}]", f"t.{ROW}"]
+    if entity.dedup == "line_key":
+        targets.append("line_key")
+        exprs.append("t.line_key")
+    return targets, exprs
+
+
+def _secondary_indexes(cur, entity: Entity) -> list[tuple[str, str]]:
+    """(drop, create) statements of the table's indexes and unique constraints, primary key
+    excepted, exactly as Alembic made them."""
+    table = entity.qualified_table
+    constraints = fetch(
+        cur,
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = $1::regclass and contype = 'u'",
+        (table,),
+    )
+    indexes = fetch(
+        cur,
+        "select i.relname, pg_get_indexdef(i.oid) "
+        "from pg_index x join pg_class i on i.oid = x.indexrelid "
+        "where x.indrelid = $1::regclass and not x.indisprimary "
+        "and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)",
+        (table,),
+    )
+    out = [
+        (
+            f"alter table {table} drop constraint {_q(n)}",
+            f"alter table {table} add constraint {_q(n)} {d}",
+        )
+        for n, d in constraints
+    ]
+    out += [(f"drop index {entity.table.schema}.{_q(n)}", d) for n, d in indexes]
+    return out
+
+
+def _bulk(cur, entity: Entity, rows: int) -> bool:
+    """A batch of at least a quarter of the table lands faster with its indexes rebuilt
+    afterwards (one sort per index) than maintained row by row (a random b-tree insert per row
+    and index). Takes the table's exclusive lock: readers wait for the commit."""
+    if rows < BULK_MIN_ROWS:
+        return False
+    estimate = fetch(
+        cur,
+        "select greatest(reltuples, 0)::bigint from pg_class where oid = $1::regclass",
+        (entity.qualified_table,),
+    )[0][0]
+    return rows * 4 >= estimate
+
+
+def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
+    """Land the batch's rows; return rows actually inserted per source file (the others were
+    already there: duplicates of an earlier batch, found by ``line_key`` for sales and by the
+    whole row for contacts)."""
+    if frame.height == 0:
+        return {}
+    paths = frame.get_column(FILE).unique(maintain_order=True).to_list()
+    present = {c for c in entity.columns if frame.get_column(c).null_count() < frame.height}
+    staged = frame.select(
+        *[c for c in entity.columns if c in present],
+        pl.col(FILE)
+        .replace_strict(paths, list(range(1, len(paths) + 1)), return_dtype=pl.Int32)
+        .alias(FILE_NO),
+        ROW,
+        *([KEY] if KEY in frame.columns else []),
+    )
+    temp = _ingest_temp(cur, staged)
+    targets, exprs = _select_list(entity, present, paths)
+    source = f"pg_temp.{temp} t"
+    where = ""
+    if entity.dedup == "line_key":
+        source = (
+            f"(select s.*, encode(sha256(convert_to(s.{_q(KEY)}, 'UTF8')), 'hex') as line_key "
+            f"from pg_temp.{temp} s) t"
+        )
+        where = f"where not exists (select 1 from {entity.qualified_table} r where r.line_key = t.line_key)"
+    elif entity.dedup == "row":
+        # required columns are never null: plain equality keeps the anti-join indexable
+        same = " and ".join(
+            f"r.{_q(c)} = {e}" if c in entity.required else f"r.{_q(c)} is not distinct from {e}"
+            for c, e in zip(targets, exprs, strict=False)
+            if c in entity.columns
+        )
+        where = f"where not exists (select 1 from {entity.qualified_table} r where {same})"
+    rebuild = _secondary_indexes(cur, entity) if _bulk(cur, entity, frame.height) else []
+    for drop, _ in rebuild:
+        cur.execute(drop)
+    sql = (
+        f"insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
+        f"select {', '.join(exprs)} from {source} {where} "
+    ).replace(":batch_id", _literal(batch_id))
+    if len(paths) == 1:
+        # The row count says how many rows were new (bound parameters would hide it, hence
+        # the quoted literals); no RETURNING set to materialise.
+        cur.execute(sql)
+        counts = {paths[0]: cur.rowcount}
+    else:
+        counts = dict(
+            fetch(
+                cur,
+                f"with ins as ({sql} returning {FILE}) select {FILE}, count(*) from ins group by 1",
+            )
+        )
+    for _, create in rebuild:
+        cur.execute(create)
+    if rebuild:  # fresh statistics for the planner (and for the next batch's estimate)
+        cur.execute(f"analyze {entity.qualified_table}")
+    cur.execute(f"drop table pg_temp.{temp}")
+    return counts
+
+
+def insert_rejects(cur, entity: Entity, batch_id: str, rejects: pl.DataFrame) -> None:
+    if rejects.height == 0:
+        return
+    temp = _ingest_temp(cur, rejects.select(FILE, ROW, "raw_text", "reason_codes", "details"))
+    cur.execute(
+        "insert into raw.reject "
+        "(batch_id, entity, source_file, source_row, raw_text, reason_codes, details) "
+        f"select $1, $2, {FILE}, {ROW}, raw_text, to_jsonb(reason_codes), details "
+        f"from pg_temp.{temp} "
+        f"order by {FILE}, {ROW}",
+        (batch_id, entity.name),
+    )
+    cur.execute(f"drop table pg_temp.{temp}")
+
+
+def record_batch(
+    cur,
+    *,
+    batch_id: str,
+    entity: Entity,
+    status: str,
+    files: list[dict],
+    totals: dict,
+    options: dict,
+    seconds: float,
+    error: str | None,
+) -> None:
+    cur.execute(
+        "insert into raw.load_batch (batch_id, entity, status, files, "
+        "rows_read, rows_loaded, rows_rejected, "
+        "rows_duplicate, options, started_at, finished_at, seconds, error) "
+        "values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, "
+        "clock_timestamp() - make_interval(secs => $10), clock_timestamp(), $10, $11)",
+        (
+            batch_id,
+            entity.name,
+            status,
+            json.dumps(files),
+            totals["rows_read"],
+            totals["loaded"],
+            totals["rejected"],
+            totals["duplicates"],
+            json.dumps(options),
+            seconds,
+            error,
+        ),
+    )

@@ -1,0 +1,442 @@
+"""Typing and validating source columns with Polars expressions (no per-row Python).
+
+Each canonical column becomes a typed value plus zero or more checks. A check is a boolean
+expression (the row fails), a reason code, and a detail expression naming the column, what was
+expected and what was found (formatted for failing rows only). Rows failing any check are
+rejected with all their reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from reco.ingest.entities import LINE_TYPES, Column, Entity, Kind
+from reco.ingest.mapping import ColumnOptions, LineTypeRules, Mapping, normalise_header
+from reco.ingest.read import RAW, ROW
+
+REASONS = "__reasons"
+DETAILS = "__details"
+KEY = "__key"
+
+DECIMAL_TYPE = pl.Decimal(18, 4)
+
+#: Date orders tried in this order when no format is forced, each with or without a time
+#: (" 14:05", " 14:05:09", "T14:05:09.123"). Day-first (French) comes before year-first variants;
+#: month-first is never guessed (force it with --date-format %m/%d/%Y).
+DATE_PARTS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d")
+_TIMES = (" %H:%M:%S%.f", "T%H:%M:%S%.f", " %H:%M", "")
+SAMPLE = 2000
+_FALLBACK_EXAMPLE = "2024-03-31, 2024-03-31 14:05 or 31/03/2024"
+MIN_DATE, MAX_DATE = pl.date(1900, 1, 1), pl.date(2100, 12, 31)
+
+
+@dataclass
+class Check:
+    failed: pl.Expr  # true where the row fails
+    reason: str
+    detail: pl.Expr  # evaluated on failing rows only
+    column: str = ""  # canonical column it is about
+
+
+def _shown(x: pl.Expr) -> pl.Expr:
+    """A value as it appears in a detail message (truncated)."""
+    s = x.cast(pl.String)
+    return pl.when(s.str.len_chars() > 40).then(s.str.slice(0, 40) + "…").otherwise(s)
+
+
+def _check(
+    failed: pl.Expr,
+    reason: str,
+    column: str,
+    expected: str,
+    got: pl.Expr | None,
+    canonical: str = "",
+) -> Check:
+    detail = (
+        pl.format("column {}: expected {}, got '{}'", pl.lit(column), pl.lit(expected), _shown(got))
+        if got is not None
+        else pl.format("column {}: expected {}", pl.lit(column), pl.lit(expected))
+    )
+    return Check(failed.fill_null(False), reason, detail, canonical or column)
+
+
+def _clean_text(x: pl.Expr, dtype: pl.DataType, nulls: tuple[str, ...]) -> pl.Expr:
+    """Source value as trimmed text, null for empty / null markers; integral floats lose
+    their '.0' (customer ids exported as 12346.0)."""
+    if dtype == pl.String:
+        s = x.str.strip_chars()
+    elif dtype.is_float():
+        s = (
+            pl.when(x.is_finite() & (x == x.floor()))
+            .then(x.cast(pl.Int64).cast(pl.String))
+            .otherwise(x.cast(pl.String))
+        )
+    else:
+        s = x.cast(pl.String)
+    return pl.when(s.is_in(list(nulls))).then(None).otherwise(s)
+
+
+def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
+    """Normalise '1 234,50 €' / '1,234.50' / '12,5' to '1234.50' / '12.5'."""
+    s = s.str.replace_all(r"[\s\u00a0\u202f'€£$]", "")
+    if decimal == ",":
+        return s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    if decimal == ".":
+        return s.str.replace_all(",", "", literal=True)
+    comma_decimal = s.str.contains(r"^[-+]?[0-9.]*,[0-9]*$")
+    return (
+        pl.when(comma_decimal)
+        .then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .otherwise(s.str.replace_all(",", "", literal=True))
+    )
+
+
+def forced_formats(fmt: str) -> list[str]:
+    """A forced format, and its date part alone when it has a time."""
+    date_only = fmt.split(" ")[0].split("T")[0]
+    return [fmt, date_only] if "%H" in fmt and date_only != fmt else [fmt]
+
+
+def _parse_ts(text: pl.Expr, formats: list[str]) -> pl.Expr:
+    ts = pl.Datetime("us")
+    parsed = [text.str.strptime(ts, f, strict=False) for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def detect_date_formats(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> list[str]:
+    """The formats of a date column, from a sample spread over the file: for the first date
+    order of DATE_PARTS reading every sampled value (else the one reading most), its variants
+    (with / without time) that occur. Values in no detected format are rejected as bad_date."""
+    values = frame.lazy().select(v=_clean_text(pl.col(source), pl.String, nulls)).drop_nulls()
+    n = values.select(pl.len()).collect().item()
+    if n == 0:
+        return []
+    sample = values.gather_every(max(1, n // SAMPLE)).collect()
+    best: tuple[int, list[str]] = (0, [])
+    for part in DATE_PARTS:
+        variants = [part + t for t in _TIMES]
+        hits = sample.select(
+            [
+                pl.col("v").str.strptime(pl.Datetime("us"), f, strict=False).is_not_null().alias(f)
+                for f in variants
+            ]
+        )
+        used = [f for f in variants if hits.get_column(f).any()]
+        covered = hits.select(pl.any_horizontal(pl.all()).sum()).item()
+        if covered == sample.height:
+            return used
+        if covered > best[0]:
+            best = (covered, used)
+    return best[1]
+
+
+def _example(fmt: str) -> str:
+    from datetime import datetime
+
+    return datetime(2024, 3, 31, 14, 5, 0).strftime(fmt.replace("%.f", ""))
+
+
+def parse_column(
+    col: Column,
+    source: str,
+    dtype: pl.DataType,
+    opts: ColumnOptions,
+    nulls: tuple[str, ...],
+    formats: list[str] | None = None,
+    header: str | None = None,
+) -> tuple[pl.Expr, list[Check]]:
+    """The typed value of one canonical column (read from frame column ``source``, whose
+    header in the file is ``header``) and its checks. The checks read the typed value back as
+    ``pl.col(col.name)``: evaluate them after the values."""
+    x = pl.col(source)
+    v = pl.col(col.name)
+    header = header or source
+    label = (
+        col.name
+        if normalise_header(header) == normalise_header(col.name)
+        else f"{col.name} (source '{header}')"
+    )
+    text = _clean_text(x, dtype, nulls)
+    present = text.is_not_null()
+    checks: list[Check] = []
+    if col.kind is Kind.TEXT:
+        value = text
+        if opts.strip_decimal_zero:
+            value = value.str.replace(r"^(-?\d+)\.0+$", "${1}")
+        if col.max_length:
+            length = v.str.len_chars()
+            checks.append(
+                _check(
+                    length > col.max_length,
+                    "too_long",
+                    label,
+                    f"at most {col.max_length} characters",
+                    pl.format("{} characters", length),
+                )
+            )
+        return value, checks
+    if col.kind in (Kind.DECIMAL, Kind.INT):
+        target = pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE
+        if dtype.is_numeric():
+            number = x.cast(target, strict=False)
+        else:
+            number = _number_text(text, opts.decimal).cast(target, strict=False)
+        if col.kind is Kind.INT:
+            value = pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+            expected = "a whole number"
+        else:
+            value, expected = number, "a number"
+        checks.append(_check(present & v.is_null(), "bad_number", label, expected, text))
+        if col.low is not None or col.high is not None:
+            as_float = v.cast(pl.Float64)
+            checks.append(
+                _check(
+                    (as_float < col.low) | (as_float > col.high),
+                    "out_of_range",
+                    label,
+                    f"a value between {col.low:g} and {col.high:g}",
+                    text,
+                )
+            )
+        return value, checks
+    if col.kind in (Kind.DATE, Kind.DATETIME):
+        if dtype.is_temporal():
+            ts = x.cast(pl.Datetime("us"))
+            expected = "a date"
+        elif formats:
+            ts = _parse_ts(text, formats)
+            expected = f"a date like {_example(formats[0])} ({' or '.join(formats)})"
+        else:
+            ts = pl.lit(None, pl.Datetime("us"))
+            expected = f"a date like {_FALLBACK_EXAMPLE}"
+        checks.append(_check(present & v.is_null(), "bad_date", label, expected, text))
+        day = v if col.kind is Kind.DATE else v.dt.date()
+        checks.append(
+            _check(
+                (day < MIN_DATE) | (day > MAX_DATE),
+                "out_of_range",
+                label,
+                "a date between 1900 and 2100",
+                text,
+            )
+        )
+        return (ts.dt.date() if col.kind is Kind.DATE else ts), checks
+    if col.kind is Kind.BOOL:
+        if dtype == pl.Boolean:
+            return x, checks
+        low = text.str.to_lowercase()
+        trues = [t.lower() for t in opts.true_values]
+        falses = [f.lower() for f in opts.false_values]
+        value = pl.when(low.is_in(trues)).then(True).when(low.is_in(falses)).then(False)
+        yes, no = "/".join(opts.true_values[:4]), "/".join(opts.false_values[:4])
+        expected = f"a yes/no value ({yes} or {no})"
+        checks.append(_check(present & v.is_null(), "bad_boolean", label, expected, text))
+        return value.cast(pl.Boolean), checks
+    if col.kind is Kind.TAGS:
+        tags = (
+            text.str.replace_all(r"[\[\]\"]", "")
+            .str.replace_all(r"[;|]", ",")
+            .str.split(",")
+            .list.eval(pl.element().str.strip_chars().str.to_lowercase())
+            .list.eval(pl.element().filter(pl.element() != ""))
+        )
+        return tags, checks
+    raise AssertionError(col.kind)
+
+
+#: A missing check on a column is silenced when these columns failed to parse.
+_MISSING_COVERS = {
+    "order_date": ("order_date", "order_ts"),
+    "amount_ht": ("amount_ht", "unit_price"),
+    "product_key": ("product_key", "product_label"),
+}
+
+
+def _missing(entity: Entity, column: str, value: pl.Expr) -> Check:
+    code = entity.missing_codes.get(column, f"missing_{column}")
+    return _check(value.is_null(), code, column, "a value (required)", None)
+
+
+def line_type_expr(rules: LineTypeRules) -> pl.Expr:
+    """Derived line type: adjustment > cancellation > return > sale."""
+    doc = pl.col("doc_ref").str.to_uppercase()
+    product = pl.col("product_key").str.to_uppercase()
+    adjustment = pl.lit(False)
+    for prefix in rules.adjustment_doc_prefixes:
+        adjustment = adjustment | doc.str.starts_with(prefix.upper())
+    if rules.adjustment_product_keys:
+        adjustment = adjustment | product.is_in([k.upper() for k in rules.adjustment_product_keys]).fill_null(
+            False
+        )
+    cancellation = pl.lit(False)
+    for prefix in rules.cancellation_doc_prefixes:
+        cancellation = cancellation | doc.str.starts_with(prefix.upper())
+    expr = pl.when(adjustment).then(pl.lit("adjustment")).when(cancellation).then(pl.lit("cancellation"))
+    if rules.negative_quantity_is_return:
+        expr = expr.when(pl.col("quantity") < 0).then(pl.lit("return"))
+    return expr.otherwise(pl.lit("sale"))
+
+
+def normalised_label(x: pl.Expr) -> pl.Expr:
+    return x.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def sales_key() -> pl.Expr:
+    """Text of the natural key of a sales line; hashed (sha256) into raw.sales_line.line_key.
+
+    (doc_ref, product_key or 'label:' + normalised label, customer_code, order timestamp or date,
+    quantity, unit price or 'amount:' + amount, occurrence of that identical line within its
+    document in the file), joined with U+001F."""
+    when = pl.col("order_ts").dt.to_string("%Y-%m-%dT%H:%M:%S")
+    day = pl.col("order_date").dt.to_string("%Y-%m-%d")
+    parts = [
+        pl.col("doc_ref"),
+        pl.coalesce(pl.col("product_key"), pl.lit("label:") + normalised_label(pl.col("product_label"))),
+        pl.col("customer_code"),
+        pl.coalesce(when, day),
+        pl.col("quantity").cast(pl.String),
+        pl.coalesce(
+            pl.col("unit_price").cast(pl.String),
+            pl.lit("amount:") + pl.col("amount_ht").cast(pl.String),
+        ),
+    ]
+    occurrence = pl.int_range(1, pl.len() + 1).over(parts)
+    return pl.concat_str([*parts, occurrence.cast(pl.String)], separator="\x1f")
+
+
+def row_key(columns: dict[str, Column]) -> pl.Expr:
+    """Text identifying a whole row (entities whose duplicates are identical rows)."""
+    parts = [
+        (pl.col(n).list.join("|") if c.kind is Kind.TAGS else pl.col(n).cast(pl.String)).fill_null("\x00")
+        for n, c in columns.items()
+    ]
+    return pl.concat_str(parts, separator="\x1f")
+
+
+def typed_frame(
+    frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The usable rows (ROW + canonical typed columns) and the failing ones (ROW, RAW without
+    its line end, REASONS: list of codes, DETAILS). Details are only formatted for failing
+    rows, and the raw text is only copied for them."""
+    renamed = {source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)}
+    src = frame.rename(renamed)
+    schema = src.schema
+    values: dict[str, pl.Expr] = {}
+    checks: list[Check] = []
+    for name, col in entity.columns.items():
+        source = found.get(name)
+        if source is None:
+            values[name] = pl.lit(None, dtype=_polars_type(col))
+            continue
+        inner = renamed[source]
+        opts = mapping.options(name)
+        formats = None
+        if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
+            formats = (
+                forced_formats(opts.date_format)
+                if opts.date_format
+                else detect_date_formats(src, inner, mapping.null_values)
+            )
+        value, col_checks = parse_column(
+            col, inner, schema[inner], opts, mapping.null_values, formats, source
+        )
+        values[name] = value
+        checks.extend(replace(c, column=name) for c in col_checks)
+    lf = src.lazy().with_columns(**values)
+    lf, rule_checks = _entity_rules(lf, entity, mapping, found)
+    # A value that is there but unreadable is reported as such, not also as missing.
+    unreadable = {}
+    for c in checks:
+        unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
+    for c in rule_checks:
+        if c.reason.startswith("missing_"):
+            covered = [unreadable[n] for n in _MISSING_COVERS.get(c.column, (c.column,)) if n in unreadable]
+            if covered:
+                c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
+        checks.append(c)
+    if RAW in frame.columns:  # CSV: the record as in the file, line end removed
+        raw = pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r")
+    else:  # Parquet / XLSX: the row's values as a JSON object keyed by source header
+        raw = pl.struct(
+            [pl.col(inner).cast(pl.String).alias(header) for header, inner in renamed.items()]
+        ).struct.json_encode()
+    flags = [f"__f{i}" for i in range(len(checks))]
+    df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
+    bad = pl.any_horizontal(flags)
+    good = df.filter(~bad).select(ROW, *entity.columns)
+    failing = df.filter(bad).select(
+        ROW,
+        raw.alias(RAW),
+        pl.concat_list([pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)])
+        .list.drop_nulls()
+        .list.unique(maintain_order=True)
+        .alias(REASONS),
+        pl.concat_str(
+            [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
+            separator="; ",
+            ignore_nulls=True,
+        ).alias(DETAILS),
+    )
+    return good, failing
+
+
+def _polars_type(col: Column) -> pl.DataType:
+    return {
+        Kind.TEXT: pl.String,
+        Kind.DECIMAL: DECIMAL_TYPE,
+        Kind.INT: pl.Int64,
+        Kind.BOOL: pl.Boolean,
+        Kind.DATE: pl.Date,
+        Kind.DATETIME: pl.Datetime("us"),
+        Kind.TAGS: pl.List(pl.String),
+    }[col.kind]
+
+
+def _entity_rules(
+    lf: pl.LazyFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
+) -> tuple[pl.LazyFrame, list[Check]]:
+    checks: list[Check] = []
+    if entity.name == "sales":
+        # a date from order_ts when there is no order_date
+        lf = lf.with_columns(order_date=pl.coalesce("order_date", pl.col("order_ts").dt.date()))
+        if "line_type" in found:
+            lt = pl.col("line_type").str.to_lowercase()
+            lf = lf.with_columns(line_type=lt)
+            checks.append(
+                _check(
+                    pl.col("line_type").is_not_null() & ~lt.is_in(list(LINE_TYPES)),
+                    "bad_line_type",
+                    "line_type",
+                    " | ".join(LINE_TYPES),
+                    pl.col("line_type"),
+                )
+            )
+            lf = lf.with_columns(line_type=pl.coalesce("line_type", line_type_expr(mapping.line_type)))
+        else:
+            lf = lf.with_columns(line_type=line_type_expr(mapping.line_type))
+        q, p = pl.col("quantity").cast(pl.Float64), pl.col("unit_price").cast(pl.Float64)
+        checks += [
+            _missing(entity, "order_date", pl.col("order_date")),
+            _missing(entity, "product_key", pl.coalesce("product_key", "product_label")),
+            _missing(entity, "amount_ht", pl.coalesce("amount_ht", "unit_price")),
+            _check(q == 0, "out_of_range", "quantity", "a non-zero quantity", pl.col("quantity")),
+            _check(
+                (p < 0) & (pl.col("line_type") != "adjustment"),
+                "out_of_range",
+                "unit_price",
+                "a price >= 0 (negative prices only on adjustment lines)",
+                pl.col("unit_price"),
+            ),
+            _check(
+                pl.col("amount_ht").is_null() & ((q * p).abs() >= 1e14),
+                "out_of_range",
+                "amount_ht",
+                "quantity × unit_price below 10^14",
+                pl.col("quantity"),
+            ),
+        ]
+    checks += [_missing(entity, column, pl.col(column)) for column in entity.required]
+    return lf, checks
