@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from rich.table import Table
 
+from reco import demo as demo_lib
 from reco.cli._common import console, database, run_steps
-from reco.db import migrate, ops
-from reco.dbt.runner import run_dbt
 
 
-def demo() -> None:
-    """Start the database, migrate, build the dbt warehouse and print a status table."""
+def demo(
+    customers: Annotated[
+        int, typer.Option(min=1, help="Customers in the generated demo exports.")
+    ] = demo_lib.DEFAULT_CUSTOMERS,
+    seed: Annotated[int, typer.Option(help="Seed of the demo exports (same seed, same files).")] = (
+        demo_lib.DEFAULT_SEED
+    ),
+) -> None:
+    """Generate the demo exports (once), load them, build the warehouse, score, summarise."""
     db = database()
     console.print(f"[bold]database[/] {db.masked} ({db.origin})", highlight=False, soft_wrap=True)
-    run_steps(
-        [
-            ("migrate (alembic upgrade head)", lambda: migrate.upgrade(db)),
-            ("build the warehouse (dbt build)", lambda: run_dbt(db, ["build"], capture=True)),
-        ]
-    )
-    table = Table("schema", "table", "size", title=f"warehouse at revision {migrate.current_revision(db)}")
-    for row in ops.table_sizes(db):
-        table.add_row(row.schema, row.table, row.size)
+    result, steps = demo_lib.plan(db, customers=customers, seed=seed)
+    run_steps(steps)
+    table = Table("entity", "file", "read", "loaded", "rejected", "duplicates", title="loads")
+    for report in result.loads:
+        for f in report.files:
+            table.add_row(
+                report.entity,
+                f.path.rsplit("/", 1)[-1],
+                f"{f.rows_read:,}",
+                f"{f.loaded:,}",
+                f"{f.rejected:,}",
+                f"{f.duplicates:,}",
+            )
     console.print(table)
