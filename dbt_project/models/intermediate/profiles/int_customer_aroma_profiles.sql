@@ -118,10 +118,10 @@ final as (
         top_axes.aroma_score_1,
         top_axes.aroma_axe_2,
         top_axes.aroma_score_2,
-        least(1.0, greatest(0.0,
-            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))
+        round(least(1.0, greatest(0.0,
+            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric
             * least(1.0, means.n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
-        )) as aroma_confidence
+        )), 4)::double precision as aroma_confidence
 
     from means
     inner join rfm
