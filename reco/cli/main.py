@@ -16,6 +16,7 @@ import typer
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
+from reco.cli import docs as docs_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
 from reco.errors import RecoError
@@ -40,7 +41,9 @@ def _global(
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")
+    ] = False,
 ) -> None:
     STATE.database_url = database_url
     STATE.verbose = verbose
@@ -49,6 +52,7 @@ def _global(
 
 app.add_typer(db_cli.app, name="db")
 app.add_typer(dbt_cli.app, name="dbt")
+app.add_typer(docs_cli.app, name="docs")
 app.command("demo")(demo_cli.demo)
 
 
@@ -65,12 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RecoError as exc:
         if STATE.verbose:
-            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
-        err_console.print(f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
+            )
+        err_console.print(
+            f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except Exception as exc:
         if STATE.verbose:
-            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
+            )
         first = mask_url(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for details)",
