@@ -41,9 +41,7 @@ def _global(
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")] = False,
 ) -> None:
     STATE.database_url = database_url
     STATE.verbose = verbose
@@ -69,18 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RecoError as exc:
         if STATE.verbose:
-            err_console.print(
-                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
-            )
-        err_console.print(
-            f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True
-        )
+            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except Exception as exc:
         if STATE.verbose:
-            err_console.print(
-                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
-            )
+            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
         first = mask_url(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for details)",
