@@ -17,8 +17,10 @@ writing the lines once. The scratch database is dropped at the end (--keep to ke
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import psycopg
@@ -28,7 +30,8 @@ from rich.table import Table
 
 from reco.db import migrate
 from reco.db.resolver import Database, resolve
-from reco.dbt.runner import dbt_project_dir, run_dbt
+from reco.dbt.docs import dbt_target_dir
+from reco.dbt.runner import run_dbt
 
 console = Console()
 
@@ -144,7 +147,7 @@ def _one_size(server: Database, lines: int, customers: int, products: int, keep:
         start = time.perf_counter()
         run_dbt(db, ["build"], capture=True)
         build_s = time.perf_counter() - start
-        results = json.loads((dbt_project_dir() / "target" / "run_results.json").read_text())
+        results = json.loads((dbt_target_dir() / "run_results.json").read_text())
         return {
             "lines": lines,
             "customers": customers,
@@ -179,6 +182,8 @@ def main(
     keep: Annotated[bool, typer.Option(help="Keep the scratch databases.")] = False,
 ) -> None:
     sizes = lines or [10_000_000]
+    # The benchmark's dbt artefacts stay apart from the project's target/.
+    os.environ.setdefault("DBT_TARGET_PATH", str(Path(__file__).parent / "out" / "target"))
     server = resolve()
     console.print(f"server: {server.masked}")
     runs = [_one_size(server, n, int(n * customers_per_line), products, keep) for n in sizes]
