@@ -161,7 +161,7 @@ survivors as (
     select
         *,
         first_value(customer_code) over (
-            partition by cluster_id
+            partition by cluster_id collate "C"
             order by first_signup_date asc nulls last, first_loaded_at asc, customer_code asc
         ) as master_customer_code
 

@@ -76,7 +76,7 @@ axis_scores as (
         scores.axis,
         scores.score,
         row_number() over (
-            partition by means.customer_code
+            partition by means.customer_code collate "C"
             order by scores.score desc, aroma_axes.axis_order asc
         ) as axis_rank
 
