@@ -10,7 +10,7 @@
     Customers with no aroma data at all (Online Retail II) have no row here, and confidence 0
     in client_master_profile.
 #}
-{%- set axes = ['fruity', 'floral', 'spicy', 'herbal', 'mineral', 'woody', 'toasty'] %}
+{%- set axes = aroma_axes() %}
 
 with order_lines as (
 
