@@ -16,6 +16,7 @@ from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
 from reco.cli import demo_data as demo_data_cli
+from reco.cli import docs as docs_cli
 from reco.cli import load as load_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
@@ -50,6 +51,7 @@ def _global(
 app.add_typer(db_cli.app, name="db")
 app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(dbt_cli.dbt)
 app.add_typer(load_cli.app, name="load")
+app.add_typer(docs_cli.app, name="docs")
 app.command("demo")(demo_cli.demo)
 app.command("demo-data")(demo_data_cli.demo_data)
 
