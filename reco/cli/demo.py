@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,11 +19,15 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the demo exports (same seed, same files).")] = (
         demo_lib.DEFAULT_SEED
     ),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the demo exports are written (default: RECO_HOME/demo-data)."),
+    ] = None,
 ) -> None:
     """Generate the demo exports (once), load them, build the warehouse, score, summarise."""
     db = database()
     console.print(f"[bold]database[/] {db.masked} ({db.origin})", highlight=False, soft_wrap=True)
-    result, steps = demo_lib.plan(db, customers=customers, seed=seed)
+    result, steps = demo_lib.plan(db, customers=customers, seed=seed, data_dir=data_dir)
     run_steps(steps)
     table = Table("entity", "file", "read", "loaded", "rejected", "duplicates", title="loads")
     for report in result.loads:

@@ -165,12 +165,12 @@ def test_contact_history_puts_both_sources_on_master_codes(wine_warehouse):
 def test_spec_indexes_exist_on_the_marts(wine_warehouse):
     rows = query(
         wine_warehouse,
-        "select tablename, indexdef from pg_indexes where schemaname = 'marts'",
+        "select tablename, indexname, indexdef from pg_indexes where schemaname = 'marts'",
     )
-    defs = {(r["tablename"], r["indexdef"].split(" USING btree ")[1]) for r in rows}
-    assert ("customer", "(email)") in defs
-    assert ("product", "(family_crm)") in defs
-    assert ("order_line", "(customer_code, order_date)") in defs
+    defs = {(r["tablename"], r["indexname"], r["indexdef"].split(" USING btree ")[1]) for r in rows}
+    assert ("customer", "ix_customer_email", "(email)") in defs
+    assert ("product", "ix_product_family", "(family_crm)") in defs
+    assert ("order_line", "ix_orderline_customer_date", "(customer_code, order_date)") in defs
 
 
 def test_a_backtest_rebuild_as_of_an_earlier_date_uses_no_later_line(wine_warehouse):

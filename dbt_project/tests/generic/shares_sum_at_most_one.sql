@@ -5,6 +5,6 @@ select *
 from {{ model }}
 where
     {% for col in columns %}coalesce({{ col }}, 0){{ ' + ' if not loop.last }}{% endfor %}
-    > 1.000001
+    > 1.00001
 
 {% endtest %}

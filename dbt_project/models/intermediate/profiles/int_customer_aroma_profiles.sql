@@ -61,7 +61,8 @@ means as (
         count(*) as n_aroma_lines,
         sum(amount_ht) as aroma_revenue_ht,
         {% for axis in axes -%}
-        sum(amount_ht * aroma_{{ axis }}) / nullif(sum(amount_ht), 0)
+        -- rounded: a float weighted mean of 5s can come out as 5.000000000000001
+        round((sum(amount_ht * aroma_{{ axis }}) / nullif(sum(amount_ht), 0))::numeric, 4)::float
             as mean_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from aroma_lines

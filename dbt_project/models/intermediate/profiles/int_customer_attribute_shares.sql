@@ -64,7 +64,9 @@ ranked as (
 
     select
         revenue_by_value.*,
-        revenue_by_value.revenue_ht / nullif(rfm.purchase_ht, 0) as ca_share,
+        -- rounded: float sums of the same lines in another order can exceed 1 by 1e-16
+        round((revenue_by_value.revenue_ht / nullif(rfm.purchase_ht, 0))::numeric, 6)::float
+            as ca_share,
         row_number() over (
             partition by
                 revenue_by_value.customer_code collate "C",

@@ -1,6 +1,6 @@
 {{
     config(
-        indexes=[{'columns': ['email']}],
+        post_hook="{{ spec_index('ix_customer_email', ['email']) }}",
     )
 }}
 

@@ -1,8 +1,10 @@
 {{
     config(
-        indexes=[{'columns': ['customer_code', 'order_date']}],
         pre_hook="set enable_mergejoin = off",
-        post_hook="reset enable_mergejoin",
+        post_hook=[
+            "reset enable_mergejoin",
+            "{{ spec_index('ix_orderline_customer_date', ['customer_code', 'order_date']) }}",
+        ],
     )
 }}
 

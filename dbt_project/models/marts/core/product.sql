@@ -1,6 +1,6 @@
 {{
     config(
-        indexes=[{'columns': ['family_crm']}],
+        post_hook="{{ spec_index('ix_product_family', ['family_crm']) }}",
     )
 }}
 
