@@ -23,7 +23,7 @@ subset of the customers; within a resample its estimate is the weighted ratio ov
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
 
 import numpy as np
 import polars as pl
@@ -64,16 +64,17 @@ def per_customer(
     owned = history.with_columns(is_owned=pl.lit(True))
     per_rec = (
         recs.join(population.select("customer_code"), on="customer_code", how="semi")
-        .sort("method", "customer_code", "rank")
-        .with_columns(pos=pl.int_range(1, pl.len() + 1).over("method", "customer_code"))
-        .filter(pl.col("pos") <= k)
         .join(bought, on=["customer_code", "product_key"], how="left")
         .join(owned, on=["customer_code", "product_key"], how="left")
         .with_columns(pl.col("is_hit", "is_owned").fill_null(False))
+        # joins do not keep row order: sort right before the windows that depend on it
+        .sort("method", "customer_code", "rank")
+        .with_columns(pos=pl.int_range(1, pl.len() + 1).over("method", "customer_code"))
         .with_columns(
             gain=pl.col("is_hit").cast(pl.Float64) / (pl.col("pos") + 1).cast(pl.Float64).log(2),
             prec_at=pl.col("is_hit").cum_sum().over("method", "customer_code") / pl.col("pos"),
         )
+        .filter(pl.col("pos") <= k)
         .group_by("method", "customer_code")
         .agg(
             n_recs=pl.len(),
@@ -152,13 +153,6 @@ def bootstrap_weights(n: int, n_resamples: int = 1000, seed: int = 0) -> np.ndar
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Long table of results: method, scope, metric, value, ci_low, ci_high, n_customers."""
-
-    table: pl.DataFrame
-
-
 def summarise(
     rows: pl.DataFrame,
     cov: pl.DataFrame | None = None,
@@ -206,8 +200,10 @@ def summarise(
             with np.errstate(divide="ignore", invalid="ignore"):
                 value = n_sum / d_sum
                 boot = b_num / b_den
-            low = np.nanquantile(boot, alpha, axis=0) if n else np.full(len(_RATIO_METRICS), np.nan)
-            high = np.nanquantile(boot, 1 - alpha, axis=0) if n else low
+            with warnings.catch_warnings():  # a scope nobody in: all-NaN columns, no interval
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low = np.nanquantile(boot, alpha, axis=0)
+                high = np.nanquantile(boot, 1 - alpha, axis=0)
             counts = ((den * mask[:, None]) > 0).sum(0)
             for j, metric in enumerate(_RATIO_METRICS):
                 out.append(
