@@ -13,6 +13,7 @@ from typing import Annotated
 import click
 import typer
 
+from reco.cli import backtest as backtest_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
@@ -50,6 +51,7 @@ def _global(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(dbt_cli.app, name="dbt")
 app.command("demo")(demo_cli.demo)
+app.command("backtest")(backtest_cli.backtest)
 
 
 def main(argv: list[str] | None = None) -> int:
