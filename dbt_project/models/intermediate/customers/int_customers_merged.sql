@@ -1,0 +1,133 @@
+{#
+    One golden record per master customer (see int_customer_codes_clustered for who merges).
+
+    - Contact details (e-mail, names, country) come from the most recent record that has a
+      value: records ordered by updated_at (missing last), then load time, then record id.
+      Customers known only from sales take the country of their latest sales line.
+    - is_optout: opted out when any record of any merged code says so.
+    - is_bounced: the latest known bounce status of the master's current e-mail address; a
+      bounce on an address the customer no longer uses does not count.
+    - is_contactable: an address, not opted out, not bounced, and no record saying the
+      customer may not be contacted.
+    - batch_id: the batch of the latest record (the latest sales batch for sales-only
+      customers).
+#}
+
+with customers as (
+
+    select * from {{ ref('stg_raw__customers') }}
+
+),
+
+code_map as (
+
+    select * from {{ ref('int_customer_codes_clustered') }}
+
+),
+
+sales_codes as (
+
+    select * from {{ ref('int_customer_sales_codes') }}
+
+),
+
+records_ranked as (
+
+    select
+        customers.*,
+        code_map.customer_code as master_customer_code,
+        row_number() over (
+            partition by code_map.customer_code
+            order by
+                customers.updated_at desc nulls last,
+                customers.loaded_at desc,
+                customers.customer_record_id desc
+        ) as recency_rank
+
+    from customers
+    inner join code_map
+        on customers.customer_code = code_map.source_customer_code
+
+),
+
+record_values as (
+
+    select
+        master_customer_code,
+        (array_agg(email_normalized order by recency_rank)
+            filter (where email_normalized is not null))[1] as email,
+        (array_agg(first_name order by recency_rank)
+            filter (where first_name is not null))[1] as first_name,
+        (array_agg(last_name order by recency_rank)
+            filter (where last_name is not null))[1] as last_name,
+        (array_agg(country order by recency_rank)
+            filter (where country is not null))[1] as country,
+        min(batch_id) filter (where recency_rank = 1) as batch_id,
+        bool_or(coalesce(is_optout, false)) as is_optout,
+        bool_or(is_contactable = false) as has_no_contact_record
+
+    from records_ranked
+    group by master_customer_code
+
+),
+
+current_address_bounces as (
+
+    select
+        records_ranked.master_customer_code,
+        (array_agg(records_ranked.is_bounced order by records_ranked.recency_rank)
+            filter (where records_ranked.is_bounced is not null))[1] as is_bounced
+
+    from records_ranked
+    inner join record_values
+        on records_ranked.master_customer_code = record_values.master_customer_code
+        and records_ranked.email_normalized = record_values.email
+    group by records_ranked.master_customer_code
+
+),
+
+masters as (
+
+    select
+        customer_code,
+        count(*) as n_source_codes
+
+    from code_map
+    group by customer_code
+
+),
+
+final as (
+
+    select
+        masters.customer_code,
+        record_values.email,
+        record_values.first_name,
+        record_values.last_name,
+        coalesce(record_values.country, sales_codes.latest_country) as country,
+        coalesce(current_address_bounces.is_bounced, false) as is_bounced,
+        coalesce(record_values.is_optout, false) as is_optout,
+        coalesce(record_values.has_no_contact_record, false) as has_no_contact_record,
+        coalesce(record_values.batch_id, sales_codes.latest_batch_id) as batch_id,
+        masters.n_source_codes
+
+    from masters
+    left join record_values
+        on masters.customer_code = record_values.master_customer_code
+    left join current_address_bounces
+        on masters.customer_code = current_address_bounces.master_customer_code
+    left join sales_codes
+        on masters.customer_code = sales_codes.customer_code
+
+)
+
+select
+    *,
+    (
+        email is not null
+        and not is_optout
+        and not is_bounced
+        and not has_no_contact_record
+    ) as is_contactable
+
+from final

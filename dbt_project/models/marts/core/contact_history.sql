@@ -1,0 +1,72 @@
+{{ config(materialized='view') }}
+
+-- Contacts imported from the e-mailing tool and contacts made by reco campaigns, on master
+-- customer codes, up to the as-of date: what the scorer's silence window reads.
+with imported_contacts as (
+
+    select * from {{ ref('stg_raw__contacts') }}
+
+),
+
+reco_contacts as (
+
+    select * from {{ ref('stg_reco__contact_events') }}
+
+),
+
+code_map as (
+
+    select * from {{ ref('int_customer_codes_clustered') }}
+
+),
+
+unioned as (
+
+    select
+        'import:' || contact_record_id as contact_id,
+        customer_code,
+        contact_date,
+        channel,
+        campaign_id,
+        'import' as source,
+        false as is_control,
+        status
+
+    from imported_contacts
+
+    union all
+
+    select
+        'reco:' || contact_event_id as contact_id,
+        customer_code,
+        contact_date,
+        channel,
+        campaign_id,
+        'reco' as source,
+        is_control,
+        null as status
+
+    from reco_contacts
+
+),
+
+final as (
+
+    select
+        unioned.contact_id::text as contact_id,
+        coalesce(code_map.customer_code, unioned.customer_code)::text as customer_code,
+        unioned.contact_date::date as contact_date,
+        unioned.channel::text as channel,
+        unioned.campaign_id::text as campaign_id,
+        unioned.source::text as source,
+        unioned.is_control::boolean as is_control,
+        unioned.status::text as status
+
+    from unioned
+    left join code_map
+        on unioned.customer_code = code_map.source_customer_code
+    where unioned.contact_date <= {{ as_of_date() }}
+
+)
+
+select * from final

@@ -1,0 +1,98 @@
+{{
+    config(
+        indexes=[{'columns': ['customer_code', 'order_date']}],
+    )
+}}
+
+{#
+    line_type comes from the load (sale, return, cancellation, adjustment), except that lines
+    on a fee or postage code (seed non_product_codes) are adjustments whatever they say.
+    is_purchase: a sale line with a positive quantity and a positive amount; only those count
+    as purchases (orders, recency, shares, aroma). Returns and cancellations stay, negative,
+    and reduce the customer's net revenue (ca_ht); adjustments count for nothing.
+#}
+
+with sales_lines as (
+
+    select * from {{ ref('stg_raw__sales_lines') }}
+    where order_date <= {{ as_of_date() }}
+
+),
+
+code_map as (
+
+    select * from {{ ref('int_customer_codes_clustered') }}
+
+),
+
+resolved_keys as (
+
+    select * from {{ ref('int_sales_label_keys_resolved') }}
+
+),
+
+joined as (
+
+    select
+        sales_lines.*,
+        code_map.customer_code as master_customer_code,
+        resolved_keys.product_key as resolved_product_key,
+        resolved_keys.resolution = 'non_product' as is_non_product
+
+    from sales_lines
+    inner join code_map
+        on sales_lines.customer_code = code_map.source_customer_code
+    inner join resolved_keys
+        on coalesce(sales_lines.product_key, '') = coalesce(resolved_keys.source_product_key, '')
+        and coalesce(sales_lines.product_label, '') = coalesce(resolved_keys.source_product_label, '')
+
+),
+
+typed as (
+
+    select
+        ---------- ids
+        sales_line_id as id,
+        master_customer_code as customer_code,
+        resolved_product_key as product_key,
+        product_label,
+        order_date,
+        doc_ref,
+
+        ---------- amounts
+        quantity::double precision as quantity,
+        unit_price::double precision as unit_price,
+        amount_ht::double precision as amount_ht,
+        coalesce(
+            amount_ttc,
+            amount_ht * (1 + {{ var('vat_rate') }})
+        )::double precision as amount_ttc,
+
+        ---------- kind of line
+        case when is_non_product then 'adjustment' else line_type end as line_type
+
+    from joined
+
+),
+
+final as (
+
+    select
+        id::bigint as id,
+        customer_code::text as customer_code,
+        product_key::text as product_key,
+        product_label::text as product_label,
+        order_date::date as order_date,
+        doc_ref::text as doc_ref,
+        quantity,
+        unit_price,
+        amount_ht,
+        amount_ttc,
+        line_type::text as line_type,
+        (line_type = 'sale' and quantity > 0 and amount_ht > 0)::boolean as is_purchase
+
+    from typed
+
+)
+
+select * from final
