@@ -17,6 +17,7 @@ from reco.cli import backtest as backtest_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
+from reco.cli import load as load_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
 from reco.errors import RecoError
@@ -50,6 +51,7 @@ def _global(
 
 app.add_typer(db_cli.app, name="db")
 app.add_typer(dbt_cli.app, name="dbt")
+app.add_typer(load_cli.app, name="load")
 app.command("demo")(demo_cli.demo)
 app.command("backtest")(backtest_cli.backtest)
 

@@ -1,0 +1,181 @@
+"""``reco load``: land client exports (customers, sales, products, aliases, contacts) in raw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from reco.cli._common import console, database, err_console
+from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
+
+app = typer.Typer(
+    help="Load export files (CSV, Parquet, XLSX) into the raw schema: validated, de-duplicated, "
+    "one transaction per batch. See docs/ingestion.md.",
+    no_args_is_help=True,
+)
+
+
+def summary_table(report: LoadReport) -> Table:
+    """Rows read, loaded, rejected, duplicates skipped and seconds, per file and in total."""
+    table = Table(title=f"reco load {report.entity}: batch {report.batch_id} ({report.status})")
+    table.add_column("file", overflow="fold")
+    for name in ("read", "loaded", "rejected", "duplicates", "seconds"):
+        table.add_column(name, justify="right")
+    table.add_column("note", overflow="fold")
+    for f in report.files:
+        if f.already_loaded_in:
+            note = f"already loaded in {f.already_loaded_in}"
+        elif f.format == "csv":
+            note = f"csv {f.encoding} {f.delimiter!r}"
+        else:
+            note = f.format
+        table.add_row(
+            Path(f.path).name,
+            f"{f.rows_read:,}",
+            f"{f.loaded:,}",
+            f"{f.rejected:,}",
+            f"{f.duplicates:,}" + ("" if f.balanced or report.status == "failed" else " (≠)"),
+            f"{f.seconds:.2f}",
+            note,
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{report.rows_read:,}",
+        f"{report.loaded:,}",
+        f"{report.rejected:,}",
+        f"{report.duplicates:,}",
+        f"{report.seconds:.2f}",
+        "failed: nothing loaded"
+        if report.status == "failed"
+        else "read = loaded + rejected + duplicates",
+        style="bold",
+    )
+    return table
+
+
+def reasons_table(report: LoadReport) -> Table | None:
+    """Rejected rows by reason code (a row with two reasons counts under each)."""
+    if not report.rejected_by_reason:
+        return None
+    table = Table(title="rejected by reason")
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    for reason, n in report.rejected_by_reason.items():
+        table.add_row(reason, f"{n:,}")
+    return table
+
+
+def print_report(report: LoadReport, out=console) -> None:
+    out.print(summary_table(report))
+    reasons = reasons_table(report)
+    if reasons is not None:
+        out.print(reasons)
+    print_rejects(report, out)
+
+
+def print_rejects(report: LoadReport, out=console) -> None:
+    if not report.sample_rejects:
+        return
+    out.print(
+        f"first rejected rows ({len(report.sample_rejects)} of {report.rejected:,}):",
+        highlight=False,
+    )
+    for r in report.sample_rejects:
+        out.print(
+            f"  {Path(r.source_file).name} row {r.source_row}: "
+            f"{', '.join(r.reason_codes)} — {r.details}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _run(
+    entity: str,
+    files: list[Path],
+    batch_id,
+    mapping,
+    encoding,
+    date_format,
+    max_reject_rate,
+    reload,
+) -> None:
+    options = LoadOptions(
+        batch_id=batch_id,
+        mapping=mapping,
+        encoding=encoding,
+        date_format=date_format,
+        max_reject_rate=max_reject_rate,
+        reload=reload,
+    )
+    try:
+        report = load_files(database(), entity, files, options)
+    except LoadFailed as exc:
+        if exc.report.files:
+            print_report(exc.report, err_console)
+        raise
+    print_report(report)
+    console.print(report.message, highlight=False)
+
+
+Files = Annotated[
+    list[Path],
+    typer.Argument(help="Export files (CSV, Parquet or XLSX), one batch.", show_default=False),
+]
+BatchId = Annotated[
+    str | None, typer.Option("--batch-id", help="Batch id (default: <entity>-<UTC time>-<random>).")
+]
+MappingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mapping",
+        help="Mapping file (TOML), or the name of a shipped mapping (online_retail_ii).",
+    ),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option("--encoding", help="Force the CSV encoding (utf-8, utf-8-sig, cp1252, latin-1)."),
+]
+DateFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format", help="Force the date format of every date column, e.g. %d/%m/%Y."
+    ),
+]
+MaxRejectRate = Annotated[
+    float | None,
+    typer.Option(
+        "--max-reject-rate",
+        help="Fail the whole batch (nothing loaded) above this rejected/read fraction.",
+    ),
+]
+Reload = Annotated[
+    bool, typer.Option("--reload", help="Process files again even if already loaded (same sha256).")
+]
+
+
+def _command(entity: str):
+    def command(
+        files: Files,
+        batch_id: BatchId = None,
+        mapping: MappingOpt = None,
+        encoding: Encoding = None,
+        date_format: DateFormat = None,
+        max_reject_rate: MaxRejectRate = None,
+        reload: Reload = False,
+    ) -> None:
+        _run(entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload)
+
+    required = ", ".join(ENTITIES[entity].required)
+    command.__doc__ = (
+        f"Load {entity} exports (required columns: {required}; see docs/ingestion.md)."
+    )
+    return command
+
+
+for _name in ENTITIES:
+    app.command(_name)(_command(_name))

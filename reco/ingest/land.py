@@ -1,0 +1,187 @@
+"""Landing typed rows into the raw schema over one ADBC connection and one transaction.
+
+Bulk path: the batch's rows go to a temporary table with ADBC (binary COPY), then one
+``INSERT … SELECT`` moves them to the raw table; for sales ``ON CONFLICT (line_key) DO NOTHING``
+drops lines that an earlier batch already landed. Nothing is ever inserted row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+
+import adbc_driver_postgresql.dbapi as adbc
+import polars as pl
+
+from reco.db.engine import unreachable
+from reco.db.resolver import Database
+from reco.errors import RecoError
+from reco.ingest.entities import Entity, Kind
+from reco.ingest.parse import KEY
+
+FILE = "source_file"
+ROW = "source_row"
+
+
+@contextmanager
+def transaction(db: Database):
+    """An ADBC connection whose work is committed on success and rolled back on any error."""
+    try:
+        conn = adbc.connect(db.conninfo())
+    except Exception as exc:  # adbc raises its own OperationalError types
+        raise unreachable(db, exc) from None
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def fetch(cur, sql: str, params: tuple = ()) -> list[tuple]:
+    cur.execute(sql, params or None)
+    return cur.fetchall()
+
+
+def lock_entity(cur, entity: Entity) -> None:
+    """Loads of one entity run one at a time (the duplicate checks need a stable table)."""
+    cur.execute(f"select pg_advisory_xact_lock(hashtext('reco.load.{entity.name}'))")
+    cur.fetchall()
+
+
+def check_batch_id(cur, batch_id: str) -> None:
+    rows = fetch(
+        cur, "select status, started_at from raw.load_batch where batch_id = $1", (batch_id,)
+    )
+    if rows and rows[0][0] != "failed":
+        raise RecoError(
+            f"batch id {batch_id!r} is already used "
+            f"(status {rows[0][0]}, {rows[0][1]:%Y-%m-%d %H:%M})"
+        )
+    if rows:  # a failed batch may be retried under its id
+        cur.execute("delete from raw.load_batch where batch_id = $1", (batch_id,))
+
+
+def loaded_files(cur, entity: Entity) -> dict[str, tuple[str, int]]:
+    """sha256 -> (batch id, rows read) of the files already landed for this entity."""
+    rows = fetch(
+        cur,
+        "select f->>'sha256', b.batch_id, coalesce((f->>'rows_read')::bigint, 0) "
+        "from raw.load_batch b cross join lateral jsonb_array_elements(b.files) f "
+        "where b.entity = $1 and b.status in ('succeeded', 'duplicate') "
+        "and f->>'already_loaded_in' is null "
+        "order by b.started_at",
+        (entity.name,),
+    )
+    out: dict[str, tuple[str, int]] = {}
+    for sha, batch, n in rows:
+        out.setdefault(sha, (batch, n))
+    return out
+
+
+def _ingest_temp(cur, frame: pl.DataFrame) -> str:
+    name = f"reco_load_{uuid.uuid4().hex[:12]}"
+    cur.adbc_ingest(name, frame.to_arrow(), mode="create", temporary=True)
+    return name
+
+
+def _select_list(entity: Entity) -> tuple[list[str], list[str]]:
+    """Target columns and the expressions that fill them from the temporary table."""
+    targets, exprs = [], []
+    for name, col in entity.columns.items():
+        targets.append(name)
+        if col.kind is Kind.TAGS:
+            exprs.append(f"to_jsonb(t.{_q(name)})")
+        elif entity.name == "sales" and name == "amount_ht":
+            exprs.append("coalesce(t.amount_ht, round(t.quantity * t.unit_price, 4))")
+        else:
+            exprs.append(f"t.{_q(name)}")
+    targets += ["batch_id", FILE, ROW]
+    exprs += ["$1", f"t.{FILE}", f"t.{ROW}"]
+    if entity.dedup == "line_key":
+        targets.append("line_key")
+        exprs.append(f"encode(sha256(convert_to(t.{_q(KEY)}, 'UTF8')), 'hex')")
+    return targets, exprs
+
+
+def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
+    """Land the batch's rows; return rows actually inserted per source file (the others were
+    already there: duplicates of an earlier batch)."""
+    if frame.height == 0:
+        return {}
+    temp = _ingest_temp(cur, frame)
+    targets, exprs = _select_list(entity)
+    where, conflict = "", ""
+    if entity.dedup == "line_key":
+        conflict = "on conflict (line_key) do nothing"
+    elif entity.dedup == "row":
+        same = " and ".join(
+            f"r.{_q(c)} is not distinct from {e}"
+            for c, e in zip(targets, exprs, strict=False)
+            if c in entity.columns
+        )
+        where = f"where not exists (select 1 from {entity.qualified_table} r where {same})"
+    sql = (
+        f"with ins as (insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
+        f"select {', '.join(exprs)} from pg_temp.{temp} t {where} {conflict} "
+        f"returning {FILE}) select {FILE}, count(*) from ins group by {FILE}"
+    )
+    counts = dict(fetch(cur, sql, (batch_id,)))
+    cur.execute(f"drop table pg_temp.{temp}")
+    return counts
+
+
+def insert_rejects(cur, entity: Entity, batch_id: str, rejects: pl.DataFrame) -> None:
+    if rejects.height == 0:
+        return
+    temp = _ingest_temp(cur, rejects.select(FILE, ROW, "raw_text", "reason_codes", "details"))
+    cur.execute(
+        "insert into raw.reject "
+        "(batch_id, entity, source_file, source_row, raw_text, reason_codes, details) "
+        f"select $1, $2, {FILE}, {ROW}, raw_text, to_jsonb(reason_codes), details "
+        f"from pg_temp.{temp} "
+        f"order by {FILE}, {ROW}",
+        (batch_id, entity.name),
+    )
+    cur.execute(f"drop table pg_temp.{temp}")
+
+
+def record_batch(
+    cur,
+    *,
+    batch_id: str,
+    entity: Entity,
+    status: str,
+    files: list[dict],
+    totals: dict,
+    options: dict,
+    seconds: float,
+    error: str | None,
+) -> None:
+    cur.execute(
+        "insert into raw.load_batch (batch_id, entity, status, files, "
+        "rows_read, rows_loaded, rows_rejected, "
+        "rows_duplicate, options, started_at, finished_at, seconds, error) "
+        "values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, "
+        "clock_timestamp() - make_interval(secs => $10), clock_timestamp(), $10, $11)",
+        (
+            batch_id,
+            entity.name,
+            status,
+            json.dumps(files),
+            totals["rows_read"],
+            totals["loaded"],
+            totals["rejected"],
+            totals["duplicates"],
+            json.dumps(options),
+            seconds,
+            error,
+        ),
+    )

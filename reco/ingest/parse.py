@@ -1,0 +1,473 @@
+"""Typing and validating source columns with Polars expressions (no per-row Python).
+
+Each canonical column becomes a typed value plus zero or more checks. A check is a pair of
+expressions: a reason code where the row fails (null elsewhere) and a detail naming the
+column and what was expected. Rows with at least one reason are rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from reco.ingest.entities import LINE_TYPES, Column, Entity, Kind
+from reco.ingest.mapping import ColumnOptions, LineTypeRules, Mapping, normalise_header
+from reco.ingest.read import RAW, ROW
+
+REASONS = "__reasons"
+DETAILS = "__details"
+KEY = "__key"
+
+DECIMAL_TYPE = pl.Decimal(18, 4)
+
+#: Date formats tried in this order when no format is forced; the first that reads the sample
+#: of a column is used for the whole column (mixed formats in one column are rejected).
+DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%Y%m%d",
+)
+_FALLBACK_EXAMPLE = "2024-03-31, 2024-03-31 14:05 or 31/03/2024"
+MIN_DATE, MAX_DATE = pl.date(1900, 1, 1), pl.date(2100, 12, 31)
+
+
+@dataclass
+class Check:
+    failed: pl.Expr  # true where the row fails
+    reason: str
+    detail: pl.Expr  # evaluated on failing rows only
+    column: str = ""  # canonical column it is about
+
+
+def _shown(x: pl.Expr) -> pl.Expr:
+    """A value as it appears in a detail message (truncated)."""
+    s = x.cast(pl.String)
+    return pl.when(s.str.len_chars() > 40).then(s.str.slice(0, 40) + "…").otherwise(s)
+
+
+def _check(
+    failed: pl.Expr,
+    reason: str,
+    column: str,
+    expected: str,
+    got: pl.Expr | None,
+    canonical: str = "",
+) -> Check:
+    detail = (
+        pl.format("column {}: expected {}, got '{}'", pl.lit(column), pl.lit(expected), _shown(got))
+        if got is not None
+        else pl.format("column {}: expected {}", pl.lit(column), pl.lit(expected))
+    )
+    return Check(failed.fill_null(False), reason, detail, canonical or column)
+
+
+def _clean_text(x: pl.Expr, dtype: pl.DataType, nulls: tuple[str, ...]) -> pl.Expr:
+    """Source value as trimmed text, null for empty / null markers; integral floats lose
+    their '.0' (customer ids exported as 12346.0)."""
+    if dtype == pl.String:
+        s = x.str.strip_chars()
+    elif dtype.is_float():
+        s = (
+            pl.when(x.is_finite() & (x == x.floor()))
+            .then(x.cast(pl.Int64).cast(pl.String))
+            .otherwise(x.cast(pl.String))
+        )
+    else:
+        s = x.cast(pl.String)
+    return pl.when(s.is_in(list(nulls))).then(None).otherwise(s)
+
+
+def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
+    """Normalise '1 234,50 €' / '1,234.50' / '12,5' to '1234.50' / '12.5'."""
+    s = s.str.replace_all(r"[\s\u00a0\u202f'€£$]", "")
+    if decimal == ",":
+        return s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    if decimal == ".":
+        return s.str.replace_all(",", "", literal=True)
+    comma_decimal = s.str.contains(r"^[-+]?[0-9.]*,[0-9]*$")
+    return (
+        pl.when(comma_decimal)
+        .then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .otherwise(s.str.replace_all(",", "", literal=True))
+    )
+
+
+def detect_date_format(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> str | None:
+    """The first format in DATE_FORMATS that reads every value of a sample of the column."""
+    sample = (
+        frame.lazy()
+        .select(v=_clean_text(pl.col(source), pl.String, nulls))
+        .drop_nulls()
+        .head(500)
+        .collect()
+        .get_column("v")
+    )
+    if sample.is_empty():
+        return None
+    best, best_ok = None, 0
+    for fmt in DATE_FORMATS:
+        ok = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null().sum()
+        if ok == sample.len():
+            return fmt
+        if ok > best_ok:
+            best, best_ok = fmt, ok
+    return best
+
+
+def _example(fmt: str) -> str:
+    from datetime import datetime
+
+    return datetime(2024, 3, 31, 14, 5, 0).strftime(fmt.replace("%.f", ""))
+
+
+def parse_column(
+    col: Column,
+    source: str,
+    dtype: pl.DataType,
+    opts: ColumnOptions,
+    nulls: tuple[str, ...],
+    fmt: str | None,
+    header: str | None = None,
+) -> tuple[pl.Expr, list[Check]]:
+    """The typed value of one canonical column (read from frame column ``source``, whose
+    header in the file is ``header``) and its checks."""
+    x = pl.col(source)
+    header = header or source
+    label = (
+        col.name
+        if normalise_header(header) == normalise_header(col.name)
+        else f"{col.name} (source '{header}')"
+    )
+    text = _clean_text(x, dtype, nulls)
+    checks: list[Check] = []
+    if col.kind is Kind.TEXT:
+        value = text
+        if opts.strip_decimal_zero:
+            value = value.str.replace(r"^(-?\d+)\.0+$", "${1}")
+        if col.max_length:
+            length = value.str.len_chars()
+            checks.append(
+                _check(
+                    length > col.max_length,
+                    "too_long",
+                    label,
+                    f"at most {col.max_length} characters",
+                    pl.format("{} characters", length),
+                )
+            )
+        return value, checks
+    if col.kind in (Kind.DECIMAL, Kind.INT):
+        if dtype.is_numeric():
+            number = (
+                x.cast(pl.Float64) if col.kind is Kind.INT else x.cast(DECIMAL_TYPE, strict=False)
+            )
+            cleaned = text
+        else:
+            cleaned = _number_text(text, opts.decimal)
+            number = cleaned.cast(
+                pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE, strict=False
+            )
+        if col.kind is Kind.INT:
+            checks.append(
+                _check(
+                    text.is_not_null() & (number.is_null() | (number != number.floor())),
+                    "bad_number",
+                    label,
+                    "a whole number",
+                    text,
+                )
+            )
+            value = pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+        else:
+            checks.append(
+                _check(text.is_not_null() & number.is_null(), "bad_number", label, "a number", text)
+            )
+            value = number
+        if col.low is not None or col.high is not None:
+            as_float = value.cast(pl.Float64)
+            bad = (as_float < col.low) | (as_float > col.high)
+            checks.append(
+                _check(
+                    bad,
+                    "out_of_range",
+                    label,
+                    f"a value between {col.low:g} and {col.high:g}",
+                    text,
+                )
+            )
+        return value, checks
+    if col.kind in (Kind.DATE, Kind.DATETIME):
+        if dtype.is_temporal():
+            ts = x.cast(pl.Datetime("us"))
+            expected = "a date"
+        else:
+            ts = (
+                text.str.strptime(pl.Datetime("us"), fmt, strict=False)
+                if fmt
+                else pl.lit(None, pl.Datetime("us"))
+            )
+            if fmt and "%H" in fmt:  # the same format without its time part is also accepted
+                date_only = fmt.split(" ")[0].split("T")[0]
+                ts = pl.coalesce(ts, text.str.strptime(pl.Datetime("us"), date_only, strict=False))
+            expected = (
+                f"a date like {_example(fmt)} ({fmt})"
+                if fmt
+                else f"a date like {_FALLBACK_EXAMPLE}"
+            )
+        checks.append(_check(text.is_not_null() & ts.is_null(), "bad_date", label, expected, text))
+        day = ts.dt.date()
+        checks.append(
+            _check(
+                (day < MIN_DATE) | (day > MAX_DATE),
+                "out_of_range",
+                label,
+                "a date between 1900 and 2100",
+                text,
+            )
+        )
+        return (day if col.kind is Kind.DATE else ts), checks
+    if col.kind is Kind.BOOL:
+        if dtype == pl.Boolean:
+            return x, checks
+        low = text.str.to_lowercase()
+        trues = [v.lower() for v in opts.true_values]
+        falses = [v.lower() for v in opts.false_values]
+        value = pl.when(low.is_in(trues)).then(True).when(low.is_in(falses)).then(False)
+        yes, no = "/".join(opts.true_values[:4]), "/".join(opts.false_values[:4])
+        expected = f"a yes/no value ({yes} or {no})"
+        checks.append(
+            _check(text.is_not_null() & value.is_null(), "bad_boolean", label, expected, text)
+        )
+        return value.cast(pl.Boolean), checks
+    if col.kind is Kind.TAGS:
+        tags = (
+            text.str.replace_all(r"[\[\]\"]", "")
+            .str.replace_all(r"[;|]", ",")
+            .str.split(",")
+            .list.eval(pl.element().str.strip_chars().str.to_lowercase())
+            .list.eval(pl.element().filter(pl.element() != ""))
+        )
+        return tags, checks
+    raise AssertionError(col.kind)
+
+
+#: A missing check on a column is silenced when these columns failed to parse.
+_MISSING_COVERS = {
+    "order_date": ("order_date", "order_ts"),
+    "amount_ht": ("amount_ht", "unit_price"),
+    "product_key": ("product_key", "product_label"),
+}
+
+
+def _missing(entity: Entity, column: str, value: pl.Expr) -> Check:
+    code = entity.missing_codes.get(column, f"missing_{column}")
+    return _check(value.is_null(), code, column, "a value (required)", None)
+
+
+def line_type_expr(rules: LineTypeRules) -> pl.Expr:
+    """Derived line type: adjustment > cancellation > return > sale."""
+    doc = pl.col("doc_ref").str.to_uppercase()
+    product = pl.col("product_key").str.to_uppercase()
+    adjustment = pl.lit(False)
+    for prefix in rules.adjustment_doc_prefixes:
+        adjustment = adjustment | doc.str.starts_with(prefix.upper())
+    if rules.adjustment_product_keys:
+        adjustment = adjustment | product.is_in(
+            [k.upper() for k in rules.adjustment_product_keys]
+        ).fill_null(False)
+    cancellation = pl.lit(False)
+    for prefix in rules.cancellation_doc_prefixes:
+        cancellation = cancellation | doc.str.starts_with(prefix.upper())
+    expr = (
+        pl.when(adjustment)
+        .then(pl.lit("adjustment"))
+        .when(cancellation)
+        .then(pl.lit("cancellation"))
+    )
+    if rules.negative_quantity_is_return:
+        expr = expr.when(pl.col("quantity") < 0).then(pl.lit("return"))
+    return expr.otherwise(pl.lit("sale"))
+
+
+def normalised_label(x: pl.Expr) -> pl.Expr:
+    return x.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def sales_key() -> pl.Expr:
+    """Text of the natural key of a sales line; hashed (sha256) into raw.sales_line.line_key.
+
+    (doc_ref, product_key or 'label:' + normalised label, customer_code, order timestamp or date,
+    quantity, unit price or 'amount:' + amount, occurrence of that identical line within its
+    document in the file), joined with U+001F."""
+    when = pl.col("order_ts").dt.to_string("%Y-%m-%dT%H:%M:%S")
+    day = pl.col("order_date").dt.to_string("%Y-%m-%d")
+    parts = [
+        pl.col("doc_ref"),
+        pl.coalesce(
+            pl.col("product_key"), pl.lit("label:") + normalised_label(pl.col("product_label"))
+        ),
+        pl.col("customer_code"),
+        pl.coalesce(when, day),
+        pl.col("quantity").cast(pl.String),
+        pl.coalesce(
+            pl.col("unit_price").cast(pl.String),
+            pl.lit("amount:") + pl.col("amount_ht").cast(pl.String),
+        ),
+    ]
+    body = pl.concat_str(parts, separator="\x1f")
+    occurrence = pl.int_range(1, pl.len() + 1).over(body)
+    return pl.concat_str([body, occurrence.cast(pl.String)], separator="\x1f")
+
+
+def row_key(columns: list[str]) -> pl.Expr:
+    """Text identifying a whole row (entities whose duplicates are identical rows)."""
+    return pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("\x00") for c in columns], separator="\x1f"
+    )
+
+
+def typed_frame(
+    frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
+) -> pl.DataFrame:
+    """Canonical typed columns + ROW, RAW and REASONS (list of codes, empty when the row is
+    usable) and DETAILS (null when usable). Details are only formatted for failing rows."""
+    renamed = {
+        source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)
+    }
+    src = frame.rename(renamed)
+    schema = src.schema
+    values: dict[str, pl.Expr] = {}
+    checks: list[Check] = []
+    for name, col in entity.columns.items():
+        source = found.get(name)
+        if source is None:
+            values[name] = pl.lit(None, dtype=_polars_type(col))
+            continue
+        inner = renamed[source]
+        opts = mapping.options(name)
+        fmt = None
+        if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
+            fmt = opts.date_format or detect_date_format(src, inner, mapping.null_values)
+        value, col_checks = parse_column(
+            col, inner, schema[inner], opts, mapping.null_values, fmt, source
+        )
+        values[name] = value
+        checks.extend(replace(c, column=name) for c in col_checks)
+    lf = src.lazy().with_columns(**values)
+    lf, rule_checks = _entity_rules(lf, entity, mapping, found)
+    # A value that is there but unreadable is reported as such, not also as missing.
+    unreadable = {}
+    for c in checks:
+        unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
+    for c in rule_checks:
+        if c.reason.startswith("missing_"):
+            covered = [
+                unreadable[n] for n in _MISSING_COVERS.get(c.column, (c.column,)) if n in unreadable
+            ]
+            if covered:
+                c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
+        checks.append(c)
+    flags = [f"__f{i}" for i in range(len(checks))]
+    df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
+    bad = pl.any_horizontal(flags) if flags else pl.lit(False)
+    good = (
+        df.filter(~bad)
+        .select(ROW, RAW, *entity.columns)
+        .with_columns(
+            pl.lit([], dtype=pl.List(pl.String)).alias(REASONS),
+            pl.lit(None, pl.String).alias(DETAILS),
+        )
+    )
+    failing = (
+        df.filter(bad).select(
+            ROW,
+            RAW,
+            *entity.columns,
+            pl.concat_list(
+                [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
+            )
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+            .alias(REASONS),
+            pl.concat_str(
+                [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
+                separator="; ",
+                ignore_nulls=True,
+            ).alias(DETAILS),
+        )
+        if flags
+        else good.clear()
+    )
+    return pl.concat([good, failing])
+
+
+def _polars_type(col: Column) -> pl.DataType:
+    return {
+        Kind.TEXT: pl.String,
+        Kind.DECIMAL: DECIMAL_TYPE,
+        Kind.INT: pl.Int64,
+        Kind.BOOL: pl.Boolean,
+        Kind.DATE: pl.Date,
+        Kind.DATETIME: pl.Datetime("us"),
+        Kind.TAGS: pl.List(pl.String),
+    }[col.kind]
+
+
+def _entity_rules(
+    lf: pl.LazyFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
+) -> tuple[pl.LazyFrame, list[Check]]:
+    checks: list[Check] = []
+    if entity.name == "sales":
+        # a date from order_ts when there is no order_date
+        lf = lf.with_columns(order_date=pl.coalesce("order_date", pl.col("order_ts").dt.date()))
+        if "line_type" in found:
+            lt = pl.col("line_type").str.to_lowercase()
+            lf = lf.with_columns(line_type=lt)
+            checks.append(
+                _check(
+                    pl.col("line_type").is_not_null() & ~lt.is_in(list(LINE_TYPES)),
+                    "bad_line_type",
+                    "line_type",
+                    " | ".join(LINE_TYPES),
+                    pl.col("line_type"),
+                )
+            )
+            lf = lf.with_columns(
+                line_type=pl.coalesce("line_type", line_type_expr(mapping.line_type))
+            )
+        else:
+            lf = lf.with_columns(line_type=line_type_expr(mapping.line_type))
+        q, p = pl.col("quantity").cast(pl.Float64), pl.col("unit_price").cast(pl.Float64)
+        checks += [
+            _missing(entity, "order_date", pl.col("order_date")),
+            _missing(entity, "product_key", pl.coalesce("product_key", "product_label")),
+            _missing(entity, "amount_ht", pl.coalesce("amount_ht", "unit_price")),
+            _check(q == 0, "out_of_range", "quantity", "a non-zero quantity", pl.col("quantity")),
+            _check(
+                (p < 0) & (pl.col("line_type") != "adjustment"),
+                "out_of_range",
+                "unit_price",
+                "a price >= 0 (negative prices only on adjustment lines)",
+                pl.col("unit_price"),
+            ),
+            _check(
+                pl.col("amount_ht").is_null() & ((q * p).abs() >= 1e14),
+                "out_of_range",
+                "amount_ht",
+                "quantity × unit_price below 10^14",
+                pl.col("quantity"),
+            ),
+        ]
+    checks += [_missing(entity, column, pl.col(column)) for column in entity.required]
+    return lf, checks

@@ -1,0 +1,102 @@
+"""What a load did, per file and per batch (returned by ``load_files``, printed by the CLI)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from reco.errors import RecoError
+
+
+@dataclass
+class RejectedRow:
+    source_file: str
+    source_row: int
+    reason_codes: list[str]
+    details: str
+
+
+@dataclass
+class FileReport:
+    path: str
+    sha256: str
+    bytes: int
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    rows_read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Set when the same file (sha256) was already loaded: nothing of it is loaded again.
+    already_loaded_in: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.loaded + self.rejected + self.duplicates
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoadReport:
+    batch_id: str
+    entity: str
+    status: str  # succeeded | duplicate | failed
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    #: The first rejected rows (all of them are in raw.reject for a landed batch).
+    sample_rejects: list[RejectedRow] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.files)
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        total: Counter = Counter()
+        for f in self.files:
+            total.update(f.rejected_by_reason)
+        return dict(total.most_common())
+
+    @property
+    def message(self) -> str:
+        if self.status == "duplicate":
+            return f"nothing new: every file was already loaded ({self.duplicates:,} rows skipped)"
+        if self.status == "failed":
+            return f"batch {self.batch_id} failed, nothing loaded: {self.error}"
+        new = f"{self.loaded:,} rows loaded"
+        if self.loaded == 0 and self.duplicates:
+            new = "nothing new loaded"
+        return (
+            f"batch {self.batch_id}: {new}, {self.rejected:,} rejected, "
+            f"{self.duplicates:,} duplicates skipped"
+        )
+
+
+class LoadFailed(RecoError):
+    """A batch that was refused (too many rejects, a bad file): nothing of it is loaded. The
+    report says which rows failed."""
+
+    def __init__(self, report: LoadReport):
+        super().__init__(report.batch_id)
+        self.report = report
+
+    def __str__(self) -> str:
+        return self.report.message
