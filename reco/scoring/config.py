@@ -205,7 +205,9 @@ def _priority(source: str, raw: Any) -> tuple[str, ...]:
     names = tuple(s.strip().upper() for s in raw)
     unknown = [s for s in names if s not in SCENARIOS]
     if unknown:
-        raise RecoError(f"{where}: unknown scenario {unknown[0]!r}; expected {', '.join(SCENARIOS)}")
+        raise RecoError(
+            f"{where}: unknown scenario {unknown[0]!r}; expected {', '.join(SCENARIOS)}"
+        )
     if len(set(names)) != len(names):
         raise RecoError(f"{where}: a scenario is listed twice")
     return names
@@ -214,7 +216,9 @@ def _priority(source: str, raw: Any) -> tuple[str, ...]:
 def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> ScoringConfig:
     """Build a validated configuration from parsed TOML (or any mapping)."""
     sections = {f.name: f.type for f in dataclasses.fields(ScoringConfig) if f.name != "priority"}
-    classes = {f.name: f.default_factory for f in dataclasses.fields(ScoringConfig) if f.name != "priority"}
+    classes = {
+        f.name: f.default_factory for f in dataclasses.fields(ScoringConfig) if f.name != "priority"
+    }
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "priority":

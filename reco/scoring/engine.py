@@ -86,7 +86,9 @@ def _components(names) -> pl.Expr:
     return pl.struct(pl.col(c).round(6).alias(c[2:]) for c in names).alias("components")
 
 
-def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.LazyFrame:
+def _encode(
+    top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: list[str]
+) -> pl.LazyFrame:
     """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
     keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}."""
     keys = products.lazy().select("pid", "product_key")
@@ -95,13 +97,23 @@ def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: lis
         col = f"because_{i}"
         if col not in schema:
             top = top.with_columns(pl.lit(None, pl.UInt32).alias(col))
-        top = top.join(keys.rename({"pid": col, "product_key": f"because_key_{i}"}), on=col, how="left")
+        top = top.join(
+            keys.rename({"pid": col, "product_key": f"because_key_{i}"}), on=col, how="left"
+        )
     because = pl.concat_list("because_key_1", "because_key_2").list.drop_nulls().alias("because")
-    top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
+    top = top.with_columns(
+        pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema
+    )
     reasons = (
         pl.when(pl.col("fill") == 0)
-        .then(pl.struct(_components(comps), because, source=pl.lit("scenario")).struct.json_encode())
-        .otherwise(pl.struct(_components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")).struct.json_encode())
+        .then(
+            pl.struct(_components(comps), because, source=pl.lit("scenario")).struct.json_encode()
+        )
+        .otherwise(
+            pl.struct(
+                _components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")
+            ).struct.json_encode()
+        )
     )
     return top.join(keys, on="pid").select(
         "cid",
@@ -115,7 +127,9 @@ def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: lis
     )
 
 
-def _audit(frame: pl.LazyFrame, kind: str, reason: pl.Expr | str, severity: str, details: list) -> pl.LazyFrame:
+def _audit(
+    frame: pl.LazyFrame, kind: str, reason: pl.Expr | str, severity: str, details: list
+) -> pl.LazyFrame:
     reason = pl.lit(reason) if isinstance(reason, str) else reason
     return frame.select(
         customer_code=pl.col("customer_code"),
@@ -123,7 +137,9 @@ def _audit(frame: pl.LazyFrame, kind: str, reason: pl.Expr | str, severity: str,
         reason_code=reason,
         severity=pl.lit(severity),
         product_key=pl.lit(None, pl.String),
-        details_json=pl.struct(details).struct.json_encode() if details else pl.lit(None, pl.String),
+        details_json=pl.struct(details).struct.json_encode()
+        if details
+        else pl.lit(None, pl.String),
     )
 
 
@@ -131,13 +147,23 @@ def _run_audit(reason: str, severity: str, details: dict) -> pl.DataFrame:
     import json
 
     return pl.DataFrame(
-        [{"customer_code": None, "kind": "data_quality", "reason_code": reason, "severity": severity,
-          "product_key": None, "details_json": json.dumps(details, default=str, sort_keys=True)}],
+        [
+            {
+                "customer_code": None,
+                "kind": "data_quality",
+                "reason_code": reason,
+                "severity": severity,
+                "product_key": None,
+                "details_json": json.dumps(details, default=str, sort_keys=True),
+            }
+        ],
         schema=AUDIT_SCHEMA,
     )
 
 
-def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: bool = True) -> ScoringResult:
+def score(
+    inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: bool = True
+) -> ScoringResult:
     """Recommend ``top_n`` products to every eligible customer (every customer with history
     when ``apply_contact_rules`` is false: no eligibility, no silence window)."""
     as_of = inputs.as_of
@@ -146,12 +172,19 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
     audits: list[pl.LazyFrame | pl.DataFrame] = []
 
     if apply_contact_rules:
-        verdict = eligibility(inputs.customers, inputs.contacts, as_of, config.eligibility).collect()
+        verdict = eligibility(
+            inputs.customers, inputs.contacts, as_of, config.eligibility
+        ).collect()
         scope = verdict.lazy().filter(pl.col("reason_code").is_null()).select("customer_code")
         suppressed = verdict.filter(pl.col("reason_code").is_not_null())
         audits.append(
-            _audit(suppressed.lazy(), "suppressed", pl.col("reason_code"), "info",
-                   ["reasons", "last_contact_date", "contacts_in_cap_period"])
+            _audit(
+                suppressed.lazy(),
+                "suppressed",
+                pl.col("reason_code"),
+                "info",
+                ["reasons", "last_contact_date", "contacts_in_cap_period"],
+            )
         )
         n_customers = verdict.height
     else:
@@ -160,7 +193,9 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
-    ctx = Context(as_of, config, products, history, popular_pool(products, config.rules.popular_pool_size))
+    ctx = Context(
+        as_of, config, products, history, popular_pool(products, config.rules.popular_pool_size)
+    )
     customers = history.customers
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())
@@ -183,7 +218,7 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
 
     # -- business rules, top-N and fallback fill -----------------------------------------------
     top_n = config.rules.top_n
-    items, shorts = [], []
+    items = []
     for scenario, parts in claimed.items():
         if not parts:
             continue
@@ -198,12 +233,19 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
         if short.height:
             extra = _scored(fallback(ctx, short), fill=1)
             chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
-            refilled = select_top(pl.concat([chosen, extra], how="diagonal_relaxed"), products, config).collect()
-            top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
+            refilled = select_top(
+                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
+            ).collect()
+            top = pl.concat(
+                [top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed"
+            )
         items.append(_encode(top.lazy(), products, scenario, comps).collect())
     items_df = (
-        pl.concat(items, how="vertical_relaxed") if items
-        else pl.DataFrame(schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA})
+        pl.concat(items, how="vertical_relaxed")
+        if items
+        else pl.DataFrame(
+            schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA}
+        )
     )
     per_customer = items_df.group_by("cid").agg(
         n=pl.len(), filled=(pl.col("fill") > 0).sum(), scenario=pl.col("scenario").first()
@@ -211,9 +253,12 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
     codes = customers.lazy().select("cid", "customer_code", "in_scope")
     filled = codes.join(per_customer.lazy().filter(pl.col("filled") > 0), on="cid")
     audits.append(_audit(filled, "fallback", "filled_from_popular", "info", ["scenario", "filled"]))
-    short = codes.filter("in_scope").join(per_customer.lazy(), on="cid", how="left").filter(
-        pl.col("n").fill_null(0) < top_n
-    ).with_columns(n=pl.col("n").fill_null(0))
+    short = (
+        codes.filter("in_scope")
+        .join(per_customer.lazy(), on="cid", how="left")
+        .filter(pl.col("n").fill_null(0) < top_n)
+        .with_columns(n=pl.col("n").fill_null(0))
+    )
     audits.append(_audit(short, "fallback", "short_list", "warning", ["scenario", "n"]))
     audits.extend(quality_audits(inputs, lines, products, history, as_of, config))
 
@@ -224,7 +269,9 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
         .cast(ITEM_SCHEMA)
     )
     audits_out = (
-        pl.concat([a.lazy() if isinstance(a, pl.DataFrame) else a for a in audits], how="vertical_relaxed")
+        pl.concat(
+            [a.lazy() if isinstance(a, pl.DataFrame) else a for a in audits], how="vertical_relaxed"
+        )
         .cast(AUDIT_SCHEMA)
         .sort(["kind", "reason_code", "customer_code", "product_key"], nulls_last=True)
         .collect()
@@ -236,11 +283,17 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
         "customers": n_customers,
         "eligible": n_eligible,
         "suppressed": suppressed.height,
-        "suppressed_by_reason": dict(sorted(zip(reasons["reason_code"], reasons["len"], strict=True))),
+        "suppressed_by_reason": dict(
+            sorted(zip(reasons["reason_code"], reasons["len"], strict=True))
+        ),
         "recommended_customers": items_out["customer_code"].n_unique(),
         "items": items_out.height,
-        "by_scenario": {s: dict(zip(by_scenario["scenario"], by_scenario["customer_code"], strict=True)).get(s, 0)
-                        for s in BUILDERS},
+        "by_scenario": {
+            s: dict(zip(by_scenario["scenario"], by_scenario["customer_code"], strict=True)).get(
+                s, 0
+            )
+            for s in BUILDERS
+        },
         "fallback_filled_customers": filled.select(pl.len()).collect().item(),
         "short_list_customers": short.select(pl.len()).collect().item(),
         "audits": {f"{k}:{r}": n for k, r, n in sorted(audit_counts.iter_rows())},
@@ -250,7 +303,12 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
 
 
 def quality_audits(
-    inputs: ScoringInputs, lines: pl.LazyFrame, products: pl.DataFrame, history, as_of: date, config: ScoringConfig
+    inputs: ScoringInputs,
+    lines: pl.LazyFrame,
+    products: pl.DataFrame,
+    history,
+    as_of: date,
+    config: ScoringConfig,
 ) -> list:
     """Data-quality flags: per customer (unmapped products in history, low aroma confidence)
     and for the run (stale profiles, unknown product keys, products without attributes, no
@@ -259,35 +317,94 @@ def quality_audits(
     in_scope = history.customers.lazy().filter("in_scope").select("customer_code")
     out: list = []
     unmapped = history.unmapped.lazy().join(in_scope, on="customer_code", how="semi")
-    out.append(_audit(unmapped.filter(pl.col("n_unmapped_lines") > 0), "data_quality",
-                      "unmapped_products_in_history", "warning", ["n_unmapped_lines"]))
-    out.append(_audit(unmapped.filter(pl.col("n_unknown_lines") > 0), "data_quality",
-                      "unknown_products_in_history", "warning", ["n_unknown_lines", "unknown_examples"]))
+    out.append(
+        _audit(
+            unmapped.filter(pl.col("n_unmapped_lines") > 0),
+            "data_quality",
+            "unmapped_products_in_history",
+            "warning",
+            ["n_unmapped_lines"],
+        )
+    )
+    out.append(
+        _audit(
+            unmapped.filter(pl.col("n_unknown_lines") > 0),
+            "data_quality",
+            "unknown_products_in_history",
+            "warning",
+            ["n_unknown_lines", "unknown_examples"],
+        )
+    )
     profiles = inputs.profiles.join(in_scope, on="customer_code", how="semi")
-    out.append(_audit(profiles.filter(pl.col("aroma_confidence") < q.low_aroma_confidence), "data_quality",
-                      "low_aroma_confidence", "info", ["aroma_confidence", "aroma_level"]))
-    prof = profiles.select(
-        n=pl.len(),
-        stale=(pl.col("as_of_date") < as_of - timedelta(days=q.stale_profile_days)).sum(),
-        oldest=pl.col("as_of_date").min(),
-        newest=pl.col("as_of_date").max(),
-    ).collect().row(0, named=True)
+    out.append(
+        _audit(
+            profiles.filter(pl.col("aroma_confidence") < q.low_aroma_confidence),
+            "data_quality",
+            "low_aroma_confidence",
+            "info",
+            ["aroma_confidence", "aroma_level"],
+        )
+    )
+    prof = (
+        profiles.select(
+            n=pl.len(),
+            stale=(pl.col("as_of_date") < as_of - timedelta(days=q.stale_profile_days)).sum(),
+            oldest=pl.col("as_of_date").min(),
+            newest=pl.col("as_of_date").max(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     if prof["stale"]:
-        out.append(_run_audit("stale_profile", "warning", {"profiles": prof["stale"], "oldest_as_of": prof["oldest"],
-                                                             "newest_as_of": prof["newest"], "as_of": as_of}))
-    with_history = history.customers.filter("in_scope", pl.col("n_orders") > 0).select("customer_code")
-    no_profile = with_history.join(profiles.select("customer_code").collect(), on="customer_code", how="anti")
+        out.append(
+            _run_audit(
+                "stale_profile",
+                "warning",
+                {
+                    "profiles": prof["stale"],
+                    "oldest_as_of": prof["oldest"],
+                    "newest_as_of": prof["newest"],
+                    "as_of": as_of,
+                },
+            )
+        )
+    with_history = history.customers.filter("in_scope", pl.col("n_orders") > 0).select(
+        "customer_code"
+    )
+    no_profile = with_history.join(
+        profiles.select("customer_code").collect(), on="customer_code", how="anti"
+    )
     if no_profile.height:
-        out.append(_run_audit("missing_profile", "warning", {
-            "customers": no_profile.height, "examples": no_profile["customer_code"].sort().head(5).to_list()}))
+        out.append(
+            _run_audit(
+                "missing_profile",
+                "warning",
+                {
+                    "customers": no_profile.height,
+                    "examples": no_profile["customer_code"].sort().head(5).to_list(),
+                },
+            )
+        )
     n_active = int(products["is_active"].sum())
     if n_active == 0:
         out.append(_run_audit("no_active_products", "error", {"products": products.height}))
-    no_attr = products.filter("is_active", pl.col("family").is_null() & pl.col("aroma_fruity").is_null())
+    no_attr = products.filter(
+        "is_active", pl.col("family").is_null() & pl.col("aroma_fruity").is_null()
+    )
     if no_attr.height:
-        out.append(_run_audit("products_without_attributes", "info", {
-            "active_products": no_attr.height, "examples": no_attr["product_key"].head(5).to_list()}))
-    unknown_active = inputs.products.filter(pl.col("is_active").is_null()).select(pl.len()).collect().item()
+        out.append(
+            _run_audit(
+                "products_without_attributes",
+                "info",
+                {
+                    "active_products": no_attr.height,
+                    "examples": no_attr["product_key"].head(5).to_list(),
+                },
+            )
+        )
+    unknown_active = (
+        inputs.products.filter(pl.col("is_active").is_null()).select(pl.len()).collect().item()
+    )
     if unknown_active:
         out.append(_run_audit("product_activity_unknown", "warning", {"products": unknown_active}))
     return out

@@ -17,9 +17,18 @@ from reco.scoring.inputs import AROMA_AXES
 
 #: Season tags matched on each month of as_of (season_tags is free text in the catalogue).
 SEASON_OF_MONTH = {
-    1: ("winter",), 2: ("winter",), 3: ("spring",), 4: ("spring", "easter"), 5: ("spring",),
-    6: ("summer",), 7: ("summer",), 8: ("summer",), 9: ("autumn",), 10: ("autumn",),
-    11: ("autumn", "christmas"), 12: ("winter", "christmas"),
+    1: ("winter",),
+    2: ("winter",),
+    3: ("spring",),
+    4: ("spring", "easter"),
+    5: ("spring",),
+    6: ("summer",),
+    7: ("summer",),
+    8: ("summer",),
+    9: ("autumn",),
+    10: ("autumn",),
+    11: ("autumn", "christmas"),
+    12: ("winter", "christmas"),
 }
 
 
@@ -40,11 +49,14 @@ def decay(age: pl.Expr, half_life: float) -> pl.Expr:
 def seasonal(as_of: date) -> pl.Expr:
     tags = pl.col("season_tags").str.to_lowercase()
     return pl.any_horizontal(
-        tags.str.contains(f'"{t}"', literal=True).fill_null(False) for t in SEASON_OF_MONTH[as_of.month]
+        tags.str.contains(f'"{t}"', literal=True).fill_null(False)
+        for t in SEASON_OF_MONTH[as_of.month]
     )
 
 
-def prepare_products(products: pl.LazyFrame, lines: pl.LazyFrame, as_of: date, config: ScoringConfig) -> pl.DataFrame:
+def prepare_products(
+    products: pl.LazyFrame, lines: pl.LazyFrame, as_of: date, config: ScoringConfig
+) -> pl.DataFrame:
     """One row per product with ``pid``, attributes, ``season``, ``pop`` (0..1: distinct buyers
     over the popularity window / the most) and ``pop_rank`` (1 = most popular; ties broken by
     all-time buyers, the mart's global_popularity_score, then product_key)."""
@@ -73,7 +85,12 @@ def prepare_products(products: pl.LazyFrame, lines: pl.LazyFrame, as_of: date, c
         .with_columns(
             pop=(pl.col("buyers_recent") / pl.col("buyers_recent").max().clip(lower_bound=1)),
             pop_rank=ordinal(
-                ["buyers_recent", "buyers_all", pl.col("global_popularity_score").fill_null(0), "pid"],
+                [
+                    "buyers_recent",
+                    "buyers_all",
+                    pl.col("global_popularity_score").fill_null(0),
+                    "pid",
+                ],
                 [True, True, True, False],
             ).cast(pl.UInt32),
         )
@@ -94,13 +111,21 @@ class History:
 
 
 def build_history(
-    lines: pl.LazyFrame, products: pl.DataFrame, scope: pl.LazyFrame, as_of: date, config: ScoringConfig
+    lines: pl.LazyFrame,
+    products: pl.DataFrame,
+    scope: pl.LazyFrame,
+    as_of: date,
+    config: ScoringConfig,
 ) -> History:
     """``scope``: customer_code of the customers to score (``in_scope``); every customer with
     history is kept too, as co-occurrence and popularity learn from all of them."""
     codes = (
-        pl.concat([scope.select("customer_code", in_scope=pl.lit(True)),
-                   lines.select("customer_code", in_scope=pl.lit(False))])
+        pl.concat(
+            [
+                scope.select("customer_code", in_scope=pl.lit(True)),
+                lines.select("customer_code", in_scope=pl.lit(False)),
+            ]
+        )
         .group_by("customer_code")
         .agg(pl.col("in_scope").any())
         .sort("customer_code")
@@ -151,14 +176,21 @@ def build_history(
         avg_price=(pl.col("unit_price") * pl.col("quantity")).sum()
         / pl.col("quantity").filter(pl.col("unit_price").is_not_null()).sum(),
     )
-    tiers = cp_attr.filter(pl.col("tier").is_not_null()).group_by("cid").agg(
-        usual_tier=((pl.col("tier") * pl.col("amount").clip(lower_bound=0)).sum()
-                    / pl.col("amount").clip(lower_bound=0).sum()).round(0)
+    tiers = (
+        cp_attr.filter(pl.col("tier").is_not_null())
+        .group_by("cid")
+        .agg(
+            usual_tier=(
+                (pl.col("tier") * pl.col("amount").clip(lower_bound=0)).sum()
+                / pl.col("amount").clip(lower_bound=0).sum()
+            ).round(0)
+        )
     )
     rebuy = config.rebuy
     due = cp.group_by("cid").agg(
-        has_due=((pl.col("n_orders") >= rebuy.min_orders)
-                 & (pl.col("due_ratio") >= rebuy.due_factor)).any(),
+        has_due=(
+            (pl.col("n_orders") >= rebuy.min_orders) & (pl.col("due_ratio") >= rebuy.due_factor)
+        ).any(),
         has_favourite=(pl.col("n_orders") >= rebuy.min_orders).any(),
     )
 
@@ -179,11 +211,12 @@ def build_history(
     family_share, grape_share = shares("family"), shares("cepage")
 
     def top(frame: pl.LazyFrame, col: str, n: int) -> pl.LazyFrame:
-        ranked = frame.with_columns(
-            r=ordinal(["share", col], [True, False]).over("cid")
-        )
+        ranked = frame.with_columns(r=ordinal(["share", col], [True, False]).over("cid"))
         return ranked.group_by("cid").agg(
-            *[pl.col(col).filter(pl.col("r") == i).first().alias(f"{col}_{i}") for i in range(1, n + 1)]
+            *[
+                pl.col(col).filter(pl.col("r") == i).first().alias(f"{col}_{i}")
+                for i in range(1, n + 1)
+            ]
         )
 
     customers_lf = (
@@ -218,7 +251,9 @@ def popular_pool(products: pl.DataFrame, size: int) -> pl.DataFrame:
     return pl.concat([overall, by_family]).collect()
 
 
-def neighbours(history: History, products: pl.DataFrame, as_of: date, config: ScoringConfig) -> pl.DataFrame:
+def neighbours(
+    history: History, products: pl.DataFrame, as_of: date, config: ScoringConfig
+) -> pl.DataFrame:
     """Item neighbours: ``pid`` → ``nb`` with similarity ``sim`` and ``source``.
 
     Co-occurrence: time-decayed Jaccard over customers. Each customer's products (their most
@@ -238,9 +273,7 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
     basket = (
         history.cp.lazy()
         .select("cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days))
-        .with_columns(
-            r=ordinal(["last_date", "pid"], [True, False]).over("cid")
-        )
+        .with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
         .filter(pl.col("r") <= cs.max_items_per_customer)
         .select("cid", "pid", "w")
     )
@@ -257,7 +290,12 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
     )
     active = products.lazy().filter("is_active").select(nb="pid")
     cooc = (
-        pl.concat([pairs.select("pid", nb="pid_b", sim="sim"), pairs.select(pid="pid_b", nb="pid", sim="sim")])
+        pl.concat(
+            [
+                pairs.select("pid", nb="pid_b", sim="sim"),
+                pairs.select(pid="pid_b", nb="pid", sim="sim"),
+            ]
+        )
         .join(active, on="nb", how="semi")
         .with_columns(source=pl.lit("cooccurrence"))
     )
@@ -270,9 +308,13 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
     candidates = attrs.join(active, left_on="pid", right_on="nb", how="semi").rename(
         lambda c: f"{c}_b"
     )
-    aroma = 1 - pl.mean_horizontal(
-        (pl.col(f"aroma_{a}") - pl.col(f"aroma_{a}_b")).abs() for a in AROMA_AXES
-    ) / 4
+    aroma = (
+        1
+        - pl.mean_horizontal(
+            (pl.col(f"aroma_{a}") - pl.col(f"aroma_{a}_b")).abs() for a in AROMA_AXES
+        )
+        / 4
+    )
     attribute = (
         thin.join(candidates, how="cross")
         .filter(pl.col("pid") != pl.col("pid_b"))

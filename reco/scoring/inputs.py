@@ -89,7 +89,7 @@ def adbc_connect(db: Database) -> Iterator[adbc.Connection]:
     except Exception as exc:  # the driver raises its own OperationalError subclasses
         first = (str(exc).strip().splitlines() or [""])[0]
         raise RecoError(
-            f"cannot reach PostgreSQL at {db.host}:{db.port} for a bulk read/write: {mask_url(first)}"
+            f"cannot reach PostgreSQL at {db.host}:{db.port} (bulk connection): {mask_url(first)}"
         ) from None
     try:
         yield conn
@@ -109,7 +109,9 @@ def _select(schema: str, table: str, where: str = "") -> str:
     return f"select {cols} from {schema}.{table} {where}"
 
 
-def read_inputs(db: Database, *, schema_prefix: str = "", as_of: date | None = None) -> ScoringInputs:
+def read_inputs(
+    db: Database, *, schema_prefix: str = "", as_of: date | None = None
+) -> ScoringInputs:
     """Bulk-read ``<prefix>marts.*``. History is every purchase strictly before ``as_of``;
     contacts are kept up to and including ``as_of``. ``as_of`` defaults to today."""
     if not _PREFIX.fullmatch(schema_prefix):
@@ -131,7 +133,8 @@ def read_inputs(db: Database, *, schema_prefix: str = "", as_of: date | None = N
     frames = {}
     with adbc_connect(db) as conn:
         probe = " union all ".join(
-            f"select '{t}' as t, to_regclass('{schema}.{t}') is null as missing" for t in READ_COLUMNS
+            f"select '{t}' as t, to_regclass('{schema}.{t}') is null as missing"
+            for t in READ_COLUMNS
         )
         missing = fetch(conn, probe).filter("missing")
         if missing.height:
@@ -169,7 +172,9 @@ def fingerprint(inputs: ScoringInputs) -> dict:
     counts = pl.collect_all(
         [
             inputs.customers.select(rows=pl.len()),
-            inputs.products.select(rows=pl.len(), active=pl.col("is_active").fill_null(False).sum()),
+            inputs.products.select(
+                rows=pl.len(), active=pl.col("is_active").fill_null(False).sum()
+            ),
             lines,
             profiles,
             contacts,

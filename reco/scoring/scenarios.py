@@ -33,10 +33,14 @@ def _active(ctx: Context) -> pl.LazyFrame:
 
 def _without_recent(ctx: Context, cands: pl.LazyFrame) -> pl.LazyFrame:
     """Only active products, and nothing the customer bought in the last recent_purchase_days."""
-    recent = ctx.history.cp.lazy().filter(
-        pl.col("days_since") < ctx.config.rules.recent_purchase_days
-    ).select("cid", "pid")
-    return cands.join(_active(ctx), on="pid", how="semi").join(recent, on=["cid", "pid"], how="anti")
+    recent = (
+        ctx.history.cp.lazy()
+        .filter(pl.col("days_since") < ctx.config.rules.recent_purchase_days)
+        .select("cid", "pid")
+    )
+    return cands.join(_active(ctx), on="pid", how="semi").join(
+        recent, on=["cid", "pid"], how="anti"
+    )
 
 
 def pool_candidates(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
@@ -62,11 +66,21 @@ def preference(ctx: Context) -> pl.Expr:
 
 
 def _with_product_and_preference(ctx: Context, cands: pl.LazyFrame) -> pl.LazyFrame:
-    products = ctx.products.lazy().select("pid", "family", "cepage", "tier", "price", "pop", "season")
+    products = ctx.products.lazy().select(
+        "pid", "family", "cepage", "tier", "price", "pop", "season"
+    )
     return (
         cands.join(products, on="pid")
-        .join(ctx.history.customers.lazy().select("cid", "avg_price", "usual_tier"), on="cid", how="left")
-        .join(ctx.history.family_share.lazy().rename({"share": "family_share"}), on=["cid", "family"], how="left")
+        .join(
+            ctx.history.customers.lazy().select("cid", "avg_price", "usual_tier"),
+            on="cid",
+            how="left",
+        )
+        .join(
+            ctx.history.family_share.lazy().rename({"share": "family_share"}),
+            on=["cid", "family"],
+            how="left",
+        )
     )
 
 
@@ -76,7 +90,11 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     best so that it lies in 0..1; ``because_1``/``because_2`` are the top contributing seeds."""
     cache = ctx.history._cache
     done: pl.DataFrame | None = cache.get("cooc_cids")
-    todo = subset.select("cid") if done is None else subset.select("cid").join(done, on="cid", how="anti")
+    todo = (
+        subset.select("cid")
+        if done is None
+        else subset.select("cid").join(done, on="cid", how="anti")
+    )
     if todo.height:
         cs = ctx.config.cross_sell
         nb = neighbours(ctx.history, ctx.products, ctx.as_of, ctx.config).lazy()
@@ -93,7 +111,9 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
             .group_by("cid", "pid")
             .agg(
                 cooc=pl.col("contrib").sum(),
-                because=pl.col("seed").sort_by(["contrib", "seed"], descending=[True, False]).head(2),
+                because=pl.col("seed")
+                .sort_by(["contrib", "seed"], descending=[True, False])
+                .head(2),
             )
             .with_columns(
                 cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9),
@@ -112,18 +132,27 @@ def rebuy(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     """Own products (recent ones included), ranked by time-decayed order frequency, recency
     and how overdue the product is against its usual re-purchase interval."""
     cfg = ctx.config.rebuy
-    own = ctx.history.cp.lazy().join(subset.lazy(), on="cid", how="semi").join(_active(ctx), on="pid", how="semi")
+    own = (
+        ctx.history.cp.lazy()
+        .join(subset.lazy(), on="cid", how="semi")
+        .join(_active(ctx), on="pid", how="semi")
+    )
     is_fav = pl.col("n_orders") >= cfg.min_orders
     pop = ctx.products.lazy().select("pid", "pop")
-    return own.join(repeat_rate(ctx), on="pid", how="left").join(pop, on="pid").select(
-        "cid",
-        "pid",
-        tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
-        c_frequency=cfg.w_frequency * pl.col("decayed_orders"),
-        c_recency=cfg.w_recency * decay(pl.col("days_since"), cfg.half_life_days),
-        c_due=cfg.w_due * pl.when(is_fav).then(pl.col("due_ratio").clip(0, 2) / 2).otherwise(0.0),
-        c_staple=cfg.w_staple * pl.col("repeat_rate").fill_null(0),
-        c_popularity=cfg.w_popularity * pl.col("pop"),
+    return (
+        own.join(repeat_rate(ctx), on="pid", how="left")
+        .join(pop, on="pid")
+        .select(
+            "cid",
+            "pid",
+            tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
+            c_frequency=cfg.w_frequency * pl.col("decayed_orders"),
+            c_recency=cfg.w_recency * decay(pl.col("days_since"), cfg.half_life_days),
+            c_due=cfg.w_due
+            * pl.when(is_fav).then(pl.col("due_ratio").clip(0, 2) / 2).otherwise(0.0),
+            c_staple=cfg.w_staple * pl.col("repeat_rate").fill_null(0),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+        )
     )
 
 
@@ -132,8 +161,10 @@ def repeat_rate(ctx: Context) -> pl.LazyFrame:
     towards the catalogue-wide share with ``repeat_prior`` pseudo-buyers: staples score high,
     one-off purchases low."""
     prior = ctx.config.rebuy.repeat_prior
-    per = ctx.history.cp.lazy().group_by("pid").agg(
-        buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum()
+    per = (
+        ctx.history.cp.lazy()
+        .group_by("pid")
+        .agg(buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum())
     )
     overall = pl.col("repeaters").sum() / pl.col("buyers").sum()
     return per.select(
@@ -149,9 +180,13 @@ def winback(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     own = (
         ctx.history.cp.lazy()
         .join(subset.lazy(), on="cid", how="semi")
-        .select("cid", "pid", own=pl.col("decayed_orders") / pl.col("decayed_orders").max().over("cid"))
+        .select(
+            "cid", "pid", own=pl.col("decayed_orders") / pl.col("decayed_orders").max().over("cid")
+        )
     )
-    cands = pl.concat([own.select("cid", "pid"), pool_candidates(ctx, subset)]).unique(["cid", "pid"])
+    cands = pl.concat([own.select("cid", "pid"), pool_candidates(ctx, subset)]).unique(
+        ["cid", "pid"]
+    )
     return (
         _with_product_and_preference(ctx, _without_recent(ctx, cands))
         .join(own, on=["cid", "pid"], how="left")
@@ -171,7 +206,9 @@ def nurture(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     customer bought."""
     cfg = ctx.config.nurture
     cooc = cooccurrence(ctx, subset)
-    cands = pl.concat([pool_candidates(ctx, subset), cooc.select("cid", "pid")]).unique(["cid", "pid"])
+    cands = pl.concat([pool_candidates(ctx, subset), cooc.select("cid", "pid")]).unique(
+        ["cid", "pid"]
+    )
     return (
         _with_product_and_preference(ctx, _without_recent(ctx, cands))
         .join(cooc, on=["cid", "pid"], how="left")
@@ -196,8 +233,16 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     size = ctx.config.rules.popular_pool_size
     subset = subset.filter(pl.col("usual_tier").is_not_null())
     ranked = ctx.products.lazy().filter("is_active", pl.col("tier").is_not_null()).sort("pop_rank")
-    by_family = ranked.filter(pl.col("family").is_not_null()).group_by("family", "tier", maintain_order=True).head(size)
-    by_grape = ranked.filter(pl.col("cepage").is_not_null()).group_by("cepage", "tier", maintain_order=True).head(size)
+    by_family = (
+        ranked.filter(pl.col("family").is_not_null())
+        .group_by("family", "tier", maintain_order=True)
+        .head(size)
+    )
+    by_grape = (
+        ranked.filter(pl.col("cepage").is_not_null())
+        .group_by("cepage", "tier", maintain_order=True)
+        .head(size)
+    )
     fams = (
         ctx.history.family_share.lazy()
         .join(subset.lazy(), on="cid", how="semi")
@@ -218,7 +263,11 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
             pl.col("tier") >= pl.col("usual_tier") + cfg.min_tier_step,
             budget.fill_null(True),
         )
-        .join(ctx.history.grape_share.lazy().rename({"share": "grape_share"}), on=["cid", "cepage"], how="left")
+        .join(
+            ctx.history.grape_share.lazy().rename({"share": "grape_share"}),
+            on=["cid", "cepage"],
+            how="left",
+        )
         .join(cooc, on=["cid", "pid"], how="left")
         .select(
             "cid",

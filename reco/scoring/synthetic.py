@@ -93,14 +93,28 @@ def write_marts(db: Database, frames: dict[str, pl.DataFrame], *, schema_prefix:
                 else:
                     exprs.append(f"{col}::{typ}")
             names = ", ".join(c for c, _ in cols)
-            cur.execute(f"insert into {schema}.{table} ({names}) select {', '.join(exprs)} from {tmp}")
+            cur.execute(
+                f"insert into {schema}.{table} ({names}) select {', '.join(exprs)} from {tmp}"
+            )
             cur.execute(f"drop table {tmp}")
         conn.commit()
 
 
 FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")
-GRAPES = ("Merlot", "Syrah", "Pinot Noir", "Cabernet", "Grenache", "Chardonnay",
-          "Sauvignon", "Riesling", "Chenin", "Viognier", "Muscat", "Gamay")
+GRAPES = (
+    "Merlot",
+    "Syrah",
+    "Pinot Noir",
+    "Cabernet",
+    "Grenache",
+    "Chardonnay",
+    "Sauvignon",
+    "Riesling",
+    "Chenin",
+    "Viognier",
+    "Muscat",
+    "Gamay",
+)
 SEASONS = ("winter", "spring", "summer", "autumn", "christmas")
 
 
@@ -126,15 +140,21 @@ class Shape:
 
 def _bands(price: pl.Expr) -> pl.Expr:
     return (
-        pl.when(price < 10).then(pl.lit("under_10"))
-        .when(price < 20).then(pl.lit("10_20"))
-        .when(price < 40).then(pl.lit("20_40"))
-        .when(price < 80).then(pl.lit("40_80"))
+        pl.when(price < 10)
+        .then(pl.lit("under_10"))
+        .when(price < 20)
+        .then(pl.lit("10_20"))
+        .when(price < 40)
+        .then(pl.lit("20_40"))
+        .when(price < 80)
+        .then(pl.lit("40_80"))
         .otherwise(pl.lit("80_plus"))
     )
 
 
-def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1)) -> dict[str, pl.DataFrame]:
+def generate_marts(
+    shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1)
+) -> dict[str, pl.DataFrame]:
     """Random marts with the contract's columns: customers with consent flags, a catalogue,
     purchase histories drawn from a popularity curve mixed with each customer's favourite
     family, profiles and contact history."""
@@ -161,8 +181,12 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
             "global_popularity_score": np.round(popularity, 6),
             "has_catalogue": np.full(n_p, attrs),
         },
-        schema_overrides={"family_crm": pl.String, "cepage": pl.String, "premium_tier": pl.Int32,
-                          **{f"aroma_{a}": pl.Int32 for a in AROMA_AXES}},
+        schema_overrides={
+            "family_crm": pl.String,
+            "cepage": pl.String,
+            "premium_tier": pl.Int32,
+            **{f"aroma_{a}": pl.Int32 for a in AROMA_AXES},
+        },
     ).with_columns(
         price_band=_bands(pl.col("unit_price")) if attrs else pl.lit(None, pl.String),
         sucrosite_niveau=pl.lit("dry") if attrs else pl.lit(None, pl.String),
@@ -176,8 +200,11 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
     customers = pl.DataFrame(
         {
             "customer_code": [f"C{i:08d}" for i in range(n_c)],
-            "email": np.where(u[0] < shape.share_no_email, None,
-                              np.char.add(np.char.add("c", np.arange(n_c).astype(str)), "@example.com")),
+            "email": np.where(
+                u[0] < shape.share_no_email,
+                None,
+                np.char.add(np.char.add("c", np.arange(n_c).astype(str)), "@example.com"),
+            ),
             "country": "FR",
             "is_contactable": u[1] >= shape.share_not_contactable,
             "is_bounced": u[2] < shape.share_bounced,
@@ -189,7 +216,9 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
 
     # -- orders and lines --------------------------------------------------------------------
     has_history = u[4] >= shape.share_no_history
-    n_orders = np.where(has_history, 1 + rng.geometric(1 / max(shape.orders_per_customer, 1), n_c) - 1, 0)
+    n_orders = np.where(
+        has_history, 1 + rng.geometric(1 / max(shape.orders_per_customer, 1), n_c) - 1, 0
+    )
     order_cust = np.repeat(np.arange(n_c), n_orders)
     n_o = order_cust.size
     days_back = rng.integers(1, max(2, int(shape.years * 365)), n_o)
@@ -217,7 +246,9 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
         {
             "id": np.arange(1, line_order.size + 1),
             "customer_code": customers["customer_code"].gather(line_cust),
-            "product_key": np.where(unmapped, None, products["product_key"].gather(line_prod).to_numpy()),
+            "product_key": np.where(
+                unmapped, None, products["product_key"].gather(line_prod).to_numpy()
+            ),
             "product_label": products["product_label"].gather(line_prod),
             "order_date": order_dates.gather(line_order),
             "doc_ref": pl.Series(np.char.add("D", line_order.astype(str))),
@@ -243,21 +274,24 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
         .sort("customer_code")
         .with_columns(
             as_of_date=pl.lit(as_of),
-            recence_jours=(pl.lit(as_of) - pl.col("last_order_date")).dt.total_days().cast(pl.Int32),
+            recence_jours=(pl.lit(as_of) - pl.col("last_order_date"))
+            .dt.total_days()
+            .cast(pl.Int32),
         )
     )
-    profiles = (
-        profiles.with_columns(
-            aroma_confidence=pl.Series(np.round(rng.random(profiles.height), 3))
-            if attrs else pl.lit(None, pl.Float64),
-            aroma_axe_1=pl.lit("fruity" if attrs else None, pl.String),
-        )
-        .with_columns(
-            aroma_level=pl.when(pl.col("aroma_confidence").is_null()).then(pl.lit("none"))
-            .when(pl.col("aroma_confidence") < 0.3).then(pl.lit("low"))
-            .when(pl.col("aroma_confidence") < 0.7).then(pl.lit("medium"))
-            .otherwise(pl.lit("high"))
-        )
+    profiles = profiles.with_columns(
+        aroma_confidence=pl.Series(np.round(rng.random(profiles.height), 3))
+        if attrs
+        else pl.lit(None, pl.Float64),
+        aroma_axe_1=pl.lit("fruity" if attrs else None, pl.String),
+    ).with_columns(
+        aroma_level=pl.when(pl.col("aroma_confidence").is_null())
+        .then(pl.lit("none"))
+        .when(pl.col("aroma_confidence") < 0.3)
+        .then(pl.lit("low"))
+        .when(pl.col("aroma_confidence") < 0.7)
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("high"))
     )
     contacted = np.flatnonzero(rng.random(n_c) < shape.share_contacted)
     contacts = pl.DataFrame(
@@ -293,7 +327,9 @@ def as_inputs(frames: dict[str, pl.DataFrame], as_of: date):
         )
 
     lines = (
-        frames["order_line"].lazy().filter("is_purchase", pl.col("order_date") < as_of)
+        frames["order_line"]
+        .lazy()
+        .filter("is_purchase", pl.col("order_date") < as_of)
         .select(pl.col(c) for c in READ_COLUMNS["order_line"])
     )
     return ScoringInputs(
