@@ -18,6 +18,8 @@ from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
 from reco.cli import load as load_cli
+from reco.cli import runs as runs_cli
+from reco.cli import score as score_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
 from reco.errors import RecoError
@@ -54,6 +56,9 @@ app.add_typer(dbt_cli.app, name="dbt")
 app.add_typer(load_cli.app, name="load")
 app.command("demo")(demo_cli.demo)
 app.command("backtest")(backtest_cli.backtest)
+app.command("score")(score_cli.score)
+app.add_typer(runs_cli.app, name="runs")
+app.command("audit")(runs_cli.audit)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from alembic import command
 from reco.db.engine import connect, make_engine
 from reco.db.models import ALEMBIC_SCHEMAS
 from reco.db.resolver import Database
