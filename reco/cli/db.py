@@ -14,7 +14,9 @@ from reco.db import migrate, ops
 from reco.db.engine import server_version
 from reco.dbt.runner import dbt_env
 
-app = typer.Typer(help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -36,7 +38,9 @@ def stop() -> None:
         console.print(f"using the external server from {db.origin}: reco does not stop it")
         return
     stopped = db.embedded.stop()
-    console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    console.print(
+        "embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running"
+    )
 
 
 @app.command()
@@ -54,7 +58,9 @@ def status() -> None:
         table.add_row("running", f"yes (pid {state.pid})" if running else "no")
     if running:
         table.add_row("server", server_version(db))
-        table.add_row("revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})")
+        table.add_row(
+            "revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})"
+        )
     console.print(table)
 
 
@@ -101,16 +107,18 @@ def sizes() -> None:
 
 
 @app.command()
-def backup(file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")]) -> None:
+def backup(
+    file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")],
+) -> None:
     """Back up the whole database with pg_dump."""
     path = ops.backup(database(), file)
     console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)")
 
 
 @app.command()
-def restore(file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")]) -> None:
+def restore(
+    file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")],
+) -> None:
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)
     console.print(f"restored {file}")
-
-

@@ -17,6 +17,7 @@ from reco.cli import backtest as backtest_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
+from reco.cli import demo_data as demo_data_cli
 from reco.cli import load as load_cli
 from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
@@ -44,7 +45,9 @@ def _global(
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and logs.")
+    ] = False,
 ) -> None:
     STATE.database_url = database_url
     STATE.verbose = verbose
@@ -59,6 +62,7 @@ app.command("backtest")(backtest_cli.backtest)
 app.command("score")(score_cli.score)
 app.add_typer(runs_cli.app, name="runs")
 app.command("audit")(runs_cli.audit)
+app.command("demo-data")(demo_data_cli.demo_data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except RecoError as exc:
         if STATE.verbose:
-            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
-        err_console.print(f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
+            )
+        err_console.print(
+            f"error: {mask_url(str(exc))}", markup=False, highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except Exception as exc:
         if STATE.verbose:
-            err_console.print(mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                mask_url(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True
+            )
         first = mask_url(str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for details)",
