@@ -39,8 +39,9 @@ UNSCORED = "UNSCORED"
 FAST_REBUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 FULL_REBUILD = ["build"]
 
-#: Scores the customers of a rebuilt warehouse: (db, schema_prefix, as_of, config_path,
-#: apply_contact_rules) -> customer_code, scenario, rank, product_key
+#: Scores the customers of a rebuilt warehouse: (db, schema_prefix, cutoff, config_path,
+#: apply_contact_rules) -> customer_code, scenario, rank, product_key. History is every
+#: purchase strictly before the cutoff.
 Scorer = Callable[[Database, str, date, Path | None, bool], pl.DataFrame]
 
 
@@ -55,6 +56,8 @@ class CutoffResult:
     catalogue_size: int
     seconds: dict[str, float]
     table: pl.DataFrame
+    #: the platform's recommendations that were evaluated (not serialised)
+    platform_recs: pl.DataFrame | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -169,6 +172,7 @@ def evaluate_cutoff(
         catalogue_size=catalogue_size,
         seconds=timings,
         table=table,
+        platform_recs=platform,
     )
 
 
@@ -216,12 +220,13 @@ def read_purchase_events(
 
 
 def platform_scorer(
-    db: Database, schema_prefix: str, as_of: date, config: Path | None, contact_rules: bool
+    db: Database, schema_prefix: str, cutoff: date, config: Path | None, contact_rules: bool
 ) -> pl.DataFrame:
-    """The platform's own scoring (``reco.scoring``) on the rebuilt marts."""
+    """The platform's own scoring (``reco.scoring``) on the rebuilt marts; its ``as_of`` is
+    the cutoff (it reads purchases strictly before it, contacts up to it)."""
     from reco.scoring import load_config, read_inputs, score
 
-    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
+    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff)
     result = score(inputs, load_config(config), apply_contact_rules=contact_rules)
     items = result.items
     items = items.collect() if isinstance(items, pl.LazyFrame) else items
@@ -340,7 +345,7 @@ def run_backtest(
             t_rebuild = time.perf_counter() - t0
             progress(f"cutoff {cutoff}: scoring")
             t0 = time.perf_counter()
-            recs = scorer(db, prefix, as_of, config, with_contact_rules)
+            recs = scorer(db, prefix, cutoff, config, with_contact_rules)
             t_score = time.perf_counter() - t0
             t0 = time.perf_counter()
             train = read_purchase_events(db, prefix, until=cutoff)
