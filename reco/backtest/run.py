@@ -5,9 +5,15 @@ and the baselines on the same customers, save the results.
 Leakage: the marts the scorer reads are rebuilt by dbt with ``as_of_date = cutoff - 1 day``
 (dbt keeps lines *on or before* as_of, so training is strictly before the cutoff), into
 schemas prefixed ``<backtest_id>_`` that nothing else reads or writes. What customers bought
-in the window comes from a second, separate rebuild of ``order_line`` as of the last window
-end (prefix ``<backtest_id>_truth_``), which the scorer never sees. Both are dropped at the end
-unless ``keep_schemas``.
+in the window (the ground truth, which the scorer never sees) is read from ``order_line``:
+
+- ``truth="live"``: the live ``marts.order_line``, read only, when the live warehouse was
+  built as of a date that covers the last window (or all the data there is);
+- ``truth="rebuild"``: a second rebuild of ``+order_line`` as of the last window end, prefix
+  ``<backtest_id>_truth_`` (about 25 s on Online Retail II);
+- ``truth="auto"`` (default): live when it covers the window, else rebuild.
+
+The backtest's own schemas are dropped at the end unless ``keep_schemas``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,16 @@ UNSCORED = "UNSCORED"
 #: ``dbt build`` runs them on the same code); ``--full-dbt-build`` runs them too.
 FAST_REBUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 FULL_REBUILD = ["build"]
+#: what the scorer reads (reco.scoring.inputs) and what the truth needs
+SCORER_MARTS = [
+    "+customer",
+    "+product",
+    "+order_line",
+    "+client_master_profile",
+    "+contact_history",
+]
+TRUTH_MARTS = ["+order_line"]
+TRUTH_CHOICES = ("auto", "live", "rebuild")
 
 #: Scores the customers of a rebuilt warehouse: (db, schema_prefix, cutoff, config_path,
 #: apply_contact_rules) -> customer_code, scenario, rank, product_key. History is every
@@ -80,12 +96,15 @@ class BacktestReport:
     with_contact_rules: bool
     cutoffs: list[CutoffResult] = field(default_factory=list)
     seconds: float = 0.0
+    #: where the window's purchases came from: live | rebuild
+    truth: str = "rebuild"
 
     def as_dict(self) -> dict:
         return {
             "backtest_id": self.backtest_id,
             "horizon_days": self.horizon_days,
             "with_contact_rules": self.with_contact_rules,
+            "truth": self.truth,
             "seconds": round(self.seconds, 3),
             "cutoffs": [c.as_dict() for c in self.cutoffs],
         }
@@ -233,6 +252,26 @@ def platform_scorer(
     return items.select("customer_code", "scenario", "rank", "product_key")
 
 
+def live_truth_covers(db: Database, window_end: date) -> bool:
+    """True when the live ``marts.order_line`` holds every line up to ``window_end - 1 day``
+    (or up to the last line loaded, when the data stops earlier)."""
+    with connect(db) as conn:
+        built = conn.execute(
+            text(
+                "select to_regclass('marts.order_line') is not null"
+                " and to_regclass('intermediate.int_as_of_date') is not null"
+            )
+        ).scalar_one()
+        if not built:
+            return False
+        as_of = conn.execute(text("select max(as_of_date) from intermediate.int_as_of_date"))
+        as_of = as_of.scalar_one()
+        last_loaded = conn.execute(text("select max(order_date) from raw.sales_line")).scalar_one()
+    if as_of is None or last_loaded is None:
+        return False
+    return as_of >= min(window_end - timedelta(days=1), last_loaded)
+
+
 def drop_schemas(db: Database, schema_prefix: str) -> list[str]:
     """Drop every schema whose name starts with ``schema_prefix`` (a backtest's own)."""
     if not schema_prefix.startswith("bt_"):
@@ -273,7 +312,7 @@ def save(db: Database, report: BacktestReport, config: Path | None) -> None:
                 status="succeeded",
                 finished_at=datetime.now(UTC),
                 seconds=report.seconds,
-                config_json={"config_path": str(config) if config else None},
+                config_json={"config_path": str(config) if config else None, "truth": report.truth},
             )
         )
         conn.execute(insert(BacktestResult), rows.to_dicts())  # a few hundred rows
@@ -314,6 +353,7 @@ def run_backtest(
     with_contact_rules: bool = False,
     full_dbt_build: bool = False,
     keep_schemas: bool = False,
+    truth: str = "auto",
     scorer: Scorer = platform_scorer,
     n_resamples: int = 1000,
     progress: Callable[[str], None] = lambda _msg: None,
@@ -325,6 +365,10 @@ def run_backtest(
         raise RecoError(f"backtest: --horizon-days must be a positive number, got {horizon_days}")
     if config is not None and not Path(config).is_file():
         raise RecoError(f"backtest: config file not found: {config}")
+    if truth not in TRUTH_CHOICES:
+        raise RecoError(
+            f"backtest: --truth must be one of {', '.join(TRUTH_CHOICES)}, got {truth!r}"
+        )
     cutoffs = sorted(set(cutoffs))
     backtest_id = new_backtest_id()
     prefix, truth_prefix = f"{backtest_id}_", f"{backtest_id}_truth_"
@@ -333,15 +377,25 @@ def run_backtest(
     _start(db, backtest_id, cutoffs, horizon_days, with_contact_rules)
     try:
         last_end = cutoffs[-1] + timedelta(days=horizon_days)
-        progress(f"rebuilding order_line as of {last_end - timedelta(days=1)} (ground truth)")
         t0 = time.perf_counter()
-        rebuild(db, last_end - timedelta(days=1), truth_prefix, select=["+order_line"])
+        live = truth != "rebuild" and live_truth_covers(db, last_end)
+        if truth == "live" and not live:
+            raise RecoError(
+                f"backtest: --truth live, but the live marts do not cover the window up to "
+                f"{last_end - timedelta(days=1)} (run: reco dbt build)"
+            )
+        if live:
+            truth_prefix = ""
+            progress("ground truth: the live marts.order_line (read only)")
+        else:
+            progress(f"rebuilding order_line as of {last_end - timedelta(days=1)} (ground truth)")
+            rebuild(db, last_end - timedelta(days=1), truth_prefix, select=TRUTH_MARTS)
         truth_seconds = time.perf_counter() - t0
         for cutoff in cutoffs:
             as_of = cutoff - timedelta(days=1)
             progress(f"cutoff {cutoff}: rebuilding the marts as of {as_of}")
             t0 = time.perf_counter()
-            rebuild(db, as_of, prefix, full=full_dbt_build)
+            rebuild(db, as_of, prefix, full=full_dbt_build, select=SCORER_MARTS)
             t_rebuild = time.perf_counter() - t0
             progress(f"cutoff {cutoff}: scoring")
             t0 = time.perf_counter()
@@ -370,7 +424,8 @@ def run_backtest(
             }
             report.cutoffs.append(result)
         report.seconds = time.perf_counter() - started
-        report.cutoffs[0].seconds["truth_rebuild"] = truth_seconds
+        report.cutoffs[0].seconds["truth"] = truth_seconds
+        report.truth = "live" if live else "rebuild"
         save(db, report, config)
     except Exception as exc:
         _fail(db, backtest_id, f"{type(exc).__name__}: {exc}")

@@ -50,6 +50,13 @@ def backtest(
     keep_schemas: Annotated[
         bool, typer.Option(help="Keep the rebuilt bt_* schemas for inspection.")
     ] = False,
+    truth: Annotated[
+        str,
+        typer.Option(
+            help="Where the window's purchases come from: live (marts.order_line, read only), "
+            "rebuild (own dbt rebuild), auto (live when it covers the window)."
+        ),
+    ] = "auto",
     chart: Annotated[
         Path | None, typer.Option(help="PNG chart to write (default: backtest-<id>.png).")
     ] = None,
@@ -71,6 +78,7 @@ def backtest(
         with_contact_rules=with_contact_rules,
         full_dbt_build=full_dbt_build,
         keep_schemas=keep_schemas,
+        truth=truth,
         progress=lambda msg: status.print(f"[dim]{msg}[/]"),
     )
     png = rep.chart(result, chart or Path(f"backtest-{result.backtest_id}.png"))

@@ -122,3 +122,14 @@ def test_only_the_backtest_own_schemas_are_dropped(db):
     assert {"marts", "bt_x2_marts"} <= left
     with pytest.raises(ValueError):
         run.drop_schemas(db, "mar")
+
+
+def test_live_truth_is_not_used_when_the_live_marts_are_not_built(db):
+    assert run.live_truth_covers(db, date(2021, 9, 1)) is False
+
+
+def test_unknown_truth_source_is_a_user_error(db):
+    from reco.errors import RecoError
+
+    with pytest.raises(RecoError, match="--truth must be one of auto, live, rebuild"):
+        run.run_backtest(db, [CUTOFF], 90, truth="guess")
