@@ -92,6 +92,10 @@ def _ingest_temp(cur, frame: pl.DataFrame) -> str:
     return name
 
 
+#: Below this many rows a batch always goes through the indexes.
+BULK_MIN_ROWS = 50_000
+
+
 def _select_list(entity: Entity) -> tuple[list[str], list[str]]:
     """Target columns and the expressions that fill them from the temporary table."""
     targets, exprs = [], []
@@ -107,20 +111,68 @@ def _select_list(entity: Entity) -> tuple[list[str], list[str]]:
     exprs += ["$1", f"t.{FILE}", f"t.{ROW}"]
     if entity.dedup == "line_key":
         targets.append("line_key")
-        exprs.append(f"encode(sha256(convert_to(t.{_q(KEY)}, 'UTF8')), 'hex')")
+        exprs.append("t.line_key")
     return targets, exprs
+
+
+def _secondary_indexes(cur, entity: Entity) -> list[tuple[str, str]]:
+    """(drop, create) statements of the table's indexes and unique constraints, primary key
+    excepted, exactly as Alembic made them."""
+    table = entity.qualified_table
+    constraints = fetch(
+        cur,
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = $1::regclass and contype = 'u'",
+        (table,),
+    )
+    indexes = fetch(
+        cur,
+        "select i.relname, pg_get_indexdef(i.oid) from pg_index x join pg_class i on i.oid = x.indexrelid "
+        "where x.indrelid = $1::regclass and not x.indisprimary "
+        "and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)",
+        (table,),
+    )
+    out = [
+        (
+            f"alter table {table} drop constraint {_q(n)}",
+            f"alter table {table} add constraint {_q(n)} {d}",
+        )
+        for n, d in constraints
+    ]
+    out += [(f"drop index {entity.table.schema}.{_q(n)}", d) for n, d in indexes]
+    return out
+
+
+def _bulk(cur, entity: Entity, rows: int) -> bool:
+    """A batch at least as big as the table lands faster with its indexes rebuilt afterwards
+    (one sort per index) than maintained row by row. Takes the table's exclusive lock: readers
+    wait for the commit."""
+    if rows < BULK_MIN_ROWS:
+        return False
+    estimate = fetch(
+        cur,
+        "select greatest(reltuples, 0)::bigint from pg_class where oid = $1::regclass",
+        (entity.qualified_table,),
+    )[0][0]
+    return rows >= estimate
 
 
 def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
     """Land the batch's rows; return rows actually inserted per source file (the others were
-    already there: duplicates of an earlier batch)."""
+    already there: duplicates of an earlier batch, found by ``line_key`` for sales and by the
+    whole row for contacts)."""
     if frame.height == 0:
         return {}
     temp = _ingest_temp(cur, frame)
     targets, exprs = _select_list(entity)
-    where, conflict = "", ""
+    source = f"pg_temp.{temp} t"
+    where = ""
     if entity.dedup == "line_key":
-        conflict = "on conflict (line_key) do nothing"
+        source = (
+            f"(select s.*, encode(sha256(convert_to(s.{_q(KEY)}, 'UTF8')), 'hex') as line_key "
+            f"from pg_temp.{temp} s) t"
+        )
+        where = f"where not exists (select 1 from {entity.qualified_table} r where r.line_key = t.line_key)"
     elif entity.dedup == "row":
         same = " and ".join(
             f"r.{_q(c)} is not distinct from {e}"
@@ -128,12 +180,17 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
             if c in entity.columns
         )
         where = f"where not exists (select 1 from {entity.qualified_table} r where {same})"
+    rebuild = _secondary_indexes(cur, entity) if _bulk(cur, entity, frame.height) else []
+    for drop, _ in rebuild:
+        cur.execute(drop)
     sql = (
         f"with ins as (insert into {entity.qualified_table} ({', '.join(map(_q, targets))}) "
-        f"select {', '.join(exprs)} from pg_temp.{temp} t {where} {conflict} "
+        f"select {', '.join(exprs)} from {source} {where} "
         f"returning {FILE}) select {FILE}, count(*) from ins group by {FILE}"
     )
     counts = dict(fetch(cur, sql, (batch_id,)))
+    for _, create in rebuild:
+        cur.execute(create)
     cur.execute(f"drop table pg_temp.{temp}")
     return counts
 

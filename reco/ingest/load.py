@@ -57,9 +57,8 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
         delimiter=src.delimiter,
     )
     found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
-    typed = typed_frame(src.frame, ent, mapping, found)
+    good, bad = typed_frame(src.frame, ent, mapping, found)
     path = pl.lit(str(src.path))
-    bad = typed.filter(pl.col(REASONS).list.len() > 0)
     rejects = pl.concat(
         [
             bad.select(
@@ -72,16 +71,15 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
             src.ragged.select(
                 source_file=path,
                 source_row=pl.col(ROW),
-                raw_text=pl.col(RAW),
+                raw_text=pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
                 reason_codes=pl.lit(["ragged_row"]),
                 details=pl.col("details"),
             ),
         ]
     ).sort("source_row")
-    key = sales_key() if ent.dedup == "line_key" else row_key(list(ent.columns))
+    key = sales_key() if ent.dedup == "line_key" else row_key(ent.columns)
     valid = (
-        typed.lazy()
-        .filter(pl.col(REASONS).list.len() == 0)
+        good.lazy()
         .select(*ent.columns, source_file=path, source_row=pl.col(ROW))
         .with_columns(key.alias(KEY))
         .collect()
@@ -223,7 +221,9 @@ def _load(
                 )
             )
             continue
-        src = read_file(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+        src = read_file(
+            path, encoding=mapping.encoding, delimiter=mapping.delimiter, sha256=(digest, size)
+        )
         p = _parse_file(src, ent, mapping, t0)
         known[digest] = (report.batch_id, p.report.rows_read)
         parsed.append(p)

@@ -21,23 +21,12 @@ KEY = "__key"
 
 DECIMAL_TYPE = pl.Decimal(18, 4)
 
-#: Date formats tried in this order when no format is forced; the first that reads the sample
-#: of a column is used for the whole column (mixed formats in one column are rejected).
-DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%d-%m-%Y",
-    "%Y/%m/%d",
-    "%Y%m%d",
-)
+#: Date orders tried in this order when no format is forced, each with or without a time
+#: (" 14:05", " 14:05:09", "T14:05:09.123"). Day-first (French) comes before year-first variants;
+#: month-first is never guessed (force it with --date-format %m/%d/%Y).
+DATE_PARTS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%Y%m%d")
+_TIMES = (" %H:%M:%S%.f", "T%H:%M:%S%.f", " %H:%M", "")
+SAMPLE = 2000
 _FALLBACK_EXAMPLE = "2024-03-31, 2024-03-31 14:05 or 31/03/2024"
 MIN_DATE, MAX_DATE = pl.date(1900, 1, 1), pl.date(2100, 12, 31)
 
@@ -103,26 +92,43 @@ def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
     )
 
 
-def detect_date_format(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> str | None:
-    """The first format in DATE_FORMATS that reads every value of a sample of the column."""
-    sample = (
-        frame.lazy()
-        .select(v=_clean_text(pl.col(source), pl.String, nulls))
-        .drop_nulls()
-        .head(500)
-        .collect()
-        .get_column("v")
-    )
-    if sample.is_empty():
-        return None
-    best, best_ok = None, 0
-    for fmt in DATE_FORMATS:
-        ok = sample.str.strptime(pl.Datetime("us"), fmt, strict=False).is_not_null().sum()
-        if ok == sample.len():
-            return fmt
-        if ok > best_ok:
-            best, best_ok = fmt, ok
-    return best
+def forced_formats(fmt: str) -> list[str]:
+    """A forced format, and its date part alone when it has a time."""
+    date_only = fmt.split(" ")[0].split("T")[0]
+    return [fmt, date_only] if "%H" in fmt and date_only != fmt else [fmt]
+
+
+def _parse_ts(text: pl.Expr, formats: list[str]) -> pl.Expr:
+    ts = pl.Datetime("us")
+    parsed = [text.str.strptime(ts, f, strict=False) for f in formats]
+    return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+
+
+def detect_date_formats(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> list[str]:
+    """The formats of a date column, from a sample spread over the file: for the first date
+    order of DATE_PARTS reading every sampled value (else the one reading most), its variants
+    (with / without time) that occur. Values in no detected format are rejected as bad_date."""
+    values = frame.lazy().select(v=_clean_text(pl.col(source), pl.String, nulls)).drop_nulls()
+    n = values.select(pl.len()).collect().item()
+    if n == 0:
+        return []
+    sample = values.gather_every(max(1, n // SAMPLE)).collect()
+    best: tuple[int, list[str]] = (0, [])
+    for part in DATE_PARTS:
+        variants = [part + t for t in _TIMES]
+        hits = sample.select(
+            [
+                pl.col("v").str.strptime(pl.Datetime("us"), f, strict=False).is_not_null().alias(f)
+                for f in variants
+            ]
+        )
+        used = [f for f in variants if hits.get_column(f).any()]
+        covered = hits.select(pl.any_horizontal(pl.all()).sum()).item()
+        if covered == sample.height:
+            return used
+        if covered > best[0]:
+            best = (covered, used)
+    return best[1]
 
 
 def _example(fmt: str) -> str:
@@ -137,12 +143,14 @@ def parse_column(
     dtype: pl.DataType,
     opts: ColumnOptions,
     nulls: tuple[str, ...],
-    fmt: str | None,
+    formats: list[str] | None = None,
     header: str | None = None,
 ) -> tuple[pl.Expr, list[Check]]:
     """The typed value of one canonical column (read from frame column ``source``, whose
-    header in the file is ``header``) and its checks."""
+    header in the file is ``header``) and its checks. The checks read the typed value back as
+    ``pl.col(col.name)``: evaluate them after the values."""
     x = pl.col(source)
+    v = pl.col(col.name)
     header = header or source
     label = (
         col.name
@@ -150,13 +158,14 @@ def parse_column(
         else f"{col.name} (source '{header}')"
     )
     text = _clean_text(x, dtype, nulls)
+    present = text.is_not_null()
     checks: list[Check] = []
     if col.kind is Kind.TEXT:
         value = text
         if opts.strip_decimal_zero:
             value = value.str.replace(r"^(-?\d+)\.0+$", "${1}")
         if col.max_length:
-            length = value.str.len_chars()
+            length = v.str.len_chars()
             checks.append(
                 _check(
                     length > col.max_length,
@@ -168,38 +177,22 @@ def parse_column(
             )
         return value, checks
     if col.kind in (Kind.DECIMAL, Kind.INT):
+        target = pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE
         if dtype.is_numeric():
-            number = (
-                x.cast(pl.Float64) if col.kind is Kind.INT else x.cast(DECIMAL_TYPE, strict=False)
-            )
-            cleaned = text
+            number = x.cast(target, strict=False)
         else:
-            cleaned = _number_text(text, opts.decimal)
-            number = cleaned.cast(
-                pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE, strict=False
-            )
+            number = _number_text(text, opts.decimal).cast(target, strict=False)
         if col.kind is Kind.INT:
-            checks.append(
-                _check(
-                    text.is_not_null() & (number.is_null() | (number != number.floor())),
-                    "bad_number",
-                    label,
-                    "a whole number",
-                    text,
-                )
-            )
             value = pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
+            expected = "a whole number"
         else:
-            checks.append(
-                _check(text.is_not_null() & number.is_null(), "bad_number", label, "a number", text)
-            )
-            value = number
+            value, expected = number, "a number"
+        checks.append(_check(present & v.is_null(), "bad_number", label, expected, text))
         if col.low is not None or col.high is not None:
-            as_float = value.cast(pl.Float64)
-            bad = (as_float < col.low) | (as_float > col.high)
+            as_float = v.cast(pl.Float64)
             checks.append(
                 _check(
-                    bad,
+                    (as_float < col.low) | (as_float > col.high),
                     "out_of_range",
                     label,
                     f"a value between {col.low:g} and {col.high:g}",
@@ -211,22 +204,14 @@ def parse_column(
         if dtype.is_temporal():
             ts = x.cast(pl.Datetime("us"))
             expected = "a date"
+        elif formats:
+            ts = _parse_ts(text, formats)
+            expected = f"a date like {_example(formats[0])} ({' or '.join(formats)})"
         else:
-            ts = (
-                text.str.strptime(pl.Datetime("us"), fmt, strict=False)
-                if fmt
-                else pl.lit(None, pl.Datetime("us"))
-            )
-            if fmt and "%H" in fmt:  # the same format without its time part is also accepted
-                date_only = fmt.split(" ")[0].split("T")[0]
-                ts = pl.coalesce(ts, text.str.strptime(pl.Datetime("us"), date_only, strict=False))
-            expected = (
-                f"a date like {_example(fmt)} ({fmt})"
-                if fmt
-                else f"a date like {_FALLBACK_EXAMPLE}"
-            )
-        checks.append(_check(text.is_not_null() & ts.is_null(), "bad_date", label, expected, text))
-        day = ts.dt.date()
+            ts = pl.lit(None, pl.Datetime("us"))
+            expected = f"a date like {_FALLBACK_EXAMPLE}"
+        checks.append(_check(present & v.is_null(), "bad_date", label, expected, text))
+        day = v if col.kind is Kind.DATE else v.dt.date()
         checks.append(
             _check(
                 (day < MIN_DATE) | (day > MAX_DATE),
@@ -236,19 +221,17 @@ def parse_column(
                 text,
             )
         )
-        return (day if col.kind is Kind.DATE else ts), checks
+        return (ts.dt.date() if col.kind is Kind.DATE else ts), checks
     if col.kind is Kind.BOOL:
         if dtype == pl.Boolean:
             return x, checks
         low = text.str.to_lowercase()
-        trues = [v.lower() for v in opts.true_values]
-        falses = [v.lower() for v in opts.false_values]
+        trues = [t.lower() for t in opts.true_values]
+        falses = [f.lower() for f in opts.false_values]
         value = pl.when(low.is_in(trues)).then(True).when(low.is_in(falses)).then(False)
         yes, no = "/".join(opts.true_values[:4]), "/".join(opts.false_values[:4])
         expected = f"a yes/no value ({yes} or {no})"
-        checks.append(
-            _check(text.is_not_null() & value.is_null(), "bad_boolean", label, expected, text)
-        )
+        checks.append(_check(present & v.is_null(), "bad_boolean", label, expected, text))
         return value.cast(pl.Boolean), checks
     if col.kind is Kind.TAGS:
         tags = (
@@ -325,23 +308,27 @@ def sales_key() -> pl.Expr:
             pl.lit("amount:") + pl.col("amount_ht").cast(pl.String),
         ),
     ]
-    body = pl.concat_str(parts, separator="\x1f")
-    occurrence = pl.int_range(1, pl.len() + 1).over(body)
-    return pl.concat_str([body, occurrence.cast(pl.String)], separator="\x1f")
+    occurrence = pl.int_range(1, pl.len() + 1).over(parts)
+    return pl.concat_str([*parts, occurrence.cast(pl.String)], separator="\x1f")
 
 
-def row_key(columns: list[str]) -> pl.Expr:
+def row_key(columns: dict[str, Column]) -> pl.Expr:
     """Text identifying a whole row (entities whose duplicates are identical rows)."""
-    return pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("\x00") for c in columns], separator="\x1f"
-    )
+    parts = [
+        (pl.col(n).list.join("|") if c.kind is Kind.TAGS else pl.col(n).cast(pl.String)).fill_null(
+            "\x00"
+        )
+        for n, c in columns.items()
+    ]
+    return pl.concat_str(parts, separator="\x1f")
 
 
 def typed_frame(
     frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]
-) -> pl.DataFrame:
-    """Canonical typed columns + ROW, RAW and REASONS (list of codes, empty when the row is
-    usable) and DETAILS (null when usable). Details are only formatted for failing rows."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The usable rows (ROW + canonical typed columns) and the failing ones (ROW, RAW without
+    its line end, REASONS: list of codes, DETAILS). Details are only formatted for failing
+    rows, and the raw text is only copied for them."""
     renamed = {
         source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)
     }
@@ -356,11 +343,15 @@ def typed_frame(
             continue
         inner = renamed[source]
         opts = mapping.options(name)
-        fmt = None
+        formats = None
         if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
-            fmt = opts.date_format or detect_date_format(src, inner, mapping.null_values)
+            formats = (
+                forced_formats(opts.date_format)
+                if opts.date_format
+                else detect_date_formats(src, inner, mapping.null_values)
+            )
         value, col_checks = parse_column(
-            col, inner, schema[inner], opts, mapping.null_values, fmt, source
+            col, inner, schema[inner], opts, mapping.null_values, formats, source
         )
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)
@@ -380,36 +371,24 @@ def typed_frame(
         checks.append(c)
     flags = [f"__f{i}" for i in range(len(checks))]
     df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
-    bad = pl.any_horizontal(flags) if flags else pl.lit(False)
-    good = (
-        df.filter(~bad)
-        .select(ROW, RAW, *entity.columns)
-        .with_columns(
-            pl.lit([], dtype=pl.List(pl.String)).alias(REASONS),
-            pl.lit(None, pl.String).alias(DETAILS),
+    bad = pl.any_horizontal(flags)
+    good = df.filter(~bad).select(ROW, *entity.columns)
+    failing = df.filter(bad).select(
+        ROW,
+        pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
+        pl.concat_list(
+            [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
         )
+        .list.drop_nulls()
+        .list.unique(maintain_order=True)
+        .alias(REASONS),
+        pl.concat_str(
+            [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
+            separator="; ",
+            ignore_nulls=True,
+        ).alias(DETAILS),
     )
-    failing = (
-        df.filter(bad).select(
-            ROW,
-            RAW,
-            *entity.columns,
-            pl.concat_list(
-                [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
-            )
-            .list.drop_nulls()
-            .list.unique(maintain_order=True)
-            .alias(REASONS),
-            pl.concat_str(
-                [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
-                separator="; ",
-                ignore_nulls=True,
-            ).alias(DETAILS),
-        )
-        if flags
-        else good.clear()
-    )
-    return pl.concat([good, failing])
+    return good, failing
 
 
 def _polars_type(col: Column) -> pl.DataType:

@@ -73,12 +73,17 @@ def file_format(path: Path, head: bytes) -> str:
 
 
 def read_file(
-    path: Path, *, encoding: str | None = None, delimiter: str | None = None
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sha256: tuple[str, int] | None = None,
 ) -> SourceFile:
-    """Read one export, or raise one RecoError naming the file (and the row)."""
+    """Read one export, or raise one RecoError naming the file (and the row). ``sha256`` is
+    the (digest, size) when the caller already has it."""
     if not path.is_file():
         raise RecoError(f"{path}: no such file")
-    digest, size = sha256_of(path)
+    digest, size = sha256 or sha256_of(path)
     with path.open("rb") as fh:
         head = fh.read(8)
     fmt = file_format(path, head)
@@ -233,12 +238,9 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
     good = body & ~blank & ~ragged
 
     offsets = np.append(starts, arr.size).astype(np.int64)
-    raw_all = (
-        pl.from_arrow(
-            pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
-        )
-        .str.strip_suffix("\n")
-        .str.strip_suffix("\r")
+    # Each record's text, line end included (stripped only for rejected rows): zero-copy.
+    raw_all = pl.from_arrow(
+        pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
     )
     records = pl.DataFrame(
         {ROW: row_no.astype(np.int64), RAW: raw_all, "fields": fields.astype(np.int64)}

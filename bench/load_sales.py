@@ -1,0 +1,141 @@
+"""Benchmark: `reco load sales` on N sales lines from CSV vs a bare COPY of the same file.
+
+One command:  uv run python bench/load_sales.py [--rows 1000000]
+
+Writes a synthetic CSV (canonical headers), creates a scratch database on the server reco
+resolves (embedded by default, or DATABASE_URL), migrates it, then times in the same run:
+  1. `load_files(db, "sales", [csv])`: read, validate, natural key, land (indexed raw.sales_line,
+     ON CONFLICT on line_key), rejects and batch record, in one transaction;
+  2. a bare `COPY … FROM STDIN (FORMAT csv)` of the same file into an unindexed table with the
+     same typed columns (the reference).
+Prints both, rows/s and the ratio (target: load ≤ 1.5 × bare COPY). The scratch database is
+dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from reco.db import migrate
+from reco.db.resolver import resolve
+from reco.ingest import load_files
+
+COLUMNS = (
+    "doc_ref, order_ts, customer_code, product_key, product_label, quantity, unit_price, country"
+)
+BARE_TABLE = f"""
+create table bench_bare (
+    doc_ref varchar(255), order_ts timestamp, customer_code varchar(255), product_key varchar(255),
+    product_label varchar(512), quantity numeric(18, 4), unit_price numeric(18, 4),
+    country varchar(255)
+)"""
+
+
+def write_csv(path: Path, n: int, seed: int = 7) -> None:
+    """N lines on ~n/4 invoices of up to 8 lines, 50k customers, 2k products (vectorised)."""
+    rng = np.random.default_rng(seed)
+    invoice = np.sort(rng.integers(0, max(1, n // 4), n))
+    products = rng.integers(0, 2000, n)
+    minutes = rng.integers(0, 3 * 365 * 24 * 60, max(1, n // 4) + 1)
+    customers = rng.integers(0, 50_000, max(1, n // 4) + 1)
+    base = pl.DataFrame(
+        {
+            "invoice": invoice,
+            "minute": minutes[invoice],
+            "customer": customers[invoice],
+            "product": products,
+            "quantity": rng.integers(1, 13, n),
+            "unit_price": np.round(rng.uniform(4, 120, n), 2),
+        }
+    )
+    base.select(
+        doc_ref=pl.col("invoice").cast(pl.String).str.zfill(8),
+        order_ts=(pl.datetime(2021, 1, 1) + pl.duration(minutes=pl.col("minute"))).dt.to_string(
+            "%Y-%m-%d %H:%M:%S"
+        ),
+        customer_code=pl.col("customer").cast(pl.String),
+        product_key=pl.format("P{}", pl.col("product")),
+        product_label=pl.format("Wine {} 75cl", pl.col("product")),
+        quantity=pl.col("quantity"),
+        unit_price=pl.col("unit_price"),
+        country=pl.lit("France"),
+    ).write_csv(path)
+
+
+def bare_copy(conninfo: str, path: Path) -> float:
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(BARE_TABLE)
+        conn.commit()
+        start = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"copy bench_bare ({COLUMNS}) from stdin (format csv, header true)") as copy,
+            path.open("rb") as fh,
+        ):
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        conn.commit()
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    console = Console()
+    server = resolve()
+    name = f"reco_bench_{uuid.uuid4().hex[:8]}"
+    admin = server.for_database("postgres")
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    db = server.for_database(name)
+    try:
+        migrate.upgrade(db)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "sales.csv"
+            t0 = time.perf_counter()
+            write_csv(path, args.rows)
+            console.print(
+                f"wrote {args.rows:,} lines ({path.stat().st_size / 1e6:.0f} MB) "
+                f"in {time.perf_counter() - t0:.1f} s; server {db.masked}"
+            )
+            copy_s = bare_copy(db.conninfo(), path)
+            start = time.perf_counter()
+            report = load_files(db, "sales", [path])
+            load_s = time.perf_counter() - start
+        table = Table(title=f"reco load sales: {args.rows:,} CSV lines")
+        for col in ("step", "rows", "seconds", "rows/s", "× bare COPY"):
+            table.add_column(col, justify="right" if col != "step" else "left")
+        table.add_row(
+            "bare COPY, unindexed table (reference)",
+            f"{args.rows:,}",
+            f"{copy_s:.2f}",
+            f"{args.rows / copy_s:,.0f}",
+            "1.00",
+        )
+        table.add_row(
+            "reco load sales (validate, key, land, rejects)",
+            f"{report.loaded:,}",
+            f"{load_s:.2f}",
+            f"{args.rows / load_s:,.0f}",
+            f"{load_s / copy_s:.2f}",
+        )
+        console.print(table)
+        console.print(f"target ≤ 1.5 × bare COPY: {'met' if load_s <= 1.5 * copy_s else 'NOT met'}")
+    finally:
+        with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+if __name__ == "__main__":
+    main()
