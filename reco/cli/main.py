@@ -18,6 +18,7 @@ from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
 from reco.cli import demo_data as demo_data_cli
+from reco.cli import docs as docs_cli
 from reco.cli import load as load_cli
 from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
@@ -57,6 +58,7 @@ def _global(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(dbt_cli.app, name="dbt")
 app.add_typer(load_cli.app, name="load")
+app.add_typer(docs_cli.app, name="docs")
 app.command("demo")(demo_cli.demo)
 app.command("backtest")(backtest_cli.backtest)
 app.command("score")(score_cli.score)

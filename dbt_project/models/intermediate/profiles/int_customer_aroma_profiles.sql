@@ -1,7 +1,7 @@
 {#
     The customer's aroma profile: on every aroma axis, the mean of the purchased products'
-    scores (1-5) weighted by revenue excl. tax, over the purchase lines whose product has that
-    axis scored. aroma_axe_1 / aroma_axe_2 are the two strongest axes (ties in the order of the
+    scores (1-5) weighted by revenue excl. tax, over the purchase lines whose product has aroma
+    data (at least one axis scored; an axis left blank on such a product counts as 1, faint). aroma_axe_1 / aroma_axe_2 are the two strongest axes (ties in the order of the
     seed aroma_axes), aroma_score_1 / aroma_score_2 their means.
 
     aroma_confidence (0-1) = coverage x evidence, where
@@ -43,7 +43,7 @@ aroma_lines as (
         order_lines.customer_code,
         order_lines.amount_ht,
         {% for axis in axes -%}
-        products.aroma_{{ axis }}{{ ',' if not loop.last }}
+        coalesce(products.aroma_{{ axis }}, 1) as aroma_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from order_lines
     inner join products
@@ -61,9 +61,8 @@ means as (
         count(*) as n_aroma_lines,
         sum(amount_ht) as aroma_revenue_ht,
         {% for axis in axes -%}
-        sum(amount_ht * aroma_{{ axis }}) / nullif(
-            sum(amount_ht) filter (where aroma_{{ axis }} is not null), 0
-        ) as mean_{{ axis }}{{ ',' if not loop.last }}
+        sum(amount_ht * aroma_{{ axis }}) / nullif(sum(amount_ht), 0)
+            as mean_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from aroma_lines
     group by customer_code
@@ -118,10 +117,10 @@ final as (
         top_axes.aroma_score_1,
         top_axes.aroma_axe_2,
         top_axes.aroma_score_2,
-        least(1.0, greatest(0.0,
-            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))
+        round(least(1.0, greatest(0.0,
+            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric
             * least(1.0, means.n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
-        )) as aroma_confidence
+        )), 4)::double precision as aroma_confidence
 
     from means
     inner join rfm

@@ -1,0 +1,44 @@
+"""``reco docs``: the warehouse documentation site for analysts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reco.cli._common import console, database
+from reco.dbt.docs import build_docs, docs_server
+
+app = typer.Typer(
+    help="Build and serve the dbt documentation site of the warehouse.", no_args_is_help=True
+)
+
+SiteDir = Annotated[
+    Path | None,
+    typer.Option("--site-dir", help="Folder of the site (default: dbt_project/target/site)."),
+]
+
+
+@app.command()
+def build(site_dir: SiteDir = None) -> None:
+    """Write the static docs site (one self-contained index.html) from the built warehouse."""
+    index = build_docs(database(), site_dir)
+    console.print(f"docs site written to {index}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    site_dir: SiteDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the built docs site until interrupted (Ctrl-C)."""
+    server = docs_server(site_dir, host, port)
+    console.print(f"serving the warehouse docs on http://{host}:{port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,217 @@
+"""The warehouse built on the wine-merchant sample (tests/dbt/warehouse_sample.py): `dbt build`
+(seeds, models, data tests and unit tests) passes, and the marts say what they should."""
+
+from __future__ import annotations
+
+import pytest
+from warehouse_sample import by_key, query
+
+from reco.dbt.docs import build_docs
+from reco.dbt.runner import run_dbt
+
+
+@pytest.fixture(scope="module")
+def customers(wine_warehouse) -> dict:
+    return by_key(query(wine_warehouse, "select * from marts.customer"), "customer_code")
+
+
+@pytest.fixture(scope="module")
+def profiles(wine_warehouse) -> dict:
+    return by_key(
+        query(wine_warehouse, "select * from marts.client_master_profile"), "customer_code"
+    )
+
+
+def test_duplicate_emails_across_codes_and_batches_merge_into_the_oldest_account(customers):
+    assert set(customers) == {"C001", "C002", "C003", "C004", "C005", "C206", "C999"}
+    # C006 -(erin@a)- C106 -(erin@b)- C206: two hops, and C206 signed up first.
+    assert customers["C206"]["n_source_codes"] == 3
+    assert customers["C206"]["email"] == "erin@b.example"
+    # C001 and C104 share alice@example.com in different case and batches.
+    assert customers["C001"]["n_source_codes"] == 2
+    assert customers["C001"]["email"] == "alice@example.com"
+
+
+def test_every_source_code_maps_to_its_master(wine_warehouse):
+    code_map = {
+        r["source_customer_code"]: r["customer_code"]
+        for r in query(wine_warehouse, "select * from marts.customer_code_map")
+    }
+    assert code_map == {
+        "C001": "C001",
+        "C104": "C001",
+        "C002": "C002",
+        "C003": "C003",
+        "C004": "C004",
+        "C005": "C005",
+        "C006": "C206",
+        "C106": "C206",
+        "C206": "C206",
+        "C999": "C999",
+    }
+
+
+def test_details_come_from_the_latest_record_and_batch_id_is_its_batch(customers):
+    assert customers["C001"]["first_name"] == "Alicia"  # latest record of C001
+    assert customers["C001"]["last_name"] == "Martin"  # latest non-blank value
+    assert customers["C001"]["batch_id"] == "b_cust2"
+    assert customers["C999"]["batch_id"] == "b_sales1"
+
+
+def test_opt_out_anywhere_wins_and_bounce_follows_the_latest_status_of_the_address(customers):
+    alice, bob, carol, dave = (customers[c] for c in ("C001", "C002", "C003", "C004"))
+    assert alice["is_optout"] and not alice["is_contactable"]  # C104 opted out
+    assert not bob["is_bounced"] and bob["is_contactable"]  # bounced, then fixed
+    assert carol["is_bounced"] and not carol["is_contactable"]  # latest status bounced
+    assert dave["is_contactable"]
+
+
+def test_customers_without_a_usable_email_are_not_contactable(customers):
+    assert customers["C005"]["email"] is None  # 'not-an-email'
+    assert customers["C999"]["email"] is None  # known only from sales
+    assert not customers["C005"]["is_contactable"]
+    assert not customers["C999"]["is_contactable"]
+
+
+def test_label_variants_map_through_catalogue_overrides_and_sales_labels(wine_warehouse):
+    lines = by_key(query(wine_warehouse, "select * from marts.order_line"), "id")
+    assert lines[5]["product_key"] == "W001"  # 'CHATEAU MARGAUX - 0,75L' -> catalogue label
+    assert lines[6]["product_key"] == "W001"  # 'Margaux Grand Vin 2016' -> loaded override
+    assert lines[7]["product_key"] == "W004"  # 'côtes-du-rhône ROUGE' -> catalogue label
+    assert lines[14]["product_key"] == "X100"  # 'ROSE DE PROVENCE' -> learnt from sales
+    aliases = by_key(query(wine_warehouse, "select * from marts.product_alias"), "alias_label")
+    assert aliases["margaux grand vin"]["alias_source"] == "override_loaded"
+    assert aliases["chateau margaux"] == {
+        "alias_label": "chateau margaux",
+        "product_key": "W001",
+        "alias_source": "catalogue",
+    }
+    assert aliases["rose de provence"]["alias_source"] == "sales_exact"
+
+
+def test_unmapped_labels_surface_with_their_revenue_at_stake(wine_warehouse):
+    rows = query(wine_warehouse, "select * from marts.unmapped_sales_labels")
+    assert [
+        (r["alias_label"], r["n_lines"], r["revenue_ht_at_stake"], r["curation_rank"]) for r in rows
+    ] == [("vin mystere inconnu", 1, 30.0, 1)]
+
+
+def test_an_override_pointing_at_no_product_is_listed_and_not_applied(wine_warehouse):
+    rows = query(
+        wine_warehouse, "select alias_label, product_key from marts.unmatched_alias_overrides"
+    )
+    assert rows == [{"alias_label": "Bad Alias", "product_key": "NOPE"}]
+    assert (
+        query(wine_warehouse, "select * from marts.product_alias where product_key = 'NOPE'") == []
+    )
+
+
+def test_products_take_the_latest_catalogue_and_derive_what_it_lacks(wine_warehouse):
+    products = by_key(query(wine_warehouse, "select * from marts.product"), "product_key")
+    assert set(products) == {"W001", "W002", "W003", "W004", "W005", "W006", "X100"}  # no POST
+    assert float(products["W002"]["unit_price"]) == 24.0  # second catalogue batch wins
+    assert products["W005"]["price_band"] == "40_80"  # 35 excl. tax = 42 incl. 20 % VAT
+    assert products["W004"]["premium_tier"] == 0  # cheapest Red, derived
+    assert products["W001"]["premium_tier"] == 3  # from the catalogue
+    assert products["W001"]["season_tags"] == ["christmas"]
+    assert products["W005"]["sucrosite_niveau"] == "sweet"
+    sales_only = products["X100"]
+    assert not sales_only["has_catalogue"]
+    assert sales_only["product_label"] == "Rosé de Provence 2023"
+    assert sales_only["family_crm"] is None and sales_only["aroma_fruity"] is None
+    # recent distinct buyers / the most: W003 and W004 have 2 buyers in the last 90 days.
+    assert products["W003"]["global_popularity_score"] == 1.0
+    assert products["W001"]["global_popularity_score"] == 0.5
+
+
+def test_order_lines_flag_returns_cancellations_and_postage(wine_warehouse):
+    lines = by_key(query(wine_warehouse, "select * from marts.order_line"), "id")
+    assert len(lines) == 17  # every raw line, none dropped
+    assert (lines[3]["line_type"], lines[3]["is_purchase"], lines[3]["amount_ht"]) == (
+        "return",
+        False,
+        -8.0,
+    )
+    assert (lines[11]["line_type"], lines[11]["is_purchase"]) == ("cancellation", False)
+    assert (lines[9]["line_type"], lines[9]["product_key"]) == ("adjustment", None)  # POSTAGE
+    assert lines[4]["customer_code"] == "C001"  # bought by C104, merged into C001
+    assert lines[1]["amount_ttc"] == pytest.approx(66.0)  # 55 + 20 % VAT
+
+
+def test_profile_has_rfm_shares_and_aroma_as_of_the_latest_order(profiles):
+    alice = profiles["C001"]
+    assert str(alice["as_of_date"]) == "2024-06-30"
+    assert alice["recence_jours"] == 112  # last purchase 2024-03-10
+    assert alice["nb_commandes"] == 2  # D1 (as C001) and D2 (as C104)
+    assert alice["ca_ht"] == pytest.approx(55 + 48 + 44 - 8)  # the return is netted
+    assert alice["segment"] is not None and len(alice["rfm"]) == 3
+    assert alice["top_family_1"] == "Red"
+    assert alice["top_family_1_ca_share"] == pytest.approx(103 / 147)
+    assert alice["top_family_2_ca_share"] == pytest.approx(44 / 147)
+    assert alice["top_sugar_1_ca_share"] == pytest.approx(1.0)
+    assert 0 < alice["aroma_confidence"] <= 1 and alice["aroma_axe_1"] is not None
+    assert set(profiles) == {"C001", "C002", "C003", "C004", "C005", "C206", "C999"}
+
+
+def test_a_customer_without_aroma_data_has_zero_confidence(profiles):
+    sales_only = profiles["C999"]
+    assert sales_only["aroma_confidence"] == 0
+    assert sales_only["aroma_level"] == "none"
+    assert sales_only["aroma_axe_1"] is None and sales_only["top_family_1"] is None
+    assert profiles["C004"]["n_unmapped_lines"] == 1
+
+
+def test_contact_history_puts_both_sources_on_master_codes(wine_warehouse):
+    rows = by_key(query(wine_warehouse, "select * from marts.contact_history"), "contact_id")
+    assert rows["import:1"]["customer_code"] == "C001"  # contacted as C104
+    assert rows["import:2"]["status"] == "bounced"
+    assert (rows["reco:1"]["source"], rows["reco:1"]["customer_code"]) == ("reco", "C003")
+
+
+def test_spec_indexes_exist_on_the_marts(wine_warehouse):
+    rows = query(
+        wine_warehouse,
+        "select tablename, indexdef from pg_indexes where schemaname = 'marts'",
+    )
+    defs = {(r["tablename"], r["indexdef"].split(" USING btree ")[1]) for r in rows}
+    assert ("customer", "(email)") in defs
+    assert ("product", "(family_crm)") in defs
+    assert ("order_line", "(customer_code, order_date)") in defs
+
+
+def test_a_backtest_rebuild_as_of_an_earlier_date_uses_no_later_line(wine_warehouse):
+    run_dbt(
+        wine_warehouse,
+        [
+            "build",
+            "--resource-type",
+            "seed",
+            "--resource-type",
+            "model",
+            "--vars",
+            "{as_of_date: '2024-05-31', schema_prefix: 'bt_'}",
+        ],
+        capture=True,
+    )
+    lines = query(wine_warehouse, "select max(order_date)::text as last from bt_marts.order_line")
+    assert lines == [{"last": "2024-05-20"}]
+    profiles = by_key(
+        query(wine_warehouse, "select * from bt_marts.client_master_profile"), "customer_code"
+    )
+    assert "C999" not in profiles  # first bought in June
+    assert profiles["C206"]["nb_commandes"] == 1  # C106's June order is in the future
+    assert str(profiles["C001"]["as_of_date"]) == "2024-05-31"
+    assert profiles["C001"]["recence_jours"] == 82
+    products = {r["product_key"] for r in query(wine_warehouse, "select * from bt_marts.product")}
+    assert "X100" not in products  # first sold in June
+    # the live marts are untouched
+    assert query(wine_warehouse, "select count(*) as n from marts.order_line") == [{"n": 17}]
+
+
+def test_docs_site_is_generated_and_lists_the_models(wine_warehouse, tmp_path):
+    index = build_docs(wine_warehouse, tmp_path / "site")
+    html = index.read_text(encoding="utf-8")
+    for model in ("customer", "product_alias", "order_line", "client_master_profile"):
+        assert f"model.reco.{model}" in html
+    assert "exposure.reco.reco_score" in html
+    assert "Survivor rule" in html  # the doc blocks are rendered into the site
