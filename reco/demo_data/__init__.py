@@ -9,7 +9,8 @@ from reco.demo_data.generate import (
     Dialect,
     Manifest,
     ManifestFile,
+    ensure,
     generate,
 )
 
-__all__ = ["DEFAULT_END_DATE", "Dialect", "Manifest", "ManifestFile", "generate"]
+__all__ = ["DEFAULT_END_DATE", "Dialect", "Manifest", "ManifestFile", "ensure", "generate"]

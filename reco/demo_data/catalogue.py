@@ -39,6 +39,7 @@ _ABBREVIATIONS = (
 class Catalogue:
     products: pl.DataFrame  # products.csv, canonical columns
     labels: pl.Series  # flat: labels[product * N_VARIANTS + variant]
+    label_id: np.ndarray  # same index: one id per distinct label text
     style: np.ndarray
     tier: np.ndarray  # 0–3 from price (always known here, even where the export leaves it empty)
     price_ttc: np.ndarray
@@ -168,6 +169,7 @@ def build_catalogue(
     return Catalogue(
         products=products.select(columns),
         labels=labels,
+        label_id=labels.rank("dense").to_numpy().astype(np.int64) - 1,
         style=style,
         tier=tier,
         price_ttc=price,

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from reco.demo_data._days import epoch_day
 from reco.demo_data._sampling import categorical
 from reco.demo_data.people import NEVER, Accounts
 
@@ -23,27 +24,21 @@ class Campaign:
     hour: int
 
 
-def _day(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
-
-
 def campaigns(start: date, end: date) -> list[Campaign]:
     """A monthly newsletter, seasonal promotions, and two reminders in the last ten days."""
     out: list[Campaign] = []
     for year in range(start.year, end.year + 1):
         for month in range(1, 13):
-            out.append(
-                Campaign(f"NL-{year}-{month:02d}", _day(date(year, month, 10)), "email", 0.06, 9)
-            )
-        out.append(Campaign(f"PROMO-{year}-ETE", _day(date(year, 6, 5)), "email", 0.10, 10))
-        out.append(Campaign(f"FOIRE-{year}", _day(date(year, 9, 15)), "sms", 0.05, 11))
-        out.append(Campaign(f"PROMO-{year}-NOEL", _day(date(year, 11, 25)), "email", 0.15, 10))
+            newsletter = epoch_day(date(year, month, 10))
+            out.append(Campaign(f"NL-{year}-{month:02d}", newsletter, "email", 0.06, 9))
+        out.append(Campaign(f"PROMO-{year}-ETE", epoch_day(date(year, 6, 5)), "email", 0.10, 10))
+        out.append(Campaign(f"FOIRE-{year}", epoch_day(date(year, 9, 15)), "sms", 0.05, 11))
+        out.append(Campaign(f"PROMO-{year}-NOEL", epoch_day(date(year, 11, 25)), "email", 0.15, 10))
     for days_before, suffix, reach in ((9, "A", 0.08), (2, "B", 0.12)):
         d = end - timedelta(days=days_before)
-        out.append(Campaign(f"RELANCE-{d:%Y%m%d}-{suffix}", _day(d), "email", reach, 8))
-    return sorted(
-        (c for c in out if _day(start) <= c.day <= _day(end)), key=lambda c: (c.day, c.campaign_id)
-    )
+        out.append(Campaign(f"RELANCE-{d:%Y%m%d}-{suffix}", epoch_day(d), "email", reach, 8))
+    first, last = epoch_day(start), epoch_day(end)
+    return sorted((c for c in out if first <= c.day <= last), key=lambda c: (c.day, c.campaign_id))
 
 
 def build_contacts(

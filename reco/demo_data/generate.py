@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from reco.demo_data import vocab
+from reco.demo_data._days import epoch_day, year_of
 from reco.demo_data.catalogue import (
     LABEL_VARIANTS,
     N_VARIANTS,
@@ -74,6 +75,7 @@ class Manifest:
     products: int
     start_date: date
     end_date: date
+    overlap_days: int
     files: list[ManifestFile] = field(default_factory=list)
 
     def rows(self, entity: str) -> int:
@@ -84,9 +86,49 @@ class Manifest:
         data["out_dir"] = None  # the manifest travels with the files
         return json.dumps(data, default=str, indent=2, ensure_ascii=False) + "\n"
 
+    @classmethod
+    def read(cls, out_dir: Path) -> Manifest | None:
+        """The manifest of a folder written by ``generate``, or None if there is none."""
+        path = Path(out_dir) / "manifest.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = [
+            ManifestFile(f["name"], f["entity"], f["rows"], Dialect(**f["dialect"]))
+            for f in data.pop("files")
+        ]
+        data.update(
+            out_dir=Path(out_dir),
+            start_date=date.fromisoformat(data["start_date"]),
+            end_date=date.fromisoformat(data["end_date"]),
+        )
+        return cls(**data, files=files)
 
-def _day(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
+
+def ensure(
+    out_dir: Path,
+    customers: int,
+    seed: int,
+    *,
+    products: int | None = None,
+    end_date: date = DEFAULT_END_DATE,
+    overlap_days: int = DEFAULT_OVERLAP_DAYS,
+) -> Manifest:
+    """The demo data in ``out_dir``, generated only if missing or made with other arguments
+    (what ``reco demo`` needs: generate once, then reuse)."""
+    existing = Manifest.read(out_dir)
+    wanted_products = default_product_count(customers) if products is None else products
+    if (
+        existing is not None
+        and (existing.seed, existing.customers, existing.products)
+        == (seed, customers, wanted_products)
+        and (existing.end_date, existing.overlap_days) == (end_date, overlap_days)
+        and all((Path(out_dir) / f.name).is_file() for f in existing.files)
+    ):
+        return existing
+    return generate(
+        out_dir, customers, seed, products=products, end_date=end_date, overlap_days=overlap_days
+    )
 
 
 def generate(
@@ -113,10 +155,10 @@ def generate(
     if overlap_days < 0:
         raise RecoError(f"overlap_days must be >= 0, got {overlap_days}")
     start_date = date(end_date.year - 3, 1, 1)
-    start_day, end_day = _day(start_date), _day(end_date)
+    start_day, end_day = epoch_day(start_date), epoch_day(end_date)
     xmas_days = np.array(
         [
-            _day(date(y, 12, 1))
+            epoch_day(date(y, 12, 1))
             for y in range(start_date.year, end_date.year + 1)
             if date(y, 12, 1) <= end_date
         ]
@@ -135,18 +177,20 @@ def generate(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir, seed, len(accounts), n_products, start_date, end_date)
+    manifest = Manifest(
+        out_dir, seed, len(accounts), n_products, start_date, end_date, overlap_days
+    )
     _write(manifest, "products.csv", "products", cat.products, PRODUCTS_DIALECT)
 
-    old_day = _day(date(end_date.year - 1, 12, 31))
+    old_day = epoch_day(date(end_date.year - 1, 12, 31))
     for as_of, latest in ((old_day, False), (end_day, True)):
         export = _customer_export(rng_misc, accounts, bounce_day, as_of, latest)
-        year = np.datetime64(as_of, "D").astype(object).year
+        year = int(year_of(np.array([as_of]))[0])
         _write(manifest, f"customers_{year}.csv", "customers", export, CUSTOMERS_DIALECT)
 
     sales = _sales_frame(lines, cat, accounts)
     for year in range(start_date.year, end_date.year + 1):
-        lo, hi = _day(date(year, 1, 1)), _day(date(year + 1, 1, 1)) + overlap_days
+        lo, hi = epoch_day(date(year, 1, 1)), epoch_day(date(year + 1, 1, 1)) + overlap_days
         part = sales.filter((pl.col("day") >= lo) & (pl.col("day") < hi)).select(SALES_COLUMNS)
         _write(manifest, f"sales_{year}.csv", "sales", part, SALES_DIALECT)
 

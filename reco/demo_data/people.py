@@ -151,12 +151,13 @@ def build_accounts(
 
     # Duplicates: a second account of a repeat buyer with an e-mail, used from dup_since on.
     # Mostly repeat buyers (their later orders split between the two codes).
-    can_dup = np.flatnonzero(has_email)
+    # (Only in tiny runs can it take someone without an e-mail: then both codes have none.)
+    can_dup = np.arange(n_people)
     repeat = np.isin(
         arch, [Archetype.LOYAL, Archetype.DRIFTER, Archetype.LAPSER, Archetype.NEW]
     ) & (people.last_day - people.first_day > 90)
-    n_dup = min(n_dup, len(can_dup))
-    weight = np.where(repeat[can_dup], 1.0, 0.01)
+    n_dup = min(n_dup, n_people)
+    weight = np.where(has_email, np.where(repeat, 1.0, 0.01), 1e-6)
     dup_person = (
         np.sort(rng.choice(can_dup, n_dup, replace=False, p=weight / weight.sum()))
         if n_dup
@@ -219,7 +220,8 @@ def build_accounts(
     email_present = has_email[person]
     email = emails["email"].set(pl.Series(~email_present), None)
 
-    # Changes between the two CRM exports happen after the older one (decided by the caller's day).
+    # Changes happen in the last two years; those after the older CRM export show between the two.
+    recent = np.maximum(signup_acc, end_day - 730)
     u = rng.random(n_acc)
     changed = email_present & ~is_dup & (u < EMAIL_CHANGE_SHARE)
     added = (
@@ -230,7 +232,7 @@ def build_accounts(
     )
     change_day = np.where(
         changed | added,
-        signup_acc + (rng.random(n_acc) * (end_day - signup_acc)).astype(np.int64),
+        recent + (rng.random(n_acc) * (end_day - recent)).astype(np.int64),
         NEVER,
     )
     old_email = pl.select(
@@ -242,7 +244,7 @@ def build_accounts(
     ).to_series()
     name_fix_day = np.where(
         rng.random(n_acc) < NAME_FIX_SHARE,
-        signup_acc + (rng.random(n_acc) * (end_day - signup_acc)).astype(np.int64),
+        recent + (rng.random(n_acc) * (end_day - recent)).astype(np.int64),
         NEVER,
     )
     optout_day = np.where(

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from reco.demo_data import vocab
+from reco.demo_data._days import month_of, year_of
 from reco.demo_data._sampling import GroupedSampler, categorical, group_offsets
 from reco.demo_data.catalogue import N_VARIANTS, Catalogue
 from reco.demo_data.people import Accounts, Archetype, People
@@ -80,7 +81,7 @@ def _orders(
     cum -= np.repeat(cum[starts], n_cand) if len(cum) else 0.0
     day = people.first_day[person] + cum.astype(np.int64)
     keep = day <= people.last_day[person]
-    month = (day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12) + 1
+    month = month_of(day)
     keep &= ~((month == 8) & (rng.random(len(day)) < 0.35))  # the August lull
     person, day = person[keep], day[keep]
 
@@ -106,7 +107,7 @@ def _orders(
             & (rng.random(len(people)) < p_xmas)
         )
         who = np.flatnonzero(active)
-        xday = np.minimum(dec1 + rng.integers(0, 23, len(who)), end_day)
+        xday = np.maximum(dec1 + rng.integers(0, 23, len(who)), people.first_day[who])
         parts_p.append(who)
         parts_d.append(xday)
         parts_x.append(np.ones(len(who), bool))
@@ -167,7 +168,7 @@ def simulate_lines(
     use_pop = ~use_fav & (u < p_fav + POPULAR_SHARE)
 
     profile = np.where(rng.random(n) < 0.75, people.profile1[person], people.profile2[person])
-    month = (day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12) + 1
+    month = month_of(day)
     profile = np.where((month >= 6) & (month <= 8) & (rng.random(n) < 0.25), picker.summer, profile)
     profile = np.where(xmas & (rng.random(n) < 0.5), picker.festive, profile)
     drift = np.where(arch == Archetype.DRIFTER, np.round(progress * 2.5), 0).astype(np.int64)
@@ -196,8 +197,17 @@ def simulate_lines(
         categorical(rng, VARIANT_P_KEYED, n),
         categorical(rng, VARIANT_P_UNKEYED, n),
     )
-    year = day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    end_year = int(np.datetime64(end_day, "D").astype("datetime64[Y]").astype(np.int64) + 1970)
+    # An invoice's labels are distinct too (two vintages of a wine may share a variant label).
+    label = cat.label_id[product * N_VARIANTS + variant]
+    _, first = np.unique(order * (int(cat.label_id.max()) + 1) + label, return_index=True)
+    keep = np.sort(first)
+    order, product, day, qty, keyed, variant = (
+        a[keep] for a in (order, product, day, qty, keyed, variant)
+    )
+    _, lines_per_order = np.unique(order, return_counts=True)
+
+    year = year_of(day)
+    end_year = int(year_of(np.array([end_day]))[0])
     discount = np.select([qty >= 12, qty >= 6], [0.90, 0.95], 1.0)
     unit_ht = np.round(
         cat.price_ttc[product]
@@ -216,6 +226,7 @@ def simulate_lines(
             "variant": variant,
             "quantity": qty,
             "unit_price": unit_ht,
+            "line_no": group_offsets(lines_per_order),
         }
     )
 
@@ -224,12 +235,13 @@ def add_returns_and_credit_notes(
     rng: np.random.Generator, lines: pl.DataFrame, end_day: int
 ) -> pl.DataFrame:
     """Returns (a later invoice with a negative line) and cancelled invoices (an ``AV-`` credit
-    note reversing every line). Adds ``doc`` (document number), ``doc_kind`` and ``line_no``."""
+    note reversing every line). Adds ``doc_kind`` (FA | AV)."""
     n = lines.height
     n_orders = int(lines["order"].max()) + 1 if n else 0
     ret_pick = rng.random(n) < RETURN_SHARE
     returns = lines.filter(pl.Series(ret_pick)).with_columns(
         day=pl.col("day") + pl.Series(rng.integers(3, 30, int(ret_pick.sum()))),
+        line_no=pl.lit(0, pl.Int64),
         quantity=-(
             1
             + pl.Series(
@@ -256,33 +268,31 @@ def add_returns_and_credit_notes(
         )
         .filter(pl.col("day") <= end_day)
     )
-    return pl.concat([docs, credit]).with_columns(
-        line_no=pl.int_range(pl.len()).over("order", "doc_kind"),
-    )
+    return pl.concat([docs, credit])
 
 
 def number_documents(lines: pl.DataFrame) -> pl.DataFrame:
     """Invoice numbers ``FA<year>-<7 digits>`` in date order within each year; a credit note is
-    ``AV-`` + the number of the invoice it cancels."""
-    invoices = (
-        lines.filter(pl.col("doc_kind") == "FA")
-        .group_by("order")
-        .agg(pl.col("day").first(), pl.col("account").first())
-        .sort("day", "account", "order")
-        .with_columns(year=pl.col("day").cast(pl.Date).dt.year())
-        .with_columns(seq=pl.int_range(1, pl.len() + 1).over("year"))
-        .select(
-            "order",
-            invoice=pl.format("FA{}-{}", "year", pl.col("seq").cast(pl.String).str.zfill(7)),
-        )
-    )
-    return lines.join(invoices, on="order", how="left", maintain_order="left").with_columns(
-        doc_ref=pl.when(pl.col("doc_kind") == "AV")
-        .then(pl.format("AV-{}", "invoice"))
-        .otherwise("invoice")
-    )
-
-
-def variant_index(lines: pl.DataFrame) -> pl.Series:
-    """Index into ``Catalogue.labels`` of every line's invoice label."""
-    return lines["product"] * N_VARIANTS + lines["variant"]
+    ``AV-`` + the number of the invoice it cancels. Returns the lines in export order."""
+    order = lines["order"].to_numpy()
+    day = lines["day"].to_numpy()
+    credit = (lines["doc_kind"] == "AV").to_numpy()
+    docs, first = np.unique(order[~credit], return_index=True)  # every invoice, by order id
+    doc_day = day[~credit][first]
+    doc_account = lines["account"].to_numpy()[~credit][first]
+    by_date = np.lexsort((docs, doc_account, doc_day))
+    year_sorted = year_of(doc_day[by_date])
+    seq = np.empty(len(docs), dtype=np.int64)
+    seq[by_date] = np.arange(len(docs)) - np.searchsorted(year_sorted, year_sorted, side="left") + 1
+    year = np.empty(len(docs), dtype=np.int64)
+    year[by_date] = year_sorted
+    invoice = pl.select(
+        pl.format("FA{}-{}", pl.lit(year), pl.lit(seq).cast(pl.String).str.zfill(7))
+    ).to_series()
+    pos = np.searchsorted(docs, order)  # a credit note's order is the invoice it cancels
+    number = invoice.gather(pos)
+    # Export order: date, then doc_ref as text ("AV-…" sorts before "FA…"), then line.
+    sort = np.lexsort((lines["line_no"].to_numpy(), seq[pos], year[pos], ~credit, day))
+    return lines.with_columns(
+        doc_ref=pl.when(pl.Series(credit)).then(pl.lit("AV-") + number).otherwise(number)
+    ).select(pl.all().gather(sort))

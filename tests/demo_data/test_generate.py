@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reco.cli.main import main
 from reco.db.models import raw
-from reco.demo_data import DEFAULT_END_DATE, Dialect, Manifest, generate
+from reco.demo_data import DEFAULT_END_DATE, Dialect, Manifest, ensure, generate
 from reco.demo_data.vocab import (
     AROMA_AXES,
     FAMILIES,
@@ -157,6 +159,32 @@ def test_files_are_written_in_each_systems_own_encoding(demo):
         .str.contains(r";-?\d+,\d{2};")
         .all()
     )  # decimal comma
+
+
+def test_ensure_reuses_matching_demo_data_and_regenerates_otherwise(tmp_path):
+    first = ensure(tmp_path, 200, 5)
+    stamp = (tmp_path / "sales_2024.csv").stat().st_mtime_ns
+    again = ensure(tmp_path, 200, 5)
+    assert again == Manifest.read(tmp_path) and again.files == first.files
+    assert (tmp_path / "sales_2024.csv").stat().st_mtime_ns == stamp
+    other = ensure(tmp_path, 200, 6)
+    assert other.seed == 6 and Manifest.read(tmp_path).seed == 6
+
+
+@settings(max_examples=12, deadline=None)
+@given(customers=st.integers(1, 60), seed=st.integers(0, 2**32 - 1))
+def test_any_small_size_and_seed_gives_consistent_files(tmp_path_factory, customers, seed):
+    out = tmp_path_factory.mktemp("small")
+    manifest = generate(out, customers, seed, products=60)
+    assert manifest.customers == customers
+    latest = read(out / f"customers_{DEFAULT_END_DATE.year}.csv", manifest.files[2].dialect)
+    assert latest.height == customers
+    codes = set(latest["customer_code"])
+    for f in manifest.files:
+        frame = read(out / f.name, f.dialect)
+        assert frame.height == f.rows
+        if "customer_code" in frame.columns:
+            assert set(frame["customer_code"]) <= codes, f.name
 
 
 def test_tiny_sizes_do_not_crash(tmp_path):
@@ -313,6 +341,14 @@ def test_returns_and_cancelled_invoices_are_present_and_documented_by_doc_ref(sa
 
 def test_doc_ref_and_label_identify_a_line(sales):
     assert sales.select(pl.struct("doc_ref", "product_label").is_unique().all()).item()
+
+
+def test_every_sale_belongs_to_a_known_customer_signed_up_by_then(sales, customers):
+    _, latest = customers
+    signup = latest.select("customer_code", signup=pl.col("signup_date").str.to_date("%d/%m/%Y"))
+    joined = sales.join(signup, on="customer_code", how="left")
+    assert joined["signup"].null_count() == 0
+    assert (joined["order_date"] >= joined["signup"]).all()
 
 
 def test_amounts_are_quantity_times_price_plus_vat(sales):
