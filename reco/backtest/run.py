@@ -74,6 +74,8 @@ class CutoffResult:
     table: pl.DataFrame
     #: the platform's recommendations that were evaluated (not serialised)
     platform_recs: pl.DataFrame | None = None
+    #: platform recommendations of products nobody bought before the cutoff
+    n_platform_outside_catalogue: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -84,6 +86,7 @@ class CutoffResult:
             "n_scored": self.n_scored,
             "n_evaluated": self.n_population,
             "catalogue_size": self.catalogue_size,
+            "n_platform_recs_outside_catalogue": self.n_platform_outside_catalogue,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "results": self.table.to_dicts(),
         }
@@ -157,8 +160,11 @@ def evaluate_cutoff(
     t0 = time.perf_counter()
     recs = baselines.all_baselines(s, population.lazy().select("customer_code"))
     timings["baselines"] = time.perf_counter() - t0
+    outside = 0
     if platform is not None:
-        # the platform may only be credited with products of the training catalogue
+        # evaluated as given; a product never sold before the cutoff (a catalogue product the
+        # scorer knows from the undated product export) is counted, not removed
+        outside = platform.join(s.catalogue.collect(), on="product_key", how="anti").height
         recs = pl.concat(
             [
                 platform.select(
@@ -192,6 +198,7 @@ def evaluate_cutoff(
         seconds=timings,
         table=table,
         platform_recs=platform,
+        n_platform_outside_catalogue=outside,
     )
 
 
