@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from reco.backtest import baselines, metrics, online_retail
 from reco.backtest.protocol import split
-from reco.backtest.run import drop_schemas, run_backtest
+from reco.backtest.run import FAST_REBUILD, drop_schemas, run_backtest
 from reco.db import migrate
 from reco.db.engine import connect, ensure_database
 from reco.db.resolver import Database, parse_url, resolve
@@ -64,8 +64,9 @@ def _prepare(db: Database, console: Console) -> dict[str, float]:
         built = built.scalar_one()
     if not built:
         t0 = time.perf_counter()
-        run_dbt(db, ["build"], capture=True)
-        timings["live dbt build"] = time.perf_counter() - t0
+        # models and seeds only: the warehouse's data tests are not what is measured here
+        run_dbt(db, FAST_REBUILD, capture=True)
+        timings["live dbt build (models, seeds)"] = time.perf_counter() - t0
     return timings
 
 
