@@ -33,7 +33,7 @@ from reco.ingest import load_files
 COLUMNS = (
     "doc_ref, order_ts, customer_code, product_key, product_label, quantity, unit_price, country"
 )
-BARE_TABLE = f"""
+BARE_TABLE = """
 create table bench_bare (
     doc_ref varchar(255), order_ts timestamp, customer_code varchar(255), product_key varchar(255),
     product_label varchar(512), quantity numeric(18, 4), unit_price numeric(18, 4),

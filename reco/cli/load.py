@@ -170,7 +170,8 @@ def _command(entity: str):
     ) -> None:
         _run(entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload)
 
-    required = ", ".join(ENTITIES[entity].required)
+    spec = ENTITIES[entity]
+    required = ", ".join([*spec.required, *(" or ".join(group) for group in spec.one_of)])
     command.__doc__ = (
         f"Load {entity} exports (required columns: {required}; see docs/ingestion.md)."
     )

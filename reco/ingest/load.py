@@ -112,8 +112,10 @@ def load_files(
     """Load one batch of export files of one entity into the raw schema.
 
     All rows of the batch land in one transaction, or none do. Returns the report; raises
-    ``LoadFailed`` (carrying the report) when the batch is refused, and ``RecoError`` for a
-    file that cannot be read at all. Either way the batch is recorded in ``raw.load_batch``."""
+    ``LoadFailed`` (a ``RecoError`` carrying the report) when the batch is refused: too many
+    rejects, or a file that cannot be used (unreadable, unknown header, missing column…).
+    Either way the batch is recorded in ``raw.load_batch``. Bad options (unknown entity or
+    mapping, a rate outside 0..1) raise ``RecoError`` before anything is recorded."""
     options = options or LoadOptions()
     ent = get_entity(entity)
     if not files:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reco.errors import RecoError
-from reco.ingest.entities import Entity, Kind
+from reco.ingest.entities import Entity
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 
@@ -86,9 +86,10 @@ class ColumnOptions:
 class LineTypeRules:
     """How a sales line's type is derived when the file has no ``line_type`` column.
     Precedence: adjustment (doc prefix or product key) > cancellation (doc prefix) >
-    return (negative quantity) > sale."""
+    return (negative quantity) > sale. Default: documents starting with AV (avoir, the French
+    credit note) are cancellations."""
 
-    cancellation_doc_prefixes: tuple[str, ...] = ()
+    cancellation_doc_prefixes: tuple[str, ...] = ("AV",)
     adjustment_doc_prefixes: tuple[str, ...] = ()
     adjustment_product_keys: tuple[str, ...] = ()
     negative_quantity_is_return: bool = True
@@ -229,7 +230,9 @@ def parse_mapping(data: dict, name: str, entity: Entity | None = None) -> Mappin
     lt = data.get("line_type", {})
     _check_keys(lt, _LINE_TYPE_KEYS, f"{name}: [line_type]")
     rules = LineTypeRules(
-        cancellation_doc_prefixes=_strings(lt.get("cancellation_doc_prefixes", []), name),
+        cancellation_doc_prefixes=_strings(
+            lt.get("cancellation_doc_prefixes", list(LineTypeRules.cancellation_doc_prefixes)), name
+        ),
         adjustment_doc_prefixes=_strings(lt.get("adjustment_doc_prefixes", []), name),
         adjustment_product_keys=_strings(lt.get("adjustment_product_keys", []), name),
         negative_quantity_is_return=bool(lt.get("negative_quantity_is_return", True)),
@@ -269,7 +272,3 @@ def load_mapping(path: str | Path | None, entity: Entity) -> Mapping:
     if mapping.entity and mapping.entity != entity.name:
         raise RecoError(f"{p}: this mapping is for {mapping.entity}, not {entity.name}")
     return mapping
-
-
-def kind_needs_format(kind: Kind) -> bool:
-    return kind in (Kind.DATE, Kind.DATETIME)

@@ -1,8 +1,9 @@
 """Typing and validating source columns with Polars expressions (no per-row Python).
 
-Each canonical column becomes a typed value plus zero or more checks. A check is a pair of
-expressions: a reason code where the row fails (null elsewhere) and a detail naming the
-column and what was expected. Rows with at least one reason are rejected.
+Each canonical column becomes a typed value plus zero or more checks. A check is a boolean
+expression (the row fails), a reason code, and a detail expression naming the column, what was
+expected and what was found (formatted for failing rows only). Rows failing any check are
+rejected with all their reasons.
 """
 
 from __future__ import annotations
@@ -369,13 +370,19 @@ def typed_frame(
             if covered:
                 c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
         checks.append(c)
+    if RAW in frame.columns:  # CSV: the record as in the file, line end removed
+        raw = pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r")
+    else:  # Parquet / XLSX: the row's values as a JSON object keyed by source header
+        raw = pl.struct(
+            [pl.col(inner).cast(pl.String).alias(header) for header, inner in renamed.items()]
+        ).struct.json_encode()
     flags = [f"__f{i}" for i in range(len(checks))]
     df = lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)]).collect()
     bad = pl.any_horizontal(flags)
     good = df.filter(~bad).select(ROW, *entity.columns)
     failing = df.filter(bad).select(
         ROW,
-        pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
+        raw.alias(RAW),
         pl.concat_list(
             [pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)]
         )

@@ -37,7 +37,7 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     headers: list[str] | None = None
-    #: One row per usable record: the source columns, ROW and RAW.
+    #: One row per usable record: the source columns, ROW and (CSV) RAW.
     frame: pl.DataFrame | None = None
     #: Records that could not even be split into the header's columns: ROW, RAW, details.
     ragged: pl.DataFrame | None = None
@@ -110,10 +110,9 @@ def _read_table(src: SourceFile) -> None:
     if df.width == 0:
         raise RecoError(f"{src.path}: empty file (no header row)")
     src.headers = df.columns
-    raw = pl.struct(pl.all().cast(pl.String)).struct.json_encode()
-    src.frame = df.with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW), raw.alias(RAW)
-    )
+    # No RAW column: the raw text of a rejected row (a JSON object of its values) is only
+    # built for rejected rows (see parse.typed_frame).
+    src.frame = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
     src.ragged = pl.DataFrame(schema={ROW: pl.Int64, RAW: pl.String, "details": pl.String})
 
 
@@ -189,7 +188,15 @@ def _sniff(src: SourceFile, header: bytes) -> str:
 def _record_bounds(src: SourceFile, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start and end (exclusive, newline excluded) of each record, and the inside-quotes state
     after each byte. A newline inside a quoted field does not end a record."""
-    in_quotes = np.bitwise_xor.accumulate((arr == _QUOTE).view(np.uint8))
+    quotes = arr == _QUOTE
+    if not quotes.any():  # common for machine exports: no quote-state to track
+        in_quotes = np.zeros(1, dtype=np.uint8)  # broadcasts as "outside quotes" everywhere
+        ends = np.flatnonzero(arr == _NL)
+        if arr.size and (ends.size == 0 or ends[-1] != arr.size - 1):
+            ends = np.append(ends, arr.size)
+        starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+        return starts, ends.astype(np.int64), in_quotes
+    in_quotes = np.bitwise_xor.accumulate(quotes.view(np.uint8))
     if in_quotes.size and in_quotes[-1]:
         settled = np.flatnonzero(in_quotes == 0)
         opening = int(settled[-1]) + 1 if settled.size else 0

@@ -259,7 +259,8 @@ def test_mapping_file_maps_headers_and_parsing_options(db, tmp_path):
         tmp_path / "erp.toml",
         'entity = "sales"\ndecimal = ","\nignore = ["Commentaire"]\n[columns]\n'
         'doc_ref = "N° facture"\norder_date = { from = "Date", date_format = "%d/%m/%Y" }\n'
-        'customer_code = "Client"\nproduct_label = "Article"\nquantity = "Qté"\namount_ht = "Montant HT"\n'
+        'customer_code = "Client"\nproduct_label = "Article"\nquantity = "Qté"\n'
+        'amount_ht = "Montant HT"\n'
         '[line_type]\ncancellation_doc_prefixes = ["AV"]\n',
     )
     f = write(
@@ -309,3 +310,16 @@ def test_bulk_mode_rebuilds_the_same_indexes_and_still_deduplicates(db, tmp_path
     assert (report.loaded, report.duplicates) == (2, 1)
     assert rows(db, definitions) == before
     assert count(db, "raw.sales_line") == 4
+
+
+def test_credit_notes_are_cancellations_and_negative_lines_returns_by_default(db, tmp_path):
+    f = write(
+        tmp_path / "ventes.csv",
+        "doc_ref;order_date;customer_code;product_label;quantity;unit_price;amount_ht\n"
+        "FA2024-1;02/01/2024;C1;Chablis;6;10,00;60,00\n"
+        "AV-FA2024-1;05/01/2024;C1;Chablis;-6;10,00;-60,00\n"
+        "FA2024-2;09/01/2024;C2;Chablis;-1;10,00;-10,00\n",
+    )
+    load_files(db, "sales", [f])
+    got = rows(db, "select doc_ref, line_type from raw.sales_line order by source_row")
+    assert got == [("FA2024-1", "sale"), ("AV-FA2024-1", "cancellation"), ("FA2024-2", "return")]

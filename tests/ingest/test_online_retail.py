@@ -74,13 +74,15 @@ def _figures_from_db(db, file: Path, overlap_from: str | None) -> dict:
         loaded += " or (source_file <> %(f)s and order_ts >= %(o)s)"
     rejected = (
         "select null as customer_code, raw_text::jsonb ->> 'Invoice' as doc_ref, "
-        "(raw_text::jsonb ->> 'Quantity')::numeric * (raw_text::jsonb ->> 'Price')::numeric as amount "
+        "(raw_text::jsonb ->> 'Quantity')::numeric * (raw_text::jsonb ->> 'Price')::numeric "
+        "as amount "
         "from raw.reject where source_file = %(f)s"
     )
     if "2010_2011" in file.name:
         rejected = rejected.replace("'Invoice'", "'InvoiceNo'").replace("'Price'", "'UnitPrice'")
     sql = (
-        f"with l as ({loaded}), r as ({rejected}), a as (select * from l union all select * from r) "
+        f"with l as ({loaded}), r as ({rejected}), "
+        "a as (select * from l union all select * from r) "
         "select count(distinct customer_code), (select count(*) from r), "
         "count(*) filter (where doc_ref like 'C%%'), round(sum(amount), 2) from a"
     )
