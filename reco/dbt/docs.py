@@ -4,6 +4,7 @@ small local web server for it."""
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,8 +14,13 @@ from reco.dbt.runner import dbt_project_dir, run_dbt
 from reco.errors import RecoError
 
 
+def dbt_target_dir() -> Path:
+    """Where dbt writes its artefacts: DBT_TARGET_PATH (relative to the project) or target/."""
+    return dbt_project_dir() / os.environ.get("DBT_TARGET_PATH", "target")
+
+
 def default_site_dir() -> Path:
-    return dbt_project_dir() / "target" / "site"
+    return dbt_target_dir() / "site"
 
 
 def build_docs(db: Database, site_dir: Path | None = None) -> Path:
@@ -22,7 +28,7 @@ def build_docs(db: Database, site_dir: Path | None = None) -> Path:
     the self-contained site to ``site_dir/index.html``; return that path."""
     site_dir = Path(site_dir) if site_dir is not None else default_site_dir()
     run_dbt(db, ["docs", "generate", "--static"], capture=True)
-    generated = dbt_project_dir() / "target" / "static_index.html"
+    generated = dbt_target_dir() / "static_index.html"
     if not generated.is_file():
         raise RecoError(f"dbt docs generate wrote no {generated}")
     site_dir.mkdir(parents=True, exist_ok=True)

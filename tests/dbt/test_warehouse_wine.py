@@ -184,6 +184,8 @@ def test_a_backtest_rebuild_as_of_an_earlier_date_uses_no_later_line(wine_wareho
         wine_warehouse,
         [
             "build",
+            "--threads",
+            "4",
             "--resource-type",
             "seed",
             "--resource-type",

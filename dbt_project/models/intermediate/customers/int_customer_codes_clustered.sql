@@ -67,6 +67,42 @@ code_emails as (
 ),
 
 ---------- label propagation over the code <-> e-mail graph
+-- Only the edges that can link two codes take part: an e-mail carried by several codes, or a
+-- code with several e-mails. Everyone else (most customers) is a cluster of one.
+
+email_degrees as (
+
+    select
+        email_normalized,
+        count(*) as n_codes
+
+    from code_emails
+    group by email_normalized
+
+),
+
+code_degrees as (
+
+    select
+        customer_code,
+        count(*) as n_emails
+
+    from code_emails
+    group by customer_code
+
+),
+
+linked_edges as (
+
+    select code_emails.*
+    from code_emails
+    inner join email_degrees
+        on code_emails.email_normalized = email_degrees.email_normalized
+    inner join code_degrees
+        on code_emails.customer_code = code_degrees.customer_code
+    where email_degrees.n_codes > 1 or code_degrees.n_emails > 1
+
+),
 
 labels_0 as (
 
@@ -74,7 +110,7 @@ labels_0 as (
         customer_code,
         customer_code as cluster_id
 
-    from code_emails
+    from linked_edges
 
 ),
 
@@ -82,26 +118,26 @@ labels_0 as (
 email_labels_{{ i }} as (
 
     select
-        code_emails.email_normalized,
+        linked_edges.email_normalized,
         min(labels.cluster_id) as cluster_id
 
-    from code_emails
+    from linked_edges
     inner join labels_{{ i - 1 }} as labels
-        on code_emails.customer_code = labels.customer_code
-    group by code_emails.email_normalized
+        on linked_edges.customer_code = labels.customer_code
+    group by linked_edges.email_normalized
 
 ),
 
 labels_{{ i }} as (
 
     select
-        code_emails.customer_code,
+        linked_edges.customer_code,
         min(email_labels.cluster_id) as cluster_id
 
-    from code_emails
+    from linked_edges
     inner join email_labels_{{ i }} as email_labels
-        on code_emails.email_normalized = email_labels.email_normalized
-    group by code_emails.customer_code
+        on linked_edges.email_normalized = email_labels.email_normalized
+    group by linked_edges.customer_code
 
 ),
 
@@ -125,7 +161,7 @@ survivors as (
     select
         *,
         first_value(customer_code) over (
-            partition by cluster_id
+            partition by cluster_id collate "C"
             order by first_signup_date asc nulls last, first_loaded_at asc, customer_code asc
         ) as master_customer_code
 

@@ -37,7 +37,7 @@ records_ranked as (
         customers.*,
         code_map.customer_code as master_customer_code,
         row_number() over (
-            partition by code_map.customer_code
+            partition by code_map.customer_code collate "C"
             order by
                 customers.updated_at desc nulls last,
                 customers.loaded_at desc,

@@ -33,7 +33,6 @@ final as (
         keyed_pairs.n_lines,
         keyed_pairs.n_sale_lines,
         keyed_pairs.sale_revenue_ht,
-        keyed_pairs.n_customers,
         keyed_pairs.first_order_date,
         keyed_pairs.last_order_date,
         coalesce(keyed_pairs.first_pass_product_key, sales_aliases.product_key) as product_key,

@@ -24,7 +24,6 @@ pairs as (
         count(*) as n_lines,
         count(*) filter (where line_type = 'sale') as n_sale_lines,
         coalesce(sum(amount_ht) filter (where line_type = 'sale'), 0) as sale_revenue_ht,
-        count(distinct customer_code) as n_customers,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date
 

@@ -10,7 +10,7 @@
     Customers with no aroma data at all (Online Retail II) have no row here, and confidence 0
     in client_master_profile.
 #}
-{%- set axes = ['fruity', 'floral', 'spicy', 'herbal', 'mineral', 'woody', 'toasty'] %}
+{%- set axes = aroma_axes() %}
 
 with order_lines as (
 
@@ -76,7 +76,7 @@ axis_scores as (
         scores.axis,
         scores.score,
         row_number() over (
-            partition by means.customer_code
+            partition by means.customer_code collate "C"
             order by scores.score desc, aroma_axes.axis_order asc
         ) as axis_rank
 

@@ -66,7 +66,9 @@ ranked as (
         revenue_by_value.*,
         revenue_by_value.revenue_ht / nullif(rfm.purchase_ht, 0) as ca_share,
         row_number() over (
-            partition by revenue_by_value.customer_code, revenue_by_value.dimension
+            partition by
+                revenue_by_value.customer_code collate "C",
+                revenue_by_value.dimension collate "C"
             order by revenue_by_value.revenue_ht desc, revenue_by_value.attribute_value asc
         ) as value_rank
 

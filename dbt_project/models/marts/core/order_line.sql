@@ -1,8 +1,13 @@
 {{
     config(
         indexes=[{'columns': ['customer_code', 'order_date']}],
+        pre_hook="set enable_mergejoin = off",
+        post_hook="reset enable_mergejoin",
     )
 }}
+
+-- The lines join the few thousand resolved (code, label) pairs by hash: a sort-merge join
+-- would sort ten million labels first (hence enable_mergejoin off for this model only).
 
 {#
     line_type comes from the load (sale, return, cancellation, adjustment), except that lines

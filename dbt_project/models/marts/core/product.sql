@@ -93,7 +93,7 @@ all_products as (
         catalogue.price_band,
         catalogue.premium_tier,
         catalogue.unit_price,
-        {% for axis in ['fruity', 'floral', 'spicy', 'herbal', 'mineral', 'woody', 'toasty'] -%}
+        {% for axis in aroma_axes() -%}
         catalogue.aroma_{{ axis }},
         {% endfor -%}
         catalogue.is_active,
@@ -116,7 +116,7 @@ all_products as (
         null as price_band,
         null::integer as premium_tier,
         null::numeric as unit_price,
-        {% for axis in ['fruity', 'floral', 'spicy', 'herbal', 'mineral', 'woody', 'toasty'] -%}
+        {% for axis in aroma_axes() -%}
         null::integer as aroma_{{ axis }},
         {% endfor -%}
         null::boolean as is_active,
@@ -178,7 +178,7 @@ final as (
         round(priced.effective_unit_price, 4)::numeric(18, 4) as unit_price,
 
         ---------- aroma axes (1-5)
-        {% for axis in ['fruity', 'floral', 'spicy', 'herbal', 'mineral', 'woody', 'toasty'] -%}
+        {% for axis in aroma_axes() -%}
         priced.aroma_{{ axis }}::integer as aroma_{{ axis }},
         {% endfor %}
         ---------- availability and popularity

@@ -1,0 +1,233 @@
+"""Benchmark: the full dbt build of the warehouse on generated raw data.
+
+One command:
+
+    uv run python bench/dbt_build.py                      # 1 M customers, 10 M sales lines
+    uv run python bench/dbt_build.py --lines 1000000 --lines 3000000   # growth
+
+For each size it creates a scratch database on the resolved server (the embedded one unless
+DATABASE_URL says otherwise), migrates it, fills the raw tables in SQL (generate_series: one
+customer per 10 lines with 5 % shared e-mails and a second batch, a 3,000-wine catalogue, label
+variants, unknown labels, returns), then runs `dbt build` (seeds, models, data tests, unit
+tests) and prints the time per model from run_results.json. The reference, measured in the same
+run, is a plain copy of raw.sales_line (`create table as select *`): the cost of reading and
+writing the lines once. The scratch database is dropped at the end (--keep to keep it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reco.db import migrate
+from reco.db.resolver import Database, resolve
+from reco.dbt.docs import dbt_target_dir
+from reco.dbt.runner import run_dbt
+
+console = Console()
+
+GENERATE = """
+insert into raw.load_batch (batch_id, entity, status, files, rows_read, rows_loaded,
+    rows_rejected, rows_duplicate, options)
+values ('bench_c1', 'customers', 'succeeded', '[]', 0, 0, 0, 0, '{{}}'),
+       ('bench_c2', 'customers', 'succeeded', '[]', 0, 0, 0, 0, '{{}}'),
+       ('bench_p1', 'products', 'succeeded', '[]', 0, 0, 0, 0, '{{}}'),
+       ('bench_s1', 'sales', 'succeeded', '[]', 0, 0, 0, 0, '{{}}');
+
+-- a catalogue of wines with attributes (every 10th without aromas)
+insert into raw.product (product_key, product_label, family_crm, cepage, sucrosite_niveau,
+    price_band, premium_tier, unit_price, aroma_fruity, aroma_floral, aroma_spicy, aroma_herbal,
+    aroma_mineral, aroma_woody, aroma_toasty, is_active, season_tags, batch_id, source_file,
+    source_row)
+select
+    'W' || lpad(i::text, 5, '0'),
+    'Cuvée ' || i || ' ' || (array['Bordeaux', 'Bourgogne', 'Loire', 'Rhône', 'Alsace'])[1 + i % 5]
+        || ' ' || (2010 + i % 12),
+    (array['Red', 'White', 'Rosé', 'Sparkling', 'Sweet', 'Fortified'])[1 + i % 6],
+    (array['Merlot', 'Syrah', 'Chardonnay', 'Pinot Noir', 'Grenache', 'Riesling',
+        'Sauvignon Blanc'])[1 + i % 7],
+    (array['dry', 'off_dry', 'medium', 'sweet'])[1 + (i / 7) % 4],
+    null, null,
+    5 + (i * 37) % 120,
+    case when i % 10 <> 0 then 1 + i % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 2) % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 3) % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 5) % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 7) % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 11) % 5 end,
+    case when i % 10 <> 0 then 1 + (i / 13) % 5 end,
+    i % 50 <> 0,
+    case when i % 4 = 0 then '["christmas"]'::jsonb end,
+    'bench_p1', 'bench', i
+from generate_series(1, {products}) as i;
+
+-- customers: 5 % share an e-mail with the previous code; 10 % appear again in batch 2
+insert into raw.customer (customer_code, email, first_name, last_name, country,
+    is_contactable, is_bounced, is_optout, signup_date, updated_at, batch_id, source_file,
+    source_row)
+select
+    'C' || i,
+    'user' || (case when i % 20 = 0 then i - 1 else i end) || '@example.com',
+    'First' || i, 'Last' || i, 'FR',
+    true, i % 97 = 0, i % 53 = 0,
+    date '2015-01-01' + (i % 3000),
+    timestamp '2023-01-01' + (i % 365) * interval '1 day',
+    'bench_c1', 'bench', i
+from generate_series(1, {customers}) as i;
+
+insert into raw.customer (customer_code, email, first_name, last_name, country,
+    is_contactable, is_bounced, is_optout, signup_date, updated_at, batch_id, source_file,
+    source_row)
+select
+    'C' || i, 'USER' || i || '@Example.com ', 'First' || i, 'Last' || i, 'FR',
+    true, false, i % 7 = 0,
+    date '2015-01-01' + (i % 3000), timestamp '2024-06-01', 'bench_c2', 'bench', i
+from generate_series(10, {customers}, 10) as i;
+
+-- sales lines: 3 lines per order; 90 % carry the code, 8 % only a label variant, 2 % an
+-- unknown label; 2 % returns
+insert into raw.sales_line (line_key, doc_ref, order_date, customer_code, product_key,
+    product_label, quantity, unit_price, amount_ht, line_type, batch_id, source_file, source_row)
+select
+    'L' || i,
+    'D' || (i / 3),
+    date '2022-01-01' + ((i / 3) * 7919 % 900)::integer,
+    'C' || (1 + ((i / 3) * 104729) % {customers}),
+    case when i % 50 < 45 then 'W' || lpad(p::text, 5, '0') end,
+    case
+        when i % 50 < 45 then 'Cuvée ' || p
+        when i % 50 < 49 then upper('Cuvee ' || p || ' 75cl')
+        else 'MYSTERY WINE ' || (i % 997)
+    end,
+    case when i % 50 = 7 then -1 else 1 + i % 3 end,
+    5 + (p * 37) % 120,
+    (case when i % 50 = 7 then -1 else 1 + i % 3 end) * (5 + (p * 37) % 120),
+    case when i % 50 = 7 then 'return' else 'sale' end,
+    'bench_s1', 'bench', i
+from (
+    select i, 1 + (i * 7907) % {products} as p
+    from generate_series(1::bigint, {lines}::bigint) as i
+) as g;
+
+analyze;
+"""
+
+
+def _admin(db: Database) -> Database:
+    return db.for_database("postgres")
+
+
+def _exec(db: Database, sql: str, autocommit: bool = False) -> float:
+    start = time.perf_counter()
+    with psycopg.connect(db.conninfo(), autocommit=autocommit) as conn:
+        conn.execute(sql)
+    return time.perf_counter() - start
+
+
+def _one_size(server: Database, lines: int, customers: int, products: int, keep: bool) -> dict:
+    name = f"reco_bench_{uuid.uuid4().hex[:8]}"
+    _exec(_admin(server), f'create database "{name}"', autocommit=True)
+    db = server.for_database(name)
+    try:
+        migrate.upgrade(db)
+        console.print(f"[bold]{lines:,} lines[/]: generating raw data in {name} …")
+        gen_s = _exec(db, GENERATE.format(lines=lines, customers=customers, products=products))
+        ref_s = _exec(db, "create table public.bench_copy as select * from raw.sales_line")
+        _exec(db, "drop table public.bench_copy")
+        console.print(f"  generated in {gen_s:.0f} s; reference copy {ref_s:.1f} s; dbt build …")
+        start = time.perf_counter()
+        run_dbt(db, ["build"], capture=True)
+        build_s = time.perf_counter() - start
+        results = json.loads((dbt_target_dir() / "run_results.json").read_text())
+        return {
+            "lines": lines,
+            "customers": customers,
+            "generate_s": gen_s,
+            "reference_s": ref_s,
+            "build_s": build_s,
+            "nodes": [
+                (r["unique_id"], r["execution_time"], r["status"]) for r in results["results"]
+            ],
+        }
+    finally:
+        if not keep:
+            _exec(_admin(server), f'drop database if exists "{name}" with (force)', autocommit=True)
+
+
+def _name(unique_id: str) -> str:
+    parts = unique_id.split(".")
+    return parts[-2] if parts[0] == "test" else parts[-1]
+
+
+def _kind(unique_id: str) -> str:
+    return unique_id.split(".")[0]
+
+
+def main(
+    lines: Annotated[
+        list[int] | None, typer.Option(help="Sales lines (repeat for several sizes).")
+    ] = None,
+    customers_per_line: Annotated[float, typer.Option(help="Customers per sales line.")] = 0.1,
+    products: Annotated[int, typer.Option(help="Catalogue size.")] = 3000,
+    top: Annotated[int, typer.Option(help="Slowest nodes to list.")] = 20,
+    keep: Annotated[bool, typer.Option(help="Keep the scratch databases.")] = False,
+) -> None:
+    sizes = lines or [10_000_000]
+    # The benchmark's dbt artefacts stay apart from the project's target/.
+    os.environ.setdefault("DBT_TARGET_PATH", str(Path(__file__).parent / "out" / "target"))
+    server = resolve()
+    console.print(f"server: {server.masked}")
+    runs = [_one_size(server, n, int(n * customers_per_line), products, keep) for n in sizes]
+
+    for run in runs:
+        table = Table(
+            "node",
+            "kind",
+            "seconds",
+            "share",
+            title=f"slowest nodes, {run['lines']:,} lines / {run['customers']:,} customers",
+        )
+        total = sum(t for _, t, _ in run["nodes"])
+        for uid, secs, _status in sorted(run["nodes"], key=lambda n: -n[1])[:top]:
+            table.add_row(_name(uid), _kind(uid), f"{secs:.1f}", f"{secs / total:.0%}")
+        console.print(table)
+
+    summary = Table(
+        "lines",
+        "customers",
+        "reference copy s",
+        "models s",
+        "tests s",
+        "dbt build s",
+        "build / reference",
+        "build s per M lines",
+        title="dbt build (seeds + models + data tests + unit tests), wall clock",
+    )
+    for run in runs:
+        models = sum(t for u, t, _ in run["nodes"] if _kind(u) in ("model", "seed"))
+        tests = sum(t for u, t, _ in run["nodes"] if _kind(u) in ("test", "unit_test"))
+        summary.add_row(
+            f"{run['lines']:,}",
+            f"{run['customers']:,}",
+            f"{run['reference_s']:.1f}",
+            f"{models:.1f}",
+            f"{tests:.1f}",
+            f"{run['build_s']:.1f}",
+            f"{run['build_s'] / run['reference_s']:.1f}x",
+            f"{run['build_s'] / (run['lines'] / 1e6):.1f}",
+        )
+    console.print(summary)
+    console.print("target: full build of 10 M lines in at most 300 s; growth no faster than linear")
+
+
+if __name__ == "__main__":
+    typer.run(main)
