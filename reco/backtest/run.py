@@ -32,7 +32,7 @@ from sqlalchemy import insert, text, update
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import Split, split
 from reco.db.engine import connect
-from reco.db.models.reco import BacktestResult, BacktestRun
+from reco.db.models.backtest import BacktestResult, BacktestRun
 from reco.db.resolver import Database
 from reco.dbt.runner import run_dbt
 from reco.errors import RecoError
