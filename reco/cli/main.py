@@ -12,12 +12,15 @@ from typing import Annotated
 
 import typer
 
+from reco.cli import backtest as backtest_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
 from reco.cli import demo_data as demo_data_cli
 from reco.cli import docs as docs_cli
 from reco.cli import load as load_cli
+from reco.cli import runs as runs_cli
+from reco.cli import score as score_cli
 from reco.cli._common import STATE, err_console
 from reco.db.resolver import mask_url
 from reco.errors import RecoError
@@ -53,6 +56,10 @@ app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_o
 app.add_typer(load_cli.app, name="load")
 app.add_typer(docs_cli.app, name="docs")
 app.command("demo")(demo_cli.demo)
+app.command("backtest")(backtest_cli.backtest)
+app.command("score")(score_cli.score)
+app.add_typer(runs_cli.app, name="runs")
+app.command("audit")(runs_cli.audit)
 app.command("demo-data")(demo_data_cli.demo_data)
 
 

@@ -1,6 +1,6 @@
-"""SQLAlchemy models of every table Alembic owns, one module per schema."""
+"""SQLAlchemy models of every table Alembic owns, one module per area."""
 
-from reco.db.models import raw, reco
+from reco.db.models import backtest, raw, reco
 from reco.db.models.base import ALEMBIC_SCHEMAS, Base, include_name
 
-__all__ = ["ALEMBIC_SCHEMAS", "Base", "include_name", "raw", "reco"]
+__all__ = ["ALEMBIC_SCHEMAS", "Base", "backtest", "include_name", "raw", "reco"]

@@ -1,0 +1,216 @@
+"""The baselines of the anchors, on the same split and customers as the platform.
+
+Every function returns exactly ``k`` distinct products from the training catalogue for every
+customer in ``customers`` (a frame with ``customer_code``), as a DataFrame
+``customer_code, rank, product_key`` with rank 1..k. A method that runs out of candidates
+fills its free slots with the most popular products the customer has not bought (POP order).
+
+- :func:`pop`: most distinct buyers in the ``recent_days`` before the cutoff.
+- :func:`repeat`: the customer's own products by number of orders, ties by most recent
+  purchase (the anchors' best tie-break), then product key.
+- :func:`sar`: SAR-like item co-occurrence, Jaccard similarity, time-decayed affinity
+  (half-life 90 days), already-bought products excluded.
+- :func:`random_floor`: ``k`` products drawn uniformly from the catalogue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from reco.backtest.protocol import Split
+
+K = 3
+RECS_SCHEMA = {"customer_code": pl.String, "rank": pl.Int32, "product_key": pl.String}
+
+
+def popularity(split: Split, recent_days: int = 90) -> pl.LazyFrame:
+    """Products by distinct buyers in the last ``recent_days`` before the cutoff, then by
+    distinct buyers over all training, then product key: ``product_key, pop_rank``."""
+    start = pl.lit(split.cutoff) - pl.duration(days=recent_days)
+    return (
+        split.train.group_by("product_key")
+        .agg(
+            recent=pl.col("customer_code").filter(pl.col("order_date") >= start).n_unique(),
+            buyers=pl.col("customer_code").n_unique(),
+        )
+        .sort(["recent", "buyers", "product_key"], descending=[True, True, False])
+        .with_columns(pop_rank=pl.int_range(pl.len(), dtype=pl.Int64))
+        .select("product_key", "pop_rank")
+    )
+
+
+def _fill(split: Split, customers: pl.LazyFrame, primary: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+    """Top ``k`` per customer from ``primary`` (customer_code, product_key, order: smaller
+    first), topped up with popular products the customer has not bought."""
+    ranked = popularity(split).sort("pop_rank")
+    pop_head = ranked.head(200)  # enough to skip what a big customer already owns
+    not_owned = (
+        customers.join(pop_head, how="cross")
+        .join(split.history, on=["customer_code", "product_key"], how="anti")
+        .select(
+            "customer_code",
+            "product_key",
+            prio=pl.lit(1),
+            order=pl.col("pop_rank").cast(pl.Float64),
+        )
+    )
+    # last resort, for a customer who owns every candidate: popular products all the same
+    any_product = customers.join(ranked.head(k), how="cross").select(
+        "customer_code", "product_key", prio=pl.lit(2), order=pl.col("pop_rank").cast(pl.Float64)
+    )
+    first = primary.join(customers, on="customer_code", how="semi").select(
+        "customer_code", "product_key", prio=pl.lit(0), order=pl.col("order").cast(pl.Float64)
+    )
+    return (
+        pl.concat([first, not_owned, any_product])
+        .unique(["customer_code", "product_key"], keep="first", maintain_order=True)
+        .sort(["customer_code", "prio", "order", "product_key"])
+        .group_by("customer_code", maintain_order=True)
+        .head(k)
+        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("customer_code"))
+        .select("customer_code", "rank", "product_key")
+        .collect()
+    )
+
+
+def pop(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+    """The same ``k`` most popular recent products for everyone (owned ones included)."""
+    top = popularity(split).sort("pop_rank").head(k)
+    return (
+        customers.join(top, how="cross")
+        .select("customer_code", rank=(pl.col("pop_rank") + 1).cast(pl.Int32), product_key="product_key")
+        .sort("customer_code", "rank")
+        .collect()
+    )
+
+
+def repeat(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+    """The customer's own products by number of orders, ties by most recent purchase."""
+    own = (
+        split.train.group_by("customer_code", "product_key")
+        .agg(n_orders=pl.col("order_id").n_unique(), last=pl.col("order_date").max())
+        .sort(
+            ["customer_code", "n_orders", "last", "product_key"],
+            descending=[False, True, True, False],
+        )
+        .with_columns(order=pl.int_range(pl.len()).over("customer_code"))
+    )
+    return _fill(split, customers, own, k)
+
+
+def _index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
+    return frame.select(column).unique().sort(column).with_row_index("idx").collect()
+
+
+def sar(
+    split: Split,
+    customers: pl.LazyFrame,
+    k: int = K,
+    half_life_days: float = 90.0,
+    similarity: str = "jaccard",
+) -> pl.DataFrame:
+    """SAR: score = time-decayed user affinity × item-item similarity, owned items excluded.
+
+    Co-occurrence counts customers who bought both items (before the cutoff); Jaccard
+    ``c_ij / (c_ii + c_jj - c_ij)`` (``lift`` = ``c_ij / (c_ii c_jj)`` is kept for
+    comparison: the anchors show it fails). Affinity sums ``2^(-age/half_life)`` over the
+    customer's events. Dense float32 NumPy matrices: catalogues of a few thousand products.
+    """
+    items = _index(split.catalogue, "product_key")
+    users = _index(split.train, "customer_code")
+    targets = customers.collect().select("customer_code").unique().sort("customer_code")
+    n_items = items.height
+
+    pairs = (
+        split.train.join(items.lazy(), on="product_key")
+        .join(users.lazy(), on="customer_code", suffix="_user")
+        .with_columns(
+            weight=pl.lit(2.0).pow(
+                -(pl.lit(split.cutoff) - pl.col("order_date")).dt.total_days() / half_life_days
+            )
+        )
+        .group_by("idx_user", "idx")
+        .agg(pl.col("weight").sum(), pl.col("customer_code").first())
+        .collect()
+    )
+    bought = np.zeros((users.height, n_items), dtype=np.float32)
+    bought[pairs["idx_user"].to_numpy(), pairs["idx"].to_numpy()] = 1.0
+    cooc = bought.T @ bought
+    del bought
+    diag = np.diag(cooc).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if similarity == "jaccard":
+            sim = cooc / (diag[:, None] + diag[None, :] - cooc)
+        elif similarity == "lift":
+            sim = cooc / (diag[:, None] * diag[None, :])
+        else:
+            raise ValueError(f"unknown similarity {similarity!r}: expected jaccard or lift")
+    sim = np.nan_to_num(sim, copy=False).astype(np.float32, copy=False)
+    del cooc
+
+    target_pairs = pairs.join(targets.with_row_index("row"), on="customer_code")
+    affinity = np.zeros((targets.height, n_items), dtype=np.float32)
+    rows, cols = target_pairs["row"].to_numpy(), target_pairs["idx"].to_numpy()
+    affinity[rows, cols] = target_pairs["weight"].to_numpy()
+    scores = affinity @ sim
+    scores[rows, cols] = -np.inf  # already bought
+    scores[scores <= 0] = -np.inf  # no co-occurrence at all: leave the slot to the fallback
+    top = (
+        np.argpartition(-scores, k, axis=1)[:, :k]
+        if n_items > k
+        else np.tile(np.arange(n_items), (targets.height, 1))
+    )
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    ranked = (
+        pl.DataFrame(
+            {
+                "row": np.repeat(np.arange(targets.height), top.shape[1]),
+                "idx": top.ravel().astype(np.uint32),
+                "score": top_scores.ravel(),
+            }
+        )
+        .filter(pl.col("score").is_finite())
+        .join(targets.with_row_index("row"), on="row")
+        .join(items, on="idx")
+        .select("customer_code", "product_key", order=-pl.col("score"))
+    )
+    return _fill(split, customers, ranked.lazy(), k)
+
+
+def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 0) -> pl.DataFrame:
+    """``k`` distinct catalogue products per customer, uniformly at random (seeded)."""
+    items = _index(split.catalogue, "product_key")
+    targets = customers.collect().select("customer_code").unique().sort("customer_code")
+    n, m = targets.height, items.height
+    k = min(k, m)
+    rng = np.random.default_rng(seed)
+    # k distinct indices per row without a row loop: rank random keys, keep the k smallest
+    keys = rng.random((n, m), dtype=np.float32)
+    picks = np.argpartition(keys, k - 1, axis=1)[:, :k] if m > k else np.tile(np.arange(m), (n, 1))
+    return (
+        pl.DataFrame(
+            {
+                "row": np.repeat(np.arange(n), k),
+                "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n),
+                "idx": picks.ravel().astype(np.uint32),
+            }
+        )
+        .join(targets.with_row_index("row"), on="row")
+        .join(items, on="idx")
+        .select("customer_code", "rank", "product_key")
+        .sort("customer_code", "rank")
+    )
+
+
+BASELINES = {"POP": pop, "REPEAT": repeat, "SAR": sar, "RANDOM": random_floor}
+
+
+def all_baselines(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+    """Every baseline, stacked: ``method, customer_code, rank, product_key``."""
+    return pl.concat(
+        [
+            fn(split, customers, k).select(pl.lit(name).alias("method"), pl.all())
+            for name, fn in BASELINES.items()
+        ]
+    )

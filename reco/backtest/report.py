@@ -1,0 +1,130 @@
+"""Presenting a backtest: a rich table for the terminal, a PNG chart, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from rich.table import Table
+
+from reco.backtest.metrics import OVERALL
+from reco.backtest.run import PLATFORM, BacktestReport, CutoffResult
+
+#: the columns of the terminal table, in order
+TABLE_METRICS = (
+    "hit",
+    "precision",
+    "recall",
+    "ndcg",
+    "map",
+    "new_item_share",
+    "new_item_hit",
+    "coverage",
+)
+METHOD_ORDER = (PLATFORM, "REPEAT", "SAR", "POP", "RANDOM")
+
+
+def _cell(row: dict | None, with_ci: bool) -> str:
+    if row is None or row["value"] is None:
+        return "–"
+    text = f"{row['value']:.3f}"
+    if with_ci and row["ci_low"] is not None:
+        text += f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    return text
+
+
+def cutoff_table(result: CutoffResult) -> Table:
+    """Methods × metrics per scope, with counts; hit@3 and new-item hit@3 with their 95% CI."""
+    table = Table(
+        title=(
+            f"cutoff {result.cutoff} · window {result.horizon_days} d · "
+            f"{result.n_population:,} customers evaluated of {result.n_eligible:,} eligible "
+            f"({result.n_scored:,} scored, {result.n_history:,} with history)"
+        ),
+        title_justify="left",
+    )
+    table.add_column("scope")
+    table.add_column("n", justify="right")
+    table.add_column("method")
+    for metric in TABLE_METRICS:
+        table.add_column(
+            f"{metric}@3" if metric not in ("coverage", "new_item_share") else metric,
+            justify="right",
+        )
+    rows = {(r["scope"], r["method"], r["metric"]): r for r in result.table.iter_rows(named=True)}
+    scopes = [OVERALL, *sorted({s for s, _, _ in rows} - {OVERALL})]
+    methods = [m for m in METHOD_ORDER if any(k[1] == m for k in rows)]
+    for scope in scopes:
+        for i, method in enumerate(methods):
+            hit = rows.get((scope, method, "hit"))
+            if hit is None:
+                continue
+            table.add_row(
+                scope if i == 0 else "",
+                f"{hit['n_customers']:,}" if i == 0 else "",
+                method,
+                *[
+                    _cell(rows.get((scope, method, m)), with_ci=m in ("hit", "new_item_hit"))
+                    for m in TABLE_METRICS
+                ],
+                end_section=i == len(methods) - 1,
+            )
+    return table
+
+
+def to_json(report: BacktestReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, default=str)
+
+
+def chart(report: BacktestReport, path: Path) -> Path:
+    """Hit@3 and new-item hit@3 (overall, 95% CI) per method and cutoff; hit@3 per scenario
+    at the last cutoff."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report.results()
+    methods = [m for m in METHOD_ORDER if m in set(results["method"])]
+    cutoffs = sorted(set(results["cutoff"]))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    width = 0.8 / max(len(methods), 1)
+    for ax, metric, title in (
+        (axes[0], "hit", "hit@3 (overall, 95% CI)"),
+        (axes[1], "new_item_hit", "new-item hit@3 (overall, 95% CI)"),
+    ):
+        for j, method in enumerate(methods):
+            sub = (
+                results.filter(scope=OVERALL, metric=metric, method=method)
+                .sort("cutoff")
+                .fill_null(float("nan"))
+            )
+            xs = [cutoffs.index(c) + (j - (len(methods) - 1) / 2) * width for c in sub["cutoff"]]
+            values = sub["value"].to_numpy()
+            err = [values - sub["ci_low"].to_numpy(), sub["ci_high"].to_numpy() - values]
+            ax.bar(xs, values, width, yerr=err, capsize=2, label=method)
+        ax.set_xticks(range(len(cutoffs)), [str(c) for c in cutoffs])
+        ax.set_title(title)
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    last = results.filter(pl.col("scope") != OVERALL, cutoff=cutoffs[-1], metric="hit")
+    scopes = sorted(set(last["scope"]))
+    for j, method in enumerate(methods):
+        sub = last.filter(method=method)
+        by_scope = dict(zip(sub["scope"], sub["value"], strict=True))
+        xs = [i + (j - (len(methods) - 1) / 2) * width for i in range(len(scopes))]
+        ax_values = [by_scope.get(s) or 0.0 for s in scopes]
+        axes[2].bar(xs, ax_values, width, label=method)
+    axes[2].set_xticks(range(len(scopes)), scopes, rotation=20, fontsize=8)
+    axes[2].set_title(f"hit@3 per scenario, cutoff {cutoffs[-1]}")
+    axes[2].set_ylim(0, 1)
+    axes[2].grid(axis="y", alpha=0.3)
+    fig.suptitle(f"reco backtest {report.backtest_id} · window {report.horizon_days} days")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,166 @@
+"""``reco runs list|show`` and ``reco audit``: inspect scoring runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from reco.cli._common import console, database
+from reco.scoring.runs import list_runs, run_audit, show_run
+
+app = typer.Typer(help="List and inspect scoring runs.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Runs, newest first, with status and per-scenario customer counts."""
+    runs = list_runs(database(), limit)
+    if as_json:
+        _echo_json(runs)
+        return
+    table = Table(
+        "run id",
+        "status",
+        "as of",
+        "started",
+        "eligible",
+        "suppressed",
+        "items",
+        "scenarios",
+        "error",
+    )
+    for r in runs:
+        scen = ", ".join(f"{k} {v:,}" for k, v in r["by_scenario"].items() if v)
+        table.add_row(
+            r["run_id"],
+            r["status"],
+            r["as_of"] or "",
+            (r["started_at"] or "")[:19],
+            _n(r["n_eligible"]),
+            _n(r["n_suppressed"]),
+            _n(r["items"]),
+            scen,
+            r["error"] or "",
+        )
+    console.print(table)
+
+
+def _n(value) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+@app.command("show")
+def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False) -> None:
+    """One run: status, configuration digest, counts, score distributions, suppressions."""
+    run = show_run(database(), run_id)
+    if as_json:
+        _echo_json(run)
+        return
+    meta = Table(show_header=False, title=f"run {run_id}")
+    for key in (
+        "status",
+        "as_of",
+        "started_at",
+        "finished_at",
+        "package_version",
+        "git_commit",
+        "n_eligible",
+        "n_suppressed",
+        "error",
+    ):
+        meta.add_row(key, str(run.get(key) if run.get(key) is not None else ""))
+    fp = run.get("input_fingerprint") or {}
+    for name, values in fp.items():
+        if isinstance(values, dict):
+            meta.add_row(f"input {name}", ", ".join(f"{k}={v}" for k, v in values.items()))
+    console.print(meta)
+    scen = Table(
+        "scenario",
+        "customers",
+        "items",
+        "min",
+        "p25",
+        "median",
+        "p75",
+        "max",
+        "mean",
+        title="scores by scenario",
+    )
+    for r in run["scenarios"]:
+        scen.add_row(
+            *(
+                str(r[k])
+                for k in (
+                    "scenario",
+                    "customers",
+                    "items",
+                    "min",
+                    "p25",
+                    "median",
+                    "p75",
+                    "max",
+                    "mean",
+                )
+            )
+        )
+    console.print(scen)
+    sup = Table("reason", "customers", title="suppression reasons")
+    for r in run["suppression_reasons"]:
+        sup.add_row(r["reason_code"], f"{r['customers']:,}")
+    console.print(sup)
+    _audit_table(run["audits"])
+
+
+def _audit_table(summary: list[dict]) -> None:
+    table = Table("severity", "kind", "reason", "rows", "customers", "examples", title="audit")
+    for r in summary:
+        table.add_row(
+            r["severity"],
+            r["kind"],
+            r["reason_code"],
+            f"{r['n']:,}",
+            f"{r['customers']:,}",
+            ", ".join(r["examples"] or []),
+        )
+    console.print(table)
+
+
+def audit(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only suppressed | fallback | data_quality.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Audit items to list.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """A run's audit: counts by kind, reason and severity, then the first audit items."""
+    data = run_audit(database(), run_id, kind=kind, limit=limit)
+    if as_json:
+        _echo_json(data)
+        return
+    _audit_table(data["summary"])
+    items = Table(
+        "customer", "kind", "reason", "severity", "product", "details", title=f"first {limit} items"
+    )
+    for r in data["items"]:
+        items.add_row(
+            r["customer_code"] or "(run)",
+            r["kind"],
+            r["reason_code"],
+            r["severity"],
+            r["product_key"] or "",
+            json.dumps(r["details_json"]) if r["details_json"] else "",
+        )
+    console.print(items)

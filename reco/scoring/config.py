@@ -1,0 +1,243 @@
+"""Scoring configuration: a TOML file with documented defaults (see docs/scoring.md).
+
+Every key is optional; a missing file section keeps its defaults. An unknown section or key, or a
+value of the wrong type or out of range, is one clear error naming the file, the key and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reco.errors import RecoError
+
+SCENARIOS = ("WINBACK", "REBUY", "NURTURE", "UPSELL", "CROSS_SELL")
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    #: Suppress anyone contacted in the last N days (0 disables the silence window).
+    silence_days: int = 14
+    #: At most this many contacts per ``contact_cap_days`` (0 disables the cap).
+    contact_cap: int = 0
+    contact_cap_days: int = 30
+
+
+@dataclass(frozen=True)
+class Rules:
+    #: Products recommended per customer (ranks 1..top_n).
+    top_n: int = 3
+    #: At most this many products of one family in a customer's list (0 disables; products
+    #: without a family are never capped).
+    max_per_family: int = 2
+    #: Products bought in the last N days are not recommended again (except by REBUY).
+    recent_purchase_days: int = 60
+    #: Popularity = distinct buyers over the last N days.
+    popularity_days: int = 90
+    #: Popular products offered per preference group (overall, top family 1, top family 2).
+    popular_pool_size: int = 6
+    #: A scenario takes a customer when it has at least this many candidates.
+    min_candidates: int = 1
+
+
+@dataclass(frozen=True)
+class Winback:
+    #: Lapsed = no purchase for more than N days.
+    lapsed_days: int = 180
+    w_own: float = 0.5
+    w_popularity: float = 0.3
+    w_preference: float = 0.2
+
+
+@dataclass(frozen=True)
+class Rebuy:
+    #: A favourite is a product bought in at least this many distinct orders.
+    min_orders: int = 2
+    #: A favourite is due when days since its last purchase >= due_factor x its usual interval.
+    due_factor: float = 0.8
+    #: Only customers with a due favourite get REBUY (false: anyone with history).
+    require_due: bool = True
+    #: Half-life of the recency weight of each past order.
+    half_life_days: float = 365.0
+    w_frequency: float = 1.0
+    w_recency: float = 0.5
+    w_due: float = 0.25
+    w_staple: float = 2.0
+    w_popularity: float = 0.5
+    #: Pseudo-buyers shrinking a product's repeat rate towards the catalogue-wide rate.
+    repeat_prior: float = 10.0
+
+
+@dataclass(frozen=True)
+class Upsell:
+    #: Candidate price may exceed the customer's average line price by this fraction.
+    budget_stretch: float = 0.5
+    #: Candidate premium tier must exceed the customer's usual tier by at least this.
+    min_tier_step: int = 1
+    w_family: float = 0.4
+    w_grape: float = 0.2
+    w_popularity: float = 0.2
+    w_cooccurrence: float = 0.2
+
+
+@dataclass(frozen=True)
+class CrossSell:
+    #: Half-life of a purchase's weight in the co-occurrence counts.
+    half_life_days: float = 180.0
+    #: Pairs bought together by fewer distinct customers than this are ignored.
+    min_cooccurrence: int = 2
+    #: Most recent products per customer used to count co-occurrences.
+    max_items_per_customer: int = 100
+    #: Most recent products per customer used as seeds for recommendations.
+    seed_items: int = 50
+    #: Neighbours kept per product.
+    neighbours_per_item: int = 20
+    #: Products with fewer buyers get aroma/attribute neighbours.
+    attribute_min_buyers: int = 5
+    #: Similarity of an attribute neighbour is scaled by this.
+    attribute_weight: float = 0.5
+    w_cooccurrence: float = 0.8
+    w_popularity: float = 0.2
+
+
+@dataclass(frozen=True)
+class Nurture:
+    #: New and one-time customers: at most this many orders.
+    max_orders: int = 1
+    w_popularity: float = 0.4
+    w_season: float = 0.2
+    w_profile: float = 0.2
+    w_cooccurrence: float = 0.2
+
+
+@dataclass(frozen=True)
+class Quality:
+    #: Flag profiles whose aroma confidence is below this.
+    low_aroma_confidence: float = 0.3
+    #: Flag a profile computed more than N days before as_of.
+    stale_profile_days: int = 1
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    #: Scenario priority: a customer gets the first scenario (in this order) that fits them.
+    #: A scenario left out is disabled; NURTURE always catches customers no scenario fits.
+    priority: tuple[str, ...] = SCENARIOS
+    eligibility: Eligibility = field(default_factory=Eligibility)
+    rules: Rules = field(default_factory=Rules)
+    winback: Winback = field(default_factory=Winback)
+    rebuy: Rebuy = field(default_factory=Rebuy)
+    upsell: Upsell = field(default_factory=Upsell)
+    cross_sell: CrossSell = field(default_factory=CrossSell)
+    nurture: Nurture = field(default_factory=Nurture)
+    quality: Quality = field(default_factory=Quality)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["priority"] = list(self.priority)
+        return out
+
+
+#: Value constraints beyond the type: (predicate, expectation).
+_POSITIVE = (lambda v: v > 0, "a number > 0")
+_NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
+_AT_LEAST_ONE = (lambda v: v >= 1, "an integer >= 1")
+_CHECKS: dict[str, tuple] = {
+    "rules.top_n": (lambda v: 1 <= v <= 3, "an integer from 1 to 3"),
+    "rules.popular_pool_size": _AT_LEAST_ONE,
+    "rules.popularity_days": _AT_LEAST_ONE,
+    "rules.min_candidates": _AT_LEAST_ONE,
+    "eligibility.contact_cap_days": _AT_LEAST_ONE,
+    "rebuy.min_orders": (lambda v: v >= 2, "an integer >= 2"),
+    "rebuy.due_factor": _POSITIVE,
+    "rebuy.half_life_days": _POSITIVE,
+    "cross_sell.half_life_days": _POSITIVE,
+    "cross_sell.min_cooccurrence": _AT_LEAST_ONE,
+    "cross_sell.max_items_per_customer": (lambda v: v >= 2, "an integer >= 2"),
+    "cross_sell.seed_items": _AT_LEAST_ONE,
+    "cross_sell.neighbours_per_item": _AT_LEAST_ONE,
+    "upsell.min_tier_step": _AT_LEAST_ONE,
+    "winback.lapsed_days": _AT_LEAST_ONE,
+    "quality.low_aroma_confidence": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+}
+
+
+def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise RecoError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecoError(f"{where}: expected an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecoError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+    check, expected = _CHECKS.get(key, _NON_NEGATIVE)
+    if not check(value):
+        raise RecoError(f"{where}: expected {expected}, got {value!r}")
+    return value
+
+
+def _section(source: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise RecoError(f"{source}: [{name}] must be a table of settings, got {raw!r}")
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in defaults:
+            known = ", ".join(defaults)
+            raise RecoError(f"{source}: unknown setting [{name}] {key} (known: {known})")
+        where = f"{source}: [{name}] {key} = {value!r}"
+        values[key] = _check_value(where, f"{name}.{key}", value, defaults[key])
+    return cls(**values)
+
+
+def _priority(source: str, raw: Any) -> tuple[str, ...]:
+    where = f"{source}: priority = {raw!r}"
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise RecoError(f"{where}: expected a list of scenario names from {', '.join(SCENARIOS)}")
+    names = tuple(s.strip().upper() for s in raw)
+    unknown = [s for s in names if s not in SCENARIOS]
+    if unknown:
+        raise RecoError(f"{where}: unknown scenario {unknown[0]!r}; expected {', '.join(SCENARIOS)}")
+    if len(set(names)) != len(names):
+        raise RecoError(f"{where}: a scenario is listed twice")
+    return names
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> ScoringConfig:
+    """Build a validated configuration from parsed TOML (or any mapping)."""
+    sections = {f.name: f.type for f in dataclasses.fields(ScoringConfig) if f.name != "priority"}
+    classes = {f.name: f.default_factory for f in dataclasses.fields(ScoringConfig) if f.name != "priority"}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "priority":
+            kwargs["priority"] = _priority(source, value)
+        elif key in sections:
+            kwargs[key] = _section(source, key, classes[key], value)
+        else:
+            known = ", ".join(["priority", *sections])
+            raise RecoError(f"{source}: unknown section or setting {key!r} (known: {known})")
+    return ScoringConfig(**kwargs)
+
+
+def load_config(path: Path | None) -> ScoringConfig:
+    """The defaults, overridden by the TOML file at ``path`` when given."""
+    if path is None:
+        return ScoringConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise RecoError(f"configuration file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RecoError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise RecoError(f"{path}: not valid UTF-8 text") from None
+    return config_from_dict(raw, str(path))

@@ -1,0 +1,379 @@
+"""``score``: eligibility → scenario assignment → candidates → business rules → top-N, with
+audits. Pure function of the inputs and the configuration (no database access)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from reco.scoring.config import ScoringConfig
+from reco.scoring.eligibility import eligibility
+from reco.scoring.features import build_history, popular_pool, prepare_products
+from reco.scoring.inputs import ScoringInputs
+from reco.scoring.scenarios import BUILDERS, Context, fallback, fits
+
+ITEM_SCHEMA = {
+    "customer_code": pl.String,
+    "scenario": pl.String,
+    "rank": pl.Int32,
+    "product_key": pl.String,
+    "score": pl.Float64,
+    "reasons_json": pl.String,
+}
+AUDIT_SCHEMA = {
+    "customer_code": pl.String,
+    "kind": pl.String,
+    "reason_code": pl.String,
+    "severity": pl.String,
+    "product_key": pl.String,
+    "details_json": pl.String,
+}
+
+
+@dataclass
+class ScoringResult:
+    items: pl.DataFrame  # customer_code, scenario, rank, product_key, score, reasons_json
+    audits: pl.DataFrame  # customer_code, kind, reason_code, severity, product_key, details_json
+    counts: dict
+
+
+def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig) -> pl.LazyFrame:
+    """The business rules on scored candidates: one row per product, best first (``fill`` 0
+    before 1, then score, ``tb``, popularity rank, product key), at most ``max_per_family`` of
+    one family (products without a family are not capped), the first ``top_n`` kept."""
+    cap = config.rules.max_per_family
+    ranked = (
+        cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid")
+        .sort(
+            ["cid", "fill", "score", "tb", "pop_rank"],
+            descending=[False, False, True, True, False],
+        )
+        .unique(["cid", "pid"], keep="first", maintain_order=True)
+    )
+    if cap > 0:
+        ranked = ranked.filter(
+            pl.col("family").is_null() | (pl.int_range(pl.len()).over("cid", "family") < cap)
+        )
+    return (
+        ranked.with_columns(rank=(pl.int_range(pl.len()).over("cid") + 1).cast(pl.Int32))
+        .filter(pl.col("rank") <= config.rules.top_n)
+        .drop("family", "pop_rank")
+    )
+
+
+FALLBACK_COMPONENTS = ("c_popularity", "c_preference")
+
+
+def _scored(cands: pl.LazyFrame, fill: int) -> pl.LazyFrame:
+    """Add ``score`` (the sum of the c_* contributions) and ``fill`` (0 scenario, 1 fallback)."""
+    schema = cands.collect_schema()
+    comps = [c for c in schema if c.startswith("c_")]
+    because = [c for c in ("because_1", "because_2") if c in schema]
+    return cands.select(
+        "cid",
+        "pid",
+        "tb",
+        *[pl.col(c).cast(pl.UInt32) for c in because],
+        *[pl.col(c).cast(pl.Float64) for c in comps],
+        fill=pl.lit(fill, pl.Int8),
+        score=pl.sum_horizontal(comps).round(9),
+    )
+
+
+def _components(names) -> pl.Expr:
+    return pl.struct(pl.col(c).round(6).alias(c[2:]) for c in names).alias("components")
+
+
+def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.LazyFrame:
+    """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
+    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}."""
+    keys = products.lazy().select("pid", "product_key")
+    schema = top.collect_schema()
+    for i in (1, 2):
+        col = f"because_{i}"
+        if col not in schema:
+            top = top.with_columns(pl.lit(None, pl.UInt32).alias(col))
+        top = top.join(keys.rename({"pid": col, "product_key": f"because_key_{i}"}), on=col, how="left")
+    because = pl.concat_list("because_key_1", "because_key_2").list.drop_nulls().alias("because")
+    top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
+    reasons = (
+        pl.when(pl.col("fill") == 0)
+        .then(pl.struct(_components(comps), because, source=pl.lit("scenario")).struct.json_encode())
+        .otherwise(
+            pl.struct(
+                _components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")
+            ).struct.json_encode()
+        )
+    )
+    return top.join(keys, on="pid").select(
+        "cid",
+        "pid",
+        "fill",
+        scenario=pl.lit(scenario),
+        rank="rank",
+        product_key="product_key",
+        score="score",
+        reasons_json=reasons,
+    )
+
+
+def _audit(
+    frame: pl.LazyFrame, kind: str, reason: pl.Expr | str, severity: str, details: list
+) -> pl.LazyFrame:
+    reason = pl.lit(reason) if isinstance(reason, str) else reason
+    return frame.select(
+        customer_code=pl.col("customer_code"),
+        kind=pl.lit(kind),
+        reason_code=reason,
+        severity=pl.lit(severity),
+        product_key=pl.lit(None, pl.String),
+        details_json=pl.struct(details).struct.json_encode() if details else pl.lit(None, pl.String),
+    )
+
+
+def _run_audit(reason: str, severity: str, details: dict) -> pl.DataFrame:
+    import json
+
+    return pl.DataFrame(
+        [
+            {
+                "customer_code": None,
+                "kind": "data_quality",
+                "reason_code": reason,
+                "severity": severity,
+                "product_key": None,
+                "details_json": json.dumps(details, default=str, sort_keys=True),
+            }
+        ],
+        schema=AUDIT_SCHEMA,
+    )
+
+
+def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: bool = True) -> ScoringResult:
+    """Recommend ``top_n`` products to every eligible customer (every customer with history
+    when ``apply_contact_rules`` is false: no eligibility, no silence window)."""
+    as_of = inputs.as_of
+    lines = inputs.order_lines.filter(pl.col("order_date") < as_of)
+    products = prepare_products(inputs.products, lines, as_of, config)
+    audits: list[pl.LazyFrame | pl.DataFrame] = []
+
+    if apply_contact_rules:
+        verdict = eligibility(inputs.customers, inputs.contacts, as_of, config.eligibility).collect()
+        scope = verdict.lazy().filter(pl.col("reason_code").is_null()).select("customer_code")
+        suppressed = verdict.filter(pl.col("reason_code").is_not_null())
+        audits.append(
+            _audit(
+                suppressed.lazy(),
+                "suppressed",
+                pl.col("reason_code"),
+                "info",
+                ["reasons", "last_contact_date", "contacts_in_cap_period"],
+            )
+        )
+        n_customers = verdict.height
+    else:
+        scope = lines.select("customer_code").unique()
+        suppressed = pl.DataFrame(schema={"customer_code": pl.String, "reason_code": pl.String})
+        n_customers = None
+
+    history = build_history(lines, products, scope, as_of, config)
+    ctx = Context(as_of, config, products, history, popular_pool(products, config.rules.popular_pool_size))
+    customers = history.customers
+    if n_customers is None:
+        n_customers = int(customers["in_scope"].sum())
+
+    # -- scenario assignment, in priority order --------------------------------------------------
+    remaining = customers.filter("in_scope")
+    n_eligible = remaining.height
+    claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
+    for scenario in config.priority:
+        subset = remaining.filter(fits(scenario, config))
+        if subset.height == 0:
+            continue
+        cands = _scored(BUILDERS[scenario](ctx, subset), fill=0).collect()
+        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
+        remaining = remaining.join(enough, on="cid", how="anti")
+    if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
+        claimed["NURTURE"].append(_scored(BUILDERS["NURTURE"](ctx, remaining), fill=0).collect())
+        audits.append(_audit(remaining.lazy(), "fallback", "no_scenario_fits", "info", []))
+
+    # -- business rules, top-N and fallback fill -----------------------------------------------
+    top_n = config.rules.top_n
+    items = []
+    for scenario, parts in claimed.items():
+        if not parts:
+            continue
+        cands = pl.concat(parts, how="diagonal_relaxed").lazy()
+        comps = [c for c in cands.collect_schema() if c.startswith("c_")]
+        top = select_top(cands, products, config).collect()
+        counts = top.group_by("cid").len()
+        short = customers.join(counts, on="cid", how="left").filter(
+            pl.col("in_scope"), pl.col("len").fill_null(0) < top_n
+        )
+        short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
+        if short.height:
+            extra = _scored(fallback(ctx, short), fill=1)
+            chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
+            refilled = select_top(
+                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
+            ).collect()
+            top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
+        items.append(_encode(top.lazy(), products, scenario, comps).collect())
+    items_df = (
+        pl.concat(items, how="vertical_relaxed")
+        if items
+        else pl.DataFrame(schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA})
+    )
+    per_customer = items_df.group_by("cid").agg(
+        n=pl.len(), filled=(pl.col("fill") > 0).sum(), scenario=pl.col("scenario").first()
+    )
+    codes = customers.lazy().select("cid", "customer_code", "in_scope")
+    filled = codes.join(per_customer.lazy().filter(pl.col("filled") > 0), on="cid")
+    audits.append(_audit(filled, "fallback", "filled_from_popular", "info", ["scenario", "filled"]))
+    short = (
+        codes.filter("in_scope")
+        .join(per_customer.lazy(), on="cid", how="left")
+        .filter(pl.col("n").fill_null(0) < top_n)
+        .with_columns(n=pl.col("n").fill_null(0))
+    )
+    audits.append(_audit(short, "fallback", "short_list", "warning", ["scenario", "n"]))
+    audits.extend(quality_audits(inputs, lines, products, history, as_of, config))
+
+    items_out = (
+        items_df.join(customers.select("cid", "customer_code"), on="cid")
+        .sort("customer_code", "rank")
+        .select(list(ITEM_SCHEMA))
+        .cast(ITEM_SCHEMA)
+    )
+    audits_out = (
+        pl.concat([a.lazy() if isinstance(a, pl.DataFrame) else a for a in audits], how="vertical_relaxed")
+        .cast(AUDIT_SCHEMA)
+        .sort(["kind", "reason_code", "customer_code", "product_key"], nulls_last=True)
+        .collect()
+    )
+    by_scenario = items_out.group_by("scenario").agg(pl.col("customer_code").n_unique())
+    reasons = suppressed.group_by("reason_code").len()
+    audit_counts = audits_out.group_by("kind", "reason_code").len()
+    counts = {
+        "customers": n_customers,
+        "eligible": n_eligible,
+        "suppressed": suppressed.height,
+        "suppressed_by_reason": dict(sorted(zip(reasons["reason_code"], reasons["len"], strict=True))),
+        "recommended_customers": items_out["customer_code"].n_unique(),
+        "items": items_out.height,
+        "by_scenario": {
+            s: dict(zip(by_scenario["scenario"], by_scenario["customer_code"], strict=True)).get(s, 0)
+            for s in BUILDERS
+        },
+        "fallback_filled_customers": filled.select(pl.len()).collect().item(),
+        "short_list_customers": short.select(pl.len()).collect().item(),
+        "audits": {f"{k}:{r}": n for k, r, n in sorted(audit_counts.iter_rows())},
+        "active_products": int(products["is_active"].sum()),
+    }
+    return ScoringResult(items=items_out, audits=audits_out, counts=counts)
+
+
+def quality_audits(
+    inputs: ScoringInputs,
+    lines: pl.LazyFrame,
+    products: pl.DataFrame,
+    history,
+    as_of: date,
+    config: ScoringConfig,
+) -> list:
+    """Data-quality flags: per customer (unmapped products in history, low aroma confidence)
+    and for the run (stale profiles, unknown product keys, products without attributes, no
+    active product, customers with history but no profile)."""
+    q = config.quality
+    in_scope = history.customers.lazy().filter("in_scope").select("customer_code")
+    out: list = []
+    unmapped = history.unmapped.lazy().join(in_scope, on="customer_code", how="semi")
+    out.append(
+        _audit(
+            unmapped.filter(pl.col("n_unmapped_lines") > 0),
+            "data_quality",
+            "unmapped_products_in_history",
+            "warning",
+            ["n_unmapped_lines"],
+        )
+    )
+    out.append(
+        _audit(
+            unmapped.filter(pl.col("n_unknown_lines") > 0),
+            "data_quality",
+            "unknown_products_in_history",
+            "warning",
+            ["n_unknown_lines", "unknown_examples"],
+        )
+    )
+    profiles = inputs.profiles.join(in_scope, on="customer_code", how="semi")
+    out.append(
+        _audit(
+            profiles.filter(pl.col("aroma_confidence") < q.low_aroma_confidence),
+            "data_quality",
+            "low_aroma_confidence",
+            "info",
+            ["aroma_confidence", "aroma_level"],
+        )
+    )
+    prof = (
+        profiles.select(
+            n=pl.len(),
+            stale=(pl.col("as_of_date") < as_of - timedelta(days=q.stale_profile_days)).sum(),
+            oldest=pl.col("as_of_date").min(),
+            newest=pl.col("as_of_date").max(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    if prof["stale"]:
+        out.append(
+            _run_audit(
+                "stale_profile",
+                "warning",
+                {
+                    "profiles": prof["stale"],
+                    "oldest_as_of": prof["oldest"],
+                    "newest_as_of": prof["newest"],
+                    "as_of": as_of,
+                },
+            )
+        )
+    with_history = history.customers.filter("in_scope", pl.col("n_orders") > 0).select("customer_code")
+    no_profile = with_history.join(profiles.select("customer_code").collect(), on="customer_code", how="anti")
+    if no_profile.height:
+        out.append(
+            _run_audit(
+                "missing_profile",
+                "warning",
+                {
+                    "customers": no_profile.height,
+                    "examples": no_profile["customer_code"].sort().head(5).to_list(),
+                },
+            )
+        )
+    n_active = int(products["is_active"].sum())
+    if n_active == 0:
+        out.append(_run_audit("no_active_products", "error", {"products": products.height}))
+    no_attr = products.filter("is_active", pl.col("family").is_null() & pl.col("aroma_fruity").is_null())
+    if no_attr.height:
+        out.append(
+            _run_audit(
+                "products_without_attributes",
+                "info",
+                {
+                    "active_products": no_attr.height,
+                    "examples": no_attr["product_key"].head(5).to_list(),
+                },
+            )
+        )
+    unknown_active = inputs.products.filter(pl.col("is_active").is_null()).select(pl.len()).collect().item()
+    if unknown_active:
+        out.append(_run_audit("product_activity_unknown", "warning", {"products": unknown_active}))
+    return out
+
+
+__all__ = ["ScoringResult", "score", "select_top", "date"]

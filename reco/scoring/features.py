@@ -1,0 +1,329 @@
+"""Features the scenarios share: products with popularity, purchase history per customer and
+product, customer statistics and preferences, and item neighbours (co-occurrence + attributes).
+
+Customers and products get dense integer ids (``cid``, ``pid``) in the order of their codes, so
+that joins are on integers and "lowest id" is a deterministic, meaningful tie-break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from reco.scoring.config import ScoringConfig
+from reco.scoring.inputs import AROMA_AXES
+
+#: Season tags matched on each month of as_of (season_tags is free text in the catalogue).
+SEASON_OF_MONTH = {
+    1: ("winter",),
+    2: ("winter",),
+    3: ("spring",),
+    4: ("spring", "easter"),
+    5: ("spring",),
+    6: ("summer",),
+    7: ("summer",),
+    8: ("summer",),
+    9: ("autumn",),
+    10: ("autumn",),
+    11: ("autumn", "christmas"),
+    12: ("winter", "christmas"),
+}
+
+
+def ordinal(by: list, descending: list[bool]) -> pl.Expr:
+    """1, 2, 3… in the order of ``by`` (no ties: list a unique key last); use with ``.over``."""
+    return pl.arg_sort_by(by, descending=descending).arg_sort() + 1
+
+
+def age_days(as_of: date, col: str = "order_date") -> pl.Expr:
+    return (pl.lit(as_of) - pl.col(col)).dt.total_days()
+
+
+def decay(age: pl.Expr, half_life: float) -> pl.Expr:
+    """0.5 ** (age / half_life): 1 today, 1/2 after one half-life."""
+    return pl.lit(0.5).pow(age.cast(pl.Float64) / half_life)
+
+
+def seasonal(as_of: date) -> pl.Expr:
+    tags = pl.col("season_tags").str.to_lowercase()
+    return pl.any_horizontal(
+        tags.str.contains(f'"{t}"', literal=True).fill_null(False) for t in SEASON_OF_MONTH[as_of.month]
+    )
+
+
+def prepare_products(
+    products: pl.LazyFrame, lines: pl.LazyFrame, as_of: date, config: ScoringConfig
+) -> pl.DataFrame:
+    """One row per product with ``pid``, attributes, ``season``, ``pop`` (0..1: distinct buyers
+    over the popularity window / the most) and ``pop_rank`` (1 = most popular; ties broken by
+    all-time buyers, the mart's global_popularity_score, then product_key)."""
+    window = config.rules.popularity_days
+    buyers = (
+        lines.filter(pl.col("product_key").is_not_null())
+        .group_by("product_key")
+        .agg(
+            buyers_recent=pl.col("customer_code").filter(age_days(as_of) <= window).n_unique(),
+            buyers_all=pl.col("customer_code").n_unique(),
+        )
+    )
+    return (
+        products.unique("product_key", keep="first", maintain_order=True)
+        .sort("product_key")
+        .with_row_index("pid")
+        .join(buyers, on="product_key", how="left")
+        .with_columns(
+            pl.col("buyers_recent", "buyers_all").fill_null(0),
+            is_active=pl.col("is_active").fill_null(False),
+            family=pl.col("family_crm"),
+            tier=pl.col("premium_tier"),
+            price=pl.col("unit_price"),
+            season=seasonal(as_of),
+        )
+        .with_columns(
+            pop=(pl.col("buyers_recent") / pl.col("buyers_recent").max().clip(lower_bound=1)),
+            pop_rank=ordinal(
+                [
+                    "buyers_recent",
+                    "buyers_all",
+                    pl.col("global_popularity_score").fill_null(0),
+                    "pid",
+                ],
+                [True, True, True, False],
+            ).cast(pl.UInt32),
+        )
+        .collect()
+    )
+
+
+@dataclass
+class History:
+    """Purchase history of every customer (eligible or not)."""
+
+    customers: pl.DataFrame  # cid, customer_code, in_scope + statistics
+    cp: pl.DataFrame  # one row per (cid, pid) bought
+    family_share: pl.DataFrame  # cid, family, share (of spend)
+    grape_share: pl.DataFrame  # cid, cepage, share
+    unmapped: pl.DataFrame  # customer_code, n_unmapped_lines, n_unknown_lines
+    _cache: dict = field(default_factory=dict)
+
+
+def build_history(
+    lines: pl.LazyFrame,
+    products: pl.DataFrame,
+    scope: pl.LazyFrame,
+    as_of: date,
+    config: ScoringConfig,
+) -> History:
+    """``scope``: customer_code of the customers to score (``in_scope``); every customer with
+    history is kept too, as co-occurrence and popularity learn from all of them."""
+    codes = (
+        pl.concat(
+            [
+                scope.select("customer_code", in_scope=pl.lit(True)),
+                lines.select("customer_code", in_scope=pl.lit(False)),
+            ]
+        )
+        .group_by("customer_code")
+        .agg(pl.col("in_scope").any())
+        .sort("customer_code")
+        .with_row_index("cid")
+    )
+    keys = products.lazy().select("product_key", "pid")
+    all_lines = lines.join(codes.select("customer_code", "cid"), on="customer_code")
+    mapped = all_lines.join(keys, on="product_key", how="inner")
+    unmapped = (
+        all_lines.join(keys, on="product_key", how="anti", nulls_equal=False)
+        .group_by("customer_code")
+        .agg(
+            n_unmapped_lines=pl.col("product_key").is_null().sum(),
+            n_unknown_lines=pl.col("product_key").is_not_null().sum(),
+            unknown_examples=pl.col("product_key").drop_nulls().unique().sort().head(3),
+        )
+    )
+    events = mapped.group_by("cid", "pid", "doc_ref").agg(
+        order_date=pl.col("order_date").min(), amount=pl.col("amount_ht").sum()
+    )
+    hl = config.rebuy.half_life_days
+    cp = (
+        events.group_by("cid", "pid")
+        .agg(
+            n_orders=pl.len().cast(pl.UInt32),
+            first_date=pl.col("order_date").min(),
+            last_date=pl.col("order_date").max(),
+            amount=pl.col("amount").sum(),
+            decayed_orders=decay(age_days(as_of), hl).sum(),
+        )
+        .with_columns(days_since=age_days(as_of, "last_date"))
+        .with_columns(
+            interval=pl.when(pl.col("n_orders") >= 2).then(
+                (pl.col("last_date") - pl.col("first_date")).dt.total_days() / (pl.col("n_orders") - 1)
+            ),
+        )
+        .with_columns(
+            due_ratio=pl.col("days_since") / pl.col("interval").clip(lower_bound=1),
+        )
+    )
+    attrs = products.lazy().select("pid", "family", "cepage", "tier")
+    cp_attr = cp.join(attrs, on="pid")
+    stats = all_lines.group_by("cid").agg(
+        n_orders=pl.col("doc_ref").n_unique().cast(pl.UInt32),
+        first_date=pl.col("order_date").min(),
+        last_date=pl.col("order_date").max(),
+        avg_price=(pl.col("unit_price") * pl.col("quantity")).sum()
+        / pl.col("quantity").filter(pl.col("unit_price").is_not_null()).sum(),
+    )
+    tiers = (
+        cp_attr.filter(pl.col("tier").is_not_null())
+        .group_by("cid")
+        .agg(
+            usual_tier=(
+                (pl.col("tier") * pl.col("amount").clip(lower_bound=0)).sum()
+                / pl.col("amount").clip(lower_bound=0).sum()
+            ).round(0)
+        )
+    )
+    rebuy = config.rebuy
+    due = cp.group_by("cid").agg(
+        has_due=((pl.col("n_orders") >= rebuy.min_orders) & (pl.col("due_ratio") >= rebuy.due_factor)).any(),
+        has_favourite=(pl.col("n_orders") >= rebuy.min_orders).any(),
+    )
+
+    def shares(col: str) -> pl.LazyFrame:
+        spend = pl.col("amount").clip(lower_bound=0)
+        return (
+            cp_attr.filter(pl.col(col).is_not_null())
+            .group_by("cid", col)
+            .agg(spend=spend.sum(), orders=pl.col("n_orders").sum())
+            .with_columns(
+                share=pl.when(pl.col("spend").sum().over("cid") > 0)
+                .then(pl.col("spend") / pl.col("spend").sum().over("cid"))
+                .otherwise(pl.col("orders") / pl.col("orders").sum().over("cid"))
+            )
+            .select("cid", col, "share")
+        )
+
+    family_share, grape_share = shares("family"), shares("cepage")
+
+    def top(frame: pl.LazyFrame, col: str, n: int) -> pl.LazyFrame:
+        ranked = frame.with_columns(r=ordinal(["share", col], [True, False]).over("cid"))
+        return ranked.group_by("cid").agg(
+            *[pl.col(col).filter(pl.col("r") == i).first().alias(f"{col}_{i}") for i in range(1, n + 1)]
+        )
+
+    customers_lf = (
+        codes.join(stats, on="cid", how="left")
+        .join(tiers, on="cid", how="left")
+        .join(due, on="cid", how="left")
+        .join(top(family_share, "family", 2), on="cid", how="left")
+        .join(top(grape_share, "cepage", 1), on="cid", how="left")
+        .with_columns(
+            pl.col("n_orders").fill_null(0),
+            pl.col("has_due", "has_favourite").fill_null(False),
+            days_since_last=age_days(as_of, "last_date"),
+        )
+    )
+    customers, cp_df, fam, grape, unm = pl.collect_all(
+        [customers_lf, cp, family_share, grape_share, unmapped]
+    )
+    return History(customers, cp_df, fam, grape, unm)
+
+
+def popular_pool(products: pl.DataFrame, size: int) -> pl.DataFrame:
+    """Most popular active products overall (``family`` null) and within each family."""
+    active = products.lazy().filter("is_active")
+    overall = active.sort("pop_rank").head(size).select("pid", pool_family=pl.lit(None, pl.String))
+    by_family = (
+        active.filter(pl.col("family").is_not_null())
+        .sort("pop_rank")
+        .group_by("family", maintain_order=True)
+        .head(size)
+        .select("pid", pool_family="family")
+    )
+    return pl.concat([overall, by_family]).collect()
+
+
+def neighbours(history: History, products: pl.DataFrame, as_of: date, config: ScoringConfig) -> pl.DataFrame:
+    """Item neighbours: ``pid`` → ``nb`` with similarity ``sim`` and ``source``.
+
+    Co-occurrence: time-decayed Jaccard over customers. Each customer's products (their most
+    recent ``max_items_per_customer``) weigh w = 0.5 ** (days since bought / half_life);
+    co(a, b) = Σ_customers min(w_a, w_b), n(a) = Σ_customers w_a and
+    sim = co(a, b) / (n(a) + n(b) - co(a, b)), kept when at least ``min_cooccurrence``
+    distinct customers bought both (Jaccard, unlike lift, does not favour one-buyer products).
+
+    Attributes: products with fewer than ``attribute_min_buyers`` buyers also get neighbours by
+    attributes, sim = attribute_weight × mean(same family, same grape, aroma closeness), where
+    aroma closeness = 1 - mean |aroma difference| / 4 over the 7 axes; a missing attribute is
+    left out of the mean, and products without any attribute get none.
+    """
+    if "neighbours" in history._cache:
+        return history._cache["neighbours"]
+    cs = config.cross_sell
+    basket = (
+        history.cp.lazy()
+        .select("cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days))
+        .with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
+        .filter(pl.col("r") <= cs.max_items_per_customer)
+        .select("cid", "pid", "w")
+    )
+    weight = basket.group_by("pid").agg(n=pl.col("w").sum(), buyers=pl.len())
+    pairs = (
+        basket.join(basket, on="cid", suffix="_b")
+        .filter(pl.col("pid") < pl.col("pid_b"))
+        .group_by("pid", "pid_b")
+        .agg(co_n=pl.len(), co=pl.min_horizontal("w", "w_b").sum())
+        .filter(pl.col("co_n") >= cs.min_cooccurrence)
+        .join(weight.select("pid", n_a="n"), on="pid")
+        .join(weight.select(pid_b="pid", n_b="n"), on="pid_b")
+        .select("pid", "pid_b", sim=pl.col("co") / (pl.col("n_a") + pl.col("n_b") - pl.col("co")))
+    )
+    active = products.lazy().filter("is_active").select(nb="pid")
+    cooc = (
+        pl.concat(
+            [
+                pairs.select("pid", nb="pid_b", sim="sim"),
+                pairs.select(pid="pid_b", nb="pid", sim="sim"),
+            ]
+        )
+        .join(active, on="nb", how="semi")
+        .with_columns(source=pl.lit("cooccurrence"))
+    )
+    attrs = products.lazy().select("pid", "family", "cepage", *[f"aroma_{a}" for a in AROMA_AXES])
+    thin = (
+        attrs.join(weight.select("pid", "buyers"), on="pid", how="left")
+        .filter(pl.col("buyers").fill_null(0) < cs.attribute_min_buyers)
+        .drop("buyers")
+    )
+    candidates = attrs.join(active, left_on="pid", right_on="nb", how="semi").rename(lambda c: f"{c}_b")
+    aroma = (
+        1 - pl.mean_horizontal((pl.col(f"aroma_{a}") - pl.col(f"aroma_{a}_b")).abs() for a in AROMA_AXES) / 4
+    )
+    attribute = (
+        thin.join(candidates, how="cross")
+        .filter(pl.col("pid") != pl.col("pid_b"))
+        .select(
+            "pid",
+            nb="pid_b",
+            sim=cs.attribute_weight
+            * pl.mean_horizontal(
+                (pl.col("family") == pl.col("family_b")).cast(pl.Float64),
+                (pl.col("cepage") == pl.col("cepage_b")).cast(pl.Float64),
+                aroma,
+            ),
+            source=pl.lit("attribute"),
+        )
+        .filter(pl.col("sim") > 0)
+    )
+    result = (
+        pl.concat([cooc, attribute])
+        .sort(["pid", "sim", "nb"], descending=[False, True, False])
+        .unique(["pid", "nb"], keep="first", maintain_order=True)
+        .group_by("pid", maintain_order=True)
+        .head(cs.neighbours_per_item)
+        .with_columns(pl.col("sim").round(12))
+        .collect()
+    )
+    history._cache["neighbours"] = result
+    return result

@@ -1,0 +1,318 @@
+"""The five scenarios: who each one fits, its candidates and its score components.
+
+Every builder returns one row per (customer, candidate product) with ``cid``, ``pid``, ``tb``
+(a scenario-specific tie-break, higher first), the contribution of each score component as
+``c_<component>`` (the score is their sum) and, for co-occurrence, ``because_1``/``because_2``:
+the customer's purchased products that contributed most. Formulas are in docs/scoring.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from reco.scoring.config import ScoringConfig
+from reco.scoring.features import History, decay, neighbours, ordinal
+
+
+@dataclass
+class Context:
+    as_of: date
+    config: ScoringConfig
+    products: pl.DataFrame
+    history: History
+    pool: pl.DataFrame
+
+
+def _active(ctx: Context) -> pl.LazyFrame:
+    return ctx.products.lazy().filter("is_active").select("pid")
+
+
+def _without_recent(ctx: Context, cands: pl.LazyFrame) -> pl.LazyFrame:
+    """Only active products, and nothing the customer bought in the last recent_purchase_days."""
+    recent = (
+        ctx.history.cp.lazy()
+        .filter(pl.col("days_since") < ctx.config.rules.recent_purchase_days)
+        .select("cid", "pid")
+    )
+    return cands.join(_active(ctx), on="pid", how="semi").join(recent, on=["cid", "pid"], how="anti")
+
+
+def pool_candidates(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Popular products within the customer's preferences: the overall top plus the top of
+    their first two families."""
+    pool = ctx.pool.lazy()
+    customers = subset.lazy().select("cid", "family_1", "family_2")
+    overall = customers.select("cid").join(
+        pool.filter(pl.col("pool_family").is_null()).select("pid"), how="cross"
+    )
+    by_family = [
+        customers.join(pool, left_on=col, right_on="pool_family").select("cid", "pid")
+        for col in ("family_1", "family_2")
+    ]
+    return pl.concat([overall, *by_family]).unique(["cid", "pid"])
+
+
+def preference(ctx: Context) -> pl.Expr:
+    """0..1: half the customer's spend share of the product's family, half how close its price
+    is to the customer's average price (1 at the same price, 0 at half or double)."""
+    fit = (1 - (pl.col("price") / pl.col("avg_price")).log().abs() / math.log(2)).clip(0, 1)
+    return 0.5 * pl.col("family_share").fill_null(0) + 0.5 * fit.fill_null(0).fill_nan(0)
+
+
+def _with_product_and_preference(ctx: Context, cands: pl.LazyFrame) -> pl.LazyFrame:
+    products = ctx.products.lazy().select("pid", "family", "cepage", "tier", "price", "pop", "season")
+    return (
+        cands.join(products, on="pid")
+        .join(
+            ctx.history.customers.lazy().select("cid", "avg_price", "usual_tier"),
+            on="cid",
+            how="left",
+        )
+        .join(
+            ctx.history.family_share.lazy().rename({"share": "family_share"}),
+            on=["cid", "family"],
+            how="left",
+        )
+    )
+
+
+def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Co-occurrence candidates never bought by the customer: ``cooc`` = Σ over their most
+    recent ``seed_items`` products s of decay(s) × sim(s, candidate), divided by the customer's
+    best so that it lies in 0..1; ``because_1``/``because_2`` are the top contributing seeds."""
+    cache = ctx.history._cache
+    done: pl.DataFrame | None = cache.get("cooc_cids")
+    todo = subset.select("cid") if done is None else subset.select("cid").join(done, on="cid", how="anti")
+    if todo.height:
+        cs = ctx.config.cross_sell
+        nb = neighbours(ctx.history, ctx.products, ctx.as_of, ctx.config).lazy()
+        cp = ctx.history.cp.lazy().join(todo.lazy(), on="cid", how="semi")
+        seeds = (
+            cp.with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
+            .filter(pl.col("r") <= cs.seed_items)
+            .select("cid", seed="pid", seed_w=decay(pl.col("days_since"), cs.half_life_days))
+        )
+        scores = (
+            seeds.join(nb, left_on="seed", right_on="pid")
+            .select("cid", "seed", pid="nb", contrib=pl.col("seed_w") * pl.col("sim"))
+            .join(cp.select("cid", "pid"), on=["cid", "pid"], how="anti")
+            .group_by("cid", "pid")
+            .agg(
+                cooc=pl.col("contrib").sum(),
+                because=pl.col("seed").sort_by(["contrib", "seed"], descending=[True, False]).head(2),
+            )
+            .with_columns(
+                cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9),
+                because_1=pl.col("because").list.get(0, null_on_oob=True),
+                because_2=pl.col("because").list.get(1, null_on_oob=True),
+            )
+            .drop("because")
+            .collect()
+        )
+        cache["cooc"] = scores if done is None else pl.concat([cache["cooc"], scores])
+        cache["cooc_cids"] = todo if done is None else pl.concat([done, todo])
+    return cache["cooc"].lazy().join(subset.lazy().select("cid"), on="cid", how="semi")
+
+
+def rebuy(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Own products (recent ones included), ranked by time-decayed order frequency, recency
+    and how overdue the product is against its usual re-purchase interval."""
+    cfg = ctx.config.rebuy
+    own = (
+        ctx.history.cp.lazy()
+        .join(subset.lazy(), on="cid", how="semi")
+        .join(_active(ctx), on="pid", how="semi")
+    )
+    is_fav = pl.col("n_orders") >= cfg.min_orders
+    pop = ctx.products.lazy().select("pid", "pop")
+    return (
+        own.join(repeat_rate(ctx), on="pid", how="left")
+        .join(pop, on="pid")
+        .select(
+            "cid",
+            "pid",
+            tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
+            c_frequency=cfg.w_frequency * pl.col("decayed_orders"),
+            c_recency=cfg.w_recency * decay(pl.col("days_since"), cfg.half_life_days),
+            c_due=cfg.w_due * pl.when(is_fav).then(pl.col("due_ratio").clip(0, 2) / 2).otherwise(0.0),
+            c_staple=cfg.w_staple * pl.col("repeat_rate").fill_null(0),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+        )
+    )
+
+
+def repeat_rate(ctx: Context) -> pl.LazyFrame:
+    """Per product, the share of its buyers who bought it again (in another order), shrunk
+    towards the catalogue-wide share with ``repeat_prior`` pseudo-buyers: staples score high,
+    one-off purchases low."""
+    prior = ctx.config.rebuy.repeat_prior
+    per = (
+        ctx.history.cp.lazy().group_by("pid").agg(buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum())
+    )
+    overall = pl.col("repeaters").sum() / pl.col("buyers").sum()
+    return per.select(
+        "pid",
+        repeat_rate=(pl.col("repeaters") + prior * overall) / (pl.col("buyers") + prior),
+    )
+
+
+def winback(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Popular products matching past preferences and budget, and the customer's own past
+    favourites (nothing is recent for a lapsed customer)."""
+    cfg = ctx.config.winback
+    own = (
+        ctx.history.cp.lazy()
+        .join(subset.lazy(), on="cid", how="semi")
+        .select("cid", "pid", own=pl.col("decayed_orders") / pl.col("decayed_orders").max().over("cid"))
+    )
+    cands = pl.concat([own.select("cid", "pid"), pool_candidates(ctx, subset)]).unique(["cid", "pid"])
+    return (
+        _with_product_and_preference(ctx, _without_recent(ctx, cands))
+        .join(own, on=["cid", "pid"], how="left")
+        .select(
+            "cid",
+            "pid",
+            tb=pl.lit(0.0),
+            c_own=cfg.w_own * pl.col("own").fill_null(0),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+            c_preference=cfg.w_preference * preference(ctx),
+        )
+    )
+
+
+def nurture(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Popular, seasonal and profile-matched products, plus neighbours of what a one-time
+    customer bought."""
+    cfg = ctx.config.nurture
+    cooc = cooccurrence(ctx, subset)
+    cands = pl.concat([pool_candidates(ctx, subset), cooc.select("cid", "pid")]).unique(["cid", "pid"])
+    return (
+        _with_product_and_preference(ctx, _without_recent(ctx, cands))
+        .join(cooc, on=["cid", "pid"], how="left")
+        .select(
+            "cid",
+            "pid",
+            "because_1",
+            "because_2",
+            tb=pl.lit(0.0),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+            c_season=cfg.w_season * pl.col("season").cast(pl.Float64),
+            c_profile=cfg.w_profile * preference(ctx),
+            c_cooccurrence=cfg.w_cooccurrence * pl.col("cooc").fill_null(0),
+        )
+    )
+
+
+def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Products of the customer's usual families or grape, at a premium tier above their usual
+    one, priced within avg_price × (1 + budget_stretch)."""
+    cfg = ctx.config.upsell
+    size = ctx.config.rules.popular_pool_size
+    subset = subset.filter(pl.col("usual_tier").is_not_null())
+    ranked = ctx.products.lazy().filter("is_active", pl.col("tier").is_not_null()).sort("pop_rank")
+    by_family = (
+        ranked.filter(pl.col("family").is_not_null())
+        .group_by("family", "tier", maintain_order=True)
+        .head(size)
+    )
+    by_grape = (
+        ranked.filter(pl.col("cepage").is_not_null())
+        .group_by("cepage", "tier", maintain_order=True)
+        .head(size)
+    )
+    fams = (
+        ctx.history.family_share.lazy()
+        .join(subset.lazy(), on="cid", how="semi")
+        .filter(ordinal(["share", "family"], [True, False]).over("cid") <= 2)
+    )
+    grapes = ctx.history.grape_share.lazy().join(subset.lazy(), on="cid", how="semi")
+    cands = pl.concat(
+        [
+            fams.join(by_family.select("pid", "family"), on="family").select("cid", "pid"),
+            grapes.join(by_grape.select("pid", "cepage"), on="cepage").select("cid", "pid"),
+        ]
+    ).unique(["cid", "pid"])
+    cooc = cooccurrence(ctx, subset)
+    budget = pl.col("price") <= pl.col("avg_price") * (1 + cfg.budget_stretch)
+    return (
+        _with_product_and_preference(ctx, _without_recent(ctx, cands))
+        .filter(
+            pl.col("tier") >= pl.col("usual_tier") + cfg.min_tier_step,
+            budget.fill_null(True),
+        )
+        .join(
+            ctx.history.grape_share.lazy().rename({"share": "grape_share"}),
+            on=["cid", "cepage"],
+            how="left",
+        )
+        .join(cooc, on=["cid", "pid"], how="left")
+        .select(
+            "cid",
+            "pid",
+            "because_1",
+            "because_2",
+            tb=pl.lit(0.0),
+            c_family=cfg.w_family * pl.col("family_share").fill_null(0),
+            c_grape=cfg.w_grape * pl.col("grape_share").fill_null(0),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+            c_cooccurrence=cfg.w_cooccurrence * pl.col("cooc").fill_null(0),
+        )
+    )
+
+
+def cross_sell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """What others bought with the customer's products (never what they own), plus a little
+    popularity."""
+    cfg = ctx.config.cross_sell
+    products = ctx.products.lazy().select("pid", "pop")
+    return (
+        cooccurrence(ctx, subset)
+        .join(_active(ctx), on="pid", how="semi")
+        .join(products, on="pid")
+        .select(
+            "cid",
+            "pid",
+            "because_1",
+            "because_2",
+            tb=pl.lit(0.0),
+            c_cooccurrence=cfg.w_cooccurrence * pl.col("cooc"),
+            c_popularity=cfg.w_popularity * pl.col("pop"),
+        )
+    )
+
+
+def fallback(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """Popular products within the customer's preferences, to fill short lists."""
+    cands = _without_recent(ctx, pool_candidates(ctx, subset))
+    return _with_product_and_preference(ctx, cands).select(
+        "cid",
+        "pid",
+        tb=pl.lit(0.0),
+        c_popularity=0.5 * pl.col("pop"),
+        c_preference=0.5 * preference(ctx),
+    )
+
+
+BUILDERS = {
+    "REBUY": rebuy,
+    "WINBACK": winback,
+    "NURTURE": nurture,
+    "UPSELL": upsell,
+    "CROSS_SELL": cross_sell,
+}
+
+
+def fits(scenario: str, config: ScoringConfig) -> pl.Expr:
+    """Which customers a scenario is for (before checking it has candidates for them)."""
+    has_history = pl.col("n_orders") > 0
+    return {
+        "WINBACK": has_history & (pl.col("days_since_last") > config.winback.lapsed_days),
+        "REBUY": pl.col("has_due") if config.rebuy.require_due else has_history,
+        "NURTURE": pl.col("n_orders") <= config.nurture.max_orders,
+        "UPSELL": has_history & pl.col("usual_tier").is_not_null(),
+        "CROSS_SELL": has_history,
+    }[scenario]

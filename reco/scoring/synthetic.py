@@ -1,0 +1,330 @@
+"""Generated mart data for the scorer's tests and benchmark.
+
+``MART_DDL`` creates the marts the scorer reads with exactly the columns and types of the
+contract in docs/architecture.md (dbt owns the real ones; tests and benchmarks make their own
+so that the scorer can be tested without dbt). ``write_marts`` lands Polars frames there through
+ADBC; ``generate_marts`` makes a wine merchant's worth of vectorised random data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from reco.db.resolver import Database
+from reco.scoring.inputs import AROMA_AXES, adbc_connect
+
+_AROMA_DDL = ", ".join(f"aroma_{a} integer" for a in AROMA_AXES)
+_TOP = ", ".join(
+    f"top_{kind}_{i} text, top_{kind}_{i}_ca_share double precision"
+    for kind in ("family", "grape", "sugar", "budget")
+    for i in (1, 2, 3)
+)
+
+#: The contract's columns and types, per mart.
+MART_DDL: dict[str, str] = {
+    "customer": """customer_code text primary key, email text, first_name text, last_name text,
+        country text, is_contactable boolean, is_bounced boolean, is_optout boolean,
+        batch_id text, n_source_codes integer""",
+    "product": f"""product_key text primary key, product_label text, family_crm text,
+        cepage text, sucrosite_niveau text, price_band text, premium_tier integer,
+        unit_price numeric, {_AROMA_DDL}, is_active boolean, season_tags json,
+        global_popularity_score double precision, has_catalogue boolean""",
+    "order_line": """id bigint primary key, customer_code text, product_key text,
+        product_label text, order_date date, doc_ref text, quantity numeric, unit_price numeric,
+        amount_ht numeric, amount_ttc numeric, line_type text, is_purchase boolean""",
+    "client_master_profile": f"""customer_code text primary key, as_of_date date,
+        first_order_date date, last_order_date date, recence_jours integer,
+        nb_commandes integer, ca_ht numeric, r_score integer, f_score integer, m_score integer,
+        rfm text, segment text, {_TOP}, aroma_axe_1 text, aroma_score_1 double precision,
+        aroma_axe_2 text, aroma_score_2 double precision, aroma_confidence double precision,
+        aroma_level text, avg_line_price_ht numeric, n_unmapped_lines integer""",
+    "contact_history": """customer_code text, contact_date date, channel text,
+        campaign_id text, source text, is_control boolean""",
+}
+
+
+def _columns(table: str) -> list[tuple[str, str]]:
+    out = []
+    for part in MART_DDL[table].replace("\n", " ").split(","):
+        words = part.split()
+        out.append((words[0], " ".join(w for w in words[1:] if w not in ("primary", "key"))))
+    return out
+
+
+def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists of text (season_tags) travel as JSON array text."""
+    lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+    return frame.with_columns(
+        pl.concat_str(
+            pl.lit("["),
+            pl.col(c).list.eval(pl.format('"{}"', pl.element())).list.join(","),
+            pl.lit("]"),
+        ).alias(c)
+        for c in lists
+    )
+
+
+def write_marts(db: Database, frames: dict[str, pl.DataFrame], *, schema_prefix: str = "") -> None:
+    """(Re)create ``<prefix>marts.<table>`` for each frame, with the contract's columns and
+    types; columns a frame lacks are null. One transaction for all of them."""
+    schema = f"{schema_prefix}marts"
+    with adbc_connect(db) as conn, conn.cursor() as cur:
+        cur.execute(f"create schema if not exists {schema}")
+        for table, frame in frames.items():
+            cols = _columns(table)
+            known = {c for c, _ in cols}
+            extra = set(frame.columns) - known
+            if extra:
+                raise ValueError(f"{table}: columns not in the contract: {sorted(extra)}")
+            cur.execute(f"drop table if exists {schema}.{table} cascade")
+            cur.execute(f"create table {schema}.{table} ({MART_DDL[table]})")
+            if frame.width == 0 or frame.height == 0:
+                continue
+            tmp = f"_in_{table}"
+            cur.adbc_ingest(tmp, _jsonable(frame).to_arrow(), mode="create", temporary=True)
+            exprs = []
+            for col, typ in cols:
+                if col not in frame.columns:
+                    exprs.append(f"null::{typ}")
+                else:
+                    exprs.append(f"{col}::{typ}")
+            names = ", ".join(c for c, _ in cols)
+            cur.execute(f"insert into {schema}.{table} ({names}) select {', '.join(exprs)} from {tmp}")
+            cur.execute(f"drop table {tmp}")
+        conn.commit()
+
+
+FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")
+GRAPES = (
+    "Merlot",
+    "Syrah",
+    "Pinot Noir",
+    "Cabernet",
+    "Grenache",
+    "Chardonnay",
+    "Sauvignon",
+    "Riesling",
+    "Chenin",
+    "Viognier",
+    "Muscat",
+    "Gamay",
+)
+SEASONS = ("winter", "spring", "summer", "autumn", "christmas")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Knobs of the generated data (tests draw them with hypothesis)."""
+
+    n_customers: int = 1000
+    n_products: int = 200
+    orders_per_customer: float = 2.5
+    share_no_history: float = 0.2
+    share_no_email: float = 0.03
+    share_not_contactable: float = 0.05
+    share_bounced: float = 0.02
+    share_optout: float = 0.04
+    share_contacted: float = 0.2
+    share_active: float = 0.95
+    share_unmapped_lines: float = 0.01
+    with_attributes: bool = True
+    n_families: int = len(FAMILIES)
+    years: float = 3.0
+
+
+def _bands(price: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(price < 10)
+        .then(pl.lit("under_10"))
+        .when(price < 20)
+        .then(pl.lit("10_20"))
+        .when(price < 40)
+        .then(pl.lit("20_40"))
+        .when(price < 80)
+        .then(pl.lit("40_80"))
+        .otherwise(pl.lit("80_plus"))
+    )
+
+
+def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1)) -> dict[str, pl.DataFrame]:
+    """Random marts with the contract's columns: customers with consent flags, a catalogue,
+    purchase histories drawn from a popularity curve mixed with each customer's favourite
+    family, profiles and contact history."""
+    rng = np.random.default_rng(seed)
+    n_c, n_p = shape.n_customers, shape.n_products
+    attrs = shape.with_attributes
+
+    # -- products ----------------------------------------------------------------------------
+    fam_idx = rng.integers(0, max(1, shape.n_families), n_p)
+    tier = rng.integers(0, 4, n_p)
+    price = np.round(rng.lognormal(2.3, 0.4, n_p) * (1 + tier), 2)
+    popularity = 1.0 / (1 + np.arange(n_p)) ** 0.9
+    rng.shuffle(popularity)
+    products = pl.DataFrame(
+        {
+            "product_key": [f"P{i:06d}" for i in range(n_p)],
+            "product_label": [f"Wine {i}" for i in range(n_p)],
+            "family_crm": np.array(FAMILIES)[fam_idx] if attrs else None,
+            "cepage": np.array(GRAPES)[rng.integers(0, len(GRAPES), n_p)] if attrs else None,
+            "premium_tier": tier if attrs else None,
+            "unit_price": price,
+            **{f"aroma_{a}": rng.integers(1, 6, n_p) if attrs else None for a in AROMA_AXES},
+            "is_active": rng.random(n_p) < shape.share_active,
+            "global_popularity_score": np.round(popularity, 6),
+            "has_catalogue": np.full(n_p, attrs),
+        },
+        schema_overrides={
+            "family_crm": pl.String,
+            "cepage": pl.String,
+            "premium_tier": pl.Int32,
+            **{f"aroma_{a}": pl.Int32 for a in AROMA_AXES},
+        },
+    ).with_columns(
+        price_band=_bands(pl.col("unit_price")) if attrs else pl.lit(None, pl.String),
+        sucrosite_niveau=pl.lit("dry") if attrs else pl.lit(None, pl.String),
+        season_tags=pl.when(rng.random(n_p) < 0.3)
+        .then(pl.concat_list(pl.lit(pl.Series(np.array(SEASONS)[rng.integers(0, 5, n_p)]))))
+        .otherwise(pl.lit([], pl.List(pl.String))),
+    )
+
+    # -- customers ---------------------------------------------------------------------------
+    u = rng.random((5, n_c))
+    customers = pl.DataFrame(
+        {
+            "customer_code": [f"C{i:08d}" for i in range(n_c)],
+            "email": np.where(
+                u[0] < shape.share_no_email,
+                None,
+                np.char.add(np.char.add("c", np.arange(n_c).astype(str)), "@example.com"),
+            ),
+            "country": "FR",
+            "is_contactable": u[1] >= shape.share_not_contactable,
+            "is_bounced": u[2] < shape.share_bounced,
+            "is_optout": u[3] < shape.share_optout,
+            "batch_id": "synthetic",
+            "n_source_codes": np.ones(n_c, dtype=np.int32),
+        }
+    )
+
+    # -- orders and lines --------------------------------------------------------------------
+    has_history = u[4] >= shape.share_no_history
+    n_orders = np.where(has_history, 1 + rng.geometric(1 / max(shape.orders_per_customer, 1), n_c) - 1, 0)
+    order_cust = np.repeat(np.arange(n_c), n_orders)
+    n_o = order_cust.size
+    days_back = rng.integers(1, max(2, int(shape.years * 365)), n_o)
+    n_lines = rng.integers(1, 4, n_o)
+    line_order = np.repeat(np.arange(n_o), n_lines)
+    line_cust = order_cust[line_order]
+    fav_family = rng.integers(0, max(1, shape.n_families), n_c)
+    cdf = np.cumsum(popularity) / popularity.sum()
+    pick_global = np.searchsorted(cdf, rng.random(line_order.size))
+    # favourite family: a popularity-weighted pick within the family, else the global pick
+    order_by_fam = np.lexsort((-popularity, fam_idx))
+    fam_start = np.searchsorted(fam_idx[order_by_fam], np.arange(max(1, shape.n_families)))
+    fam_count = np.bincount(fam_idx, minlength=max(1, shape.n_families))
+    fav = fav_family[line_cust]
+    within = np.minimum(rng.geometric(0.25, line_order.size) - 1, np.maximum(fam_count[fav] - 1, 0))
+    pick_fav = order_by_fam[np.minimum(fam_start[fav] + within, n_p - 1)]
+    use_fav = (rng.random(line_order.size) < 0.6) & (fam_count[fav] > 0)
+    line_prod = np.where(use_fav, pick_fav, pick_global)
+    qty = rng.integers(1, 7, line_order.size)
+    unit = price[line_prod]
+    unmapped = rng.random(line_order.size) < shape.share_unmapped_lines
+    epoch_day = (as_of - date(1970, 1, 1)).days
+    order_dates = pl.Series((epoch_day - days_back).astype(np.int32)).cast(pl.Date)
+    lines = pl.DataFrame(
+        {
+            "id": np.arange(1, line_order.size + 1),
+            "customer_code": customers["customer_code"].gather(line_cust),
+            "product_key": np.where(unmapped, None, products["product_key"].gather(line_prod).to_numpy()),
+            "product_label": products["product_label"].gather(line_prod),
+            "order_date": order_dates.gather(line_order),
+            "doc_ref": pl.Series(np.char.add("D", line_order.astype(str))),
+            "quantity": qty.astype(float),
+            "unit_price": unit,
+            "amount_ht": np.round(qty * unit / 1.2, 2),
+            "amount_ttc": np.round(qty * unit, 2),
+            "line_type": "sale",
+            "is_purchase": True,
+        }
+    )
+
+    # -- profiles and contacts -----------------------------------------------------------------
+    profiles = (
+        lines.group_by("customer_code")
+        .agg(
+            first_order_date=pl.col("order_date").min(),
+            last_order_date=pl.col("order_date").max(),
+            nb_commandes=pl.col("doc_ref").n_unique().cast(pl.Int32),
+            ca_ht=pl.col("amount_ht").sum(),
+            n_unmapped_lines=pl.col("product_key").null_count().cast(pl.Int32),
+        )
+        .sort("customer_code")
+        .with_columns(
+            as_of_date=pl.lit(as_of),
+            recence_jours=(pl.lit(as_of) - pl.col("last_order_date")).dt.total_days().cast(pl.Int32),
+        )
+    )
+    profiles = profiles.with_columns(
+        aroma_confidence=pl.Series(np.round(rng.random(profiles.height), 3))
+        if attrs
+        else pl.lit(None, pl.Float64),
+        aroma_axe_1=pl.lit("fruity" if attrs else None, pl.String),
+    ).with_columns(
+        aroma_level=pl.when(pl.col("aroma_confidence").is_null())
+        .then(pl.lit("none"))
+        .when(pl.col("aroma_confidence") < 0.3)
+        .then(pl.lit("low"))
+        .when(pl.col("aroma_confidence") < 0.7)
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("high"))
+    )
+    contacted = np.flatnonzero(rng.random(n_c) < shape.share_contacted)
+    contacts = pl.DataFrame(
+        {
+            "customer_code": customers["customer_code"].gather(contacted),
+            "contact_date": pl.Series(
+                (epoch_day - rng.integers(0, 120, contacted.size)).astype(np.int32)
+            ).cast(pl.Date),
+            "channel": "email",
+            "campaign_id": "synthetic",
+            "source": "import",
+            "is_control": False,
+        }
+    )
+    return {
+        "customer": customers,
+        "product": products,
+        "order_line": lines,
+        "client_master_profile": profiles,
+        "contact_history": contacts,
+    }
+
+
+def as_inputs(frames: dict[str, pl.DataFrame], as_of: date):
+    """The same frames as ``read_inputs`` would return them (purchases before as_of)."""
+    from reco.scoring.inputs import READ_COLUMNS, ScoringInputs
+
+    def pick(table: str) -> pl.LazyFrame:
+        frame = _jsonable(frames[table]) if table == "product" else frames[table]
+        cols = READ_COLUMNS[table]
+        return frame.lazy().select((pl.col(c) if c in frame.columns else pl.lit(None)).alias(c) for c in cols)
+
+    lines = (
+        frames["order_line"]
+        .lazy()
+        .filter("is_purchase", pl.col("order_date") < as_of)
+        .select(pl.col(c) for c in READ_COLUMNS["order_line"])
+    )
+    return ScoringInputs(
+        customers=pick("customer"),
+        products=pick("product"),
+        order_lines=lines,
+        profiles=pick("client_master_profile"),
+        contacts=pick("contact_history").filter(pl.col("contact_date") <= as_of),
+        as_of=as_of,
+    )
