@@ -94,6 +94,7 @@ def prepare_products(
                 [True, True, True, False],
             ).cast(pl.UInt32),
         )
+        .sort("pid")
         .collect()
     )
 
@@ -230,6 +231,7 @@ def build_history(
             pl.col("has_due", "has_favourite").fill_null(False),
             days_since_last=age_days(as_of, "last_date"),
         )
+        .sort("cid")
     )
     customers, cp_df, fam, grape, unm = pl.collect_all(
         [customers_lf, cp, family_share, grape_share, unmapped]

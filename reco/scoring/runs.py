@@ -150,8 +150,9 @@ def _start(conn: psycopg.Connection, run_id: str, as_of: date, config: dict, rep
                 f"run {run_id!r} already succeeded; pass --replace to score it again "
                 "(its recommendations will be replaced)"
             )
-        conn.execute("delete from reco.reco_item where run_id = %s", (run_id,))
-        conn.execute("delete from reco.audit_item where run_id = %s", (run_id,))
+        if row and row[0] == "succeeded":  # replaced: its rows go now (a failed run has none)
+            conn.execute("delete from reco.reco_item where run_id = %s", (run_id,))
+            conn.execute("delete from reco.audit_item where run_id = %s", (run_id,))
         conn.execute(
             """
             insert into reco.reco_run (run_id, status, as_of, started_at, finished_at, config_json,
