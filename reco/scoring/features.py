@@ -37,6 +37,18 @@ def ordinal(by: list, descending: list[bool]) -> pl.Expr:
     return pl.arg_sort_by(by, descending=descending).arg_sort() + 1
 
 
+def first_per_customer(
+    frame: pl.LazyFrame, by: list[str], descending: list[bool], n: int
+) -> pl.LazyFrame:
+    """The first ``n`` rows of each ``cid`` in the order of ``by`` (a sort and a grouped head:
+    much faster than a ranking window over a million small groups)."""
+    return (
+        frame.sort(["cid", *by], descending=[False, *descending])
+        .group_by("cid", maintain_order=True)
+        .head(n)
+    )
+
+
 def age_days(as_of: date, col: str = "order_date") -> pl.Expr:
     return (pl.lit(as_of) - pl.col(col)).dt.total_days()
 
@@ -212,12 +224,17 @@ def build_history(
     family_share, grape_share = shares("family"), shares("cepage")
 
     def top(frame: pl.LazyFrame, col: str, n: int) -> pl.LazyFrame:
-        ranked = frame.with_columns(r=ordinal(["share", col], [True, False]).over("cid"))
-        return ranked.group_by("cid").agg(
-            *[
-                pl.col(col).filter(pl.col("r") == i).first().alias(f"{col}_{i}")
-                for i in range(1, n + 1)
-            ]
+        return (
+            first_per_customer(frame, ["share", col], [True, False], n)
+            .group_by("cid", maintain_order=True)
+            .agg(pl.col(col))
+            .select(
+                "cid",
+                *[
+                    pl.col(col).list.get(i, null_on_oob=True).alias(f"{col}_{i + 1}")
+                    for i in range(n)
+                ],
+            )
         )
 
     customers_lf = (
@@ -272,12 +289,11 @@ def neighbours(
     if "neighbours" in history._cache:
         return history._cache["neighbours"]
     cs = config.cross_sell
-    basket = (
-        history.cp.lazy()
-        .select("cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days))
-        .with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
-        .filter(pl.col("r") <= cs.max_items_per_customer)
-        .select("cid", "pid", "w")
+    basket = history.cp.lazy().select(
+        "cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days)
+    )
+    basket = first_per_customer(
+        basket, ["last_date", "pid"], [True, False], cs.max_items_per_customer
     )
     weight = basket.group_by("pid").agg(n=pl.col("w").sum(), buyers=pl.len())
     pairs = (
