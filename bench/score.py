@@ -1,6 +1,6 @@
 """Benchmark of ``reco score``: N customers against P products on generated mart data.
 
-    uv run python bench/score.py                      # 1,000,000 and 250,000 customers, 2,000 products
+    uv run python bench/score.py                      # 1,000,000 and 250,000 customers
     uv run python bench/score.py --customers 100000   # quicker
 
 For each size, marts are generated and written first (not timed); then a fresh process runs
@@ -78,14 +78,18 @@ def measure() -> dict:
 
 
 def _child(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
     if out.returncode:
         sys.exit(f"bench step {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--products", type=int, default=2_000)
     parser.add_argument("--step", choices=["prepare", "measure"], help=argparse.SUPPRESS)
@@ -106,17 +110,41 @@ def main() -> None:
         conn.execute(f'drop database if exists "{DB_NAME}" with (force)')
 
     print(f"\nreco score benchmark: {args.products:,} products, as_of {AS_OF}")
-    head = ("customers", "order lines", "items", "audits", "total s", "read s", "score s", "write s",
-            "ref read+write s", "total/ref", "peak RSS GiB", "s per 1M cust")
+    head = (
+        "customers",
+        "order lines",
+        "items",
+        "audits",
+        "total s",
+        "read s",
+        "score s",
+        "write s",
+        "ref read+write s",
+        "total/ref",
+        "peak RSS GiB",
+        "s per 1M cust",
+    )
     print(" | ".join(head))
     for n, sizes, m in rows:
         ref = m["read_s"] + m["write_s"]
-        cells = (f"{n:,}", f"{sizes['order_line']:,}", f"{m['items']:,}", f"{m['audits']:,}",
-                 f"{m['total_s']:.1f}", f"{m['phases']['read']:.1f}", f"{m['phases']['score']:.1f}",
-                 f"{m['phases']['write']:.1f}", f"{ref:.1f}", f"{m['total_s'] / ref:.2f}",
-                 f"{m['peak_rss_gib']:.2f}", f"{m['total_s'] / n * 1e6:.1f}")
+        cells = (
+            f"{n:,}",
+            f"{sizes['order_line']:,}",
+            f"{m['items']:,}",
+            f"{m['audits']:,}",
+            f"{m['total_s']:.1f}",
+            f"{m['phases']['read']:.1f}",
+            f"{m['phases']['score']:.1f}",
+            f"{m['phases']['write']:.1f}",
+            f"{ref:.1f}",
+            f"{m['total_s'] / ref:.2f}",
+            f"{m['peak_rss_gib']:.2f}",
+            f"{m['total_s'] / n * 1e6:.1f}",
+        )
         print(" | ".join(cells))
-    print("targets: total/ref <= 3.00, peak RSS <= 4 GiB, s per 1M customers about constant (linear)")
+    print(
+        "targets: total/ref <= 3.00, peak RSS <= 4 GiB, s per 1M customers about constant (linear)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,10 @@ def _score(db, run_id: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db.conninfo()}
     return subprocess.Popen(
         [sys.executable, "-m", "reco.cli.main", "score", "--run-id", run_id, "--as-of", str(AS_OF)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -38,8 +38,8 @@ def _contacts(*rows):
     ).lazy()
 
 
-def _verdict(customers, contacts, rules=Eligibility()):
-    out = eligibility(customers, contacts, AS_OF, rules).collect()
+def _verdict(customers, contacts, rules=None):
+    out = eligibility(customers, contacts, AS_OF, rules or Eligibility()).collect()
     return dict(zip(out["customer_code"], out["reason_code"], strict=True))
 
 
