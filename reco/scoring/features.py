@@ -143,9 +143,14 @@ def build_history(
         .agg(pl.col("in_scope").any())
         .sort("customer_code")
         .with_row_index("cid")
+        .collect()
+        .lazy()
     )
     keys = products.lazy().select("product_key", "pid")
-    all_lines = lines.join(codes.select("customer_code", "cid"), on="customer_code")
+    # materialised once: every later feature reads these two instead of re-joining strings
+    all_lines = (
+        lines.join(codes.select("customer_code", "cid"), on="customer_code").collect().lazy()
+    )
     mapped = all_lines.join(keys, on="product_key", how="inner")
     unmapped = (
         all_lines.join(keys, on="product_key", how="anti", nulls_equal=False)
@@ -179,6 +184,8 @@ def build_history(
         .with_columns(
             due_ratio=pl.col("days_since") / pl.col("interval").clip(lower_bound=1),
         )
+        .collect()
+        .lazy()
     )
     attrs = products.lazy().select("pid", "family", "cepage", "tier")
     cp_attr = cp.join(attrs, on="pid")

@@ -177,11 +177,11 @@ def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict) -> 
     """Items, audits and the run's success in one transaction: all visible at once, or none."""
     run = _sql_literal(run_id)
     with adbc_connect(db) as conn, conn.cursor() as cur:
+        cur.adbc_ingest("_reco_item_in", result.items.to_arrow(), mode="create", temporary=True)
+        cur.adbc_ingest("_audit_item_in", result.audits.to_arrow(), mode="create", temporary=True)
         # no leftovers can exist (writes are atomic), but nothing but this run's rows may stay
         cur.execute(f"delete from reco.reco_item where run_id = {run}")
         cur.execute(f"delete from reco.audit_item where run_id = {run}")
-        cur.adbc_ingest("_reco_item_in", result.items.to_arrow(), mode="create", temporary=True)
-        cur.adbc_ingest("_audit_item_in", result.audits.to_arrow(), mode="create", temporary=True)
         cur.execute(
             f"""insert into reco.reco_item
                 (run_id, customer_code, scenario, rank, product_key, score, reasons_json)

@@ -1,7 +1,7 @@
 """``reco score`` processes killed with SIGKILL, and two processes scoring one run id, against
 a real server. To kill a process inside its write transaction deterministically, the test
-holds a SHARE lock on reco.reco_item: the scorer then waits in its INSERT, with its items
-ingested but uncommitted."""
+holds a SHARE lock on reco.reco_item: the scorer then waits inside its write transaction, with its
+items already ingested but uncommitted."""
 
 from __future__ import annotations
 
@@ -50,11 +50,11 @@ def _wait_for(predicate, what: str, timeout: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _blocked_in_insert(db) -> bool:
+def _blocked_writing(db) -> bool:
     row = _one(
         db,
         "select count(*) from pg_stat_activity where datname = current_database() "
-        "and wait_event_type = 'Lock' and query ilike '%%insert into reco.reco_item%%'",
+        "and wait_event_type = 'Lock' and query ilike '%%reco.reco_item%%'",
     )
     return row[0] > 0
 
@@ -93,10 +93,10 @@ def test_kill_9_inside_the_write_transaction_leaves_no_partial_run(big_marts):
     with psycopg.connect(db.conninfo()) as blocker:
         blocker.execute("lock table reco.reco_item in share mode")
         proc = _score(db, "k2")
-        _wait_for(lambda: _blocked_in_insert(db), "the scorer to reach its insert")
+        _wait_for(lambda: _blocked_writing(db), "the scorer to block in its write transaction")
         _kill(proc)
         blocker.rollback()
-    _wait_for(lambda: not _blocked_in_insert(db), "the server to end the dead session")
+    _wait_for(lambda: not _blocked_writing(db), "the server to end the dead session")
     assert _items(db, "k2") == 0 and _audits(db, "k2") == 0
     _wait_for(lambda: list_runs(db)[0]["status"] == "failed", "the run to be reported failed")
     assert run_scoring(db, "k2", as_of=AS_OF).status == "succeeded"
@@ -108,7 +108,7 @@ def test_of_two_runs_with_one_id_exactly_one_wins_and_the_other_says_why(big_mar
     with psycopg.connect(db.conninfo()) as blocker:
         blocker.execute("lock table reco.reco_item in share mode")
         first = _score(db, "same")
-        _wait_for(lambda: _blocked_in_insert(db), "the first run to reach its insert")
+        _wait_for(lambda: _blocked_writing(db), "the first run to block in its write transaction")
         second = _score(db, "same")
         _, err = second.communicate(timeout=60)
         blocker.rollback()

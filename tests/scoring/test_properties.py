@@ -127,7 +127,7 @@ def test_recent_purchases_only_come_back_through_rebuy_and_cross_sell_never_offe
         pl.col("order_date") < AS_OF, pl.col("product_key").is_not_null()
     )
     recent = lines.filter(
-        pl.col("order_date") >= AS_OF - timedelta(days=config.rules.recent_purchase_days)
+        pl.col("order_date") > AS_OF - timedelta(days=config.rules.recent_purchase_days)
     ).select("customer_code", "product_key")
     not_rebuy = result.items.filter(pl.col("scenario") != "REBUY")
     assert not_rebuy.join(recent, on=["customer_code", "product_key"]).is_empty()
