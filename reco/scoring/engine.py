@@ -40,26 +40,31 @@ class ScoringResult:
 
 
 def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig) -> pl.LazyFrame:
-    """The business rules on scored candidates: one row per product, best first (``fill`` 0
-    before 1, then score, ``tb``, popularity rank, product key), at most ``max_per_family`` of
-    one family (products without a family are not capped), the first ``top_n`` kept."""
-    cap = config.rules.max_per_family
-    ranked = (
-        cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid")
-        .sort(
-            ["cid", "fill", "score", "tb", "pop_rank"],
-            descending=[False, False, True, True, False],
-        )
-        .unique(["cid", "pid"], keep="first", maintain_order=True)
+    """The business rules on scored candidates (one row per customer and product): best first
+    (``fill`` 0 before 1, then score, ``tb``, popularity rank, product id), at most
+    ``max_per_family`` of one family (products without a family are not capped), the first
+    ``top_n`` kept and ranked 1..n. Sorts and grouped heads, no per-row windows."""
+    cap, top_n = config.rules.max_per_family, config.rules.top_n
+    keys = ["cid", "fill", "score", "tb", "pop_rank", "pid"]
+    descending = [False, False, True, True, False, False]
+    ranked = cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid").sort(
+        keys, descending=descending
     )
     if cap > 0:
-        ranked = ranked.filter(
-            pl.col("family").is_null() | (pl.int_range(pl.len()).over("cid", "family") < cap)
+        capped = (
+            ranked.filter(pl.col("family").is_not_null())
+            .group_by("cid", "family", maintain_order=True)
+            .head(cap)
         )
+        ranked = pl.concat([capped, ranked.filter(pl.col("family").is_null())], how="diagonal").sort(
+            keys, descending=descending
+        )
+    columns = [c for c in ranked.collect_schema() if c not in ("cid", "family", "pop_rank")]
     return (
-        ranked.with_columns(rank=(pl.int_range(pl.len()).over("cid") + 1).cast(pl.Int32))
-        .filter(pl.col("rank") <= config.rules.top_n)
-        .drop("family", "pop_rank")
+        ranked.group_by("cid", maintain_order=True)
+        .agg(pl.col(columns).head(top_n))
+        .with_columns(rank=pl.int_ranges(1, pl.col("pid").list.len() + 1, dtype=pl.Int32))
+        .explode([*columns, "rank"])
     )
 
 
@@ -215,8 +220,8 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
         )
         short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
         if short.height:
-            extra = _scored(fallback(ctx, short), fill=1)
             chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
+            extra = _scored(fallback(ctx, short), fill=1).join(chosen, on=["cid", "pid"], how="anti")
             refilled = select_top(
                 pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
             ).collect()

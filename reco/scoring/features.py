@@ -37,6 +37,14 @@ def ordinal(by: list, descending: list[bool]) -> pl.Expr:
     return pl.arg_sort_by(by, descending=descending).arg_sort() + 1
 
 
+def first_per_customer(frame: pl.LazyFrame, by: list[str], descending: list[bool], n: int) -> pl.LazyFrame:
+    """The first ``n`` rows of each ``cid`` in the order of ``by`` (a sort and a grouped head:
+    much faster than a ranking window over a million small groups)."""
+    return (
+        frame.sort(["cid", *by], descending=[False, *descending]).group_by("cid", maintain_order=True).head(n)
+    )
+
+
 def age_days(as_of: date, col: str = "order_date") -> pl.Expr:
     return (pl.lit(as_of) - pl.col(col)).dt.total_days()
 
@@ -93,6 +101,7 @@ def prepare_products(
                 [True, True, True, False],
             ).cast(pl.UInt32),
         )
+        .sort("pid")
         .collect()
     )
 
@@ -129,9 +138,12 @@ def build_history(
         .agg(pl.col("in_scope").any())
         .sort("customer_code")
         .with_row_index("cid")
+        .collect()
+        .lazy()
     )
     keys = products.lazy().select("product_key", "pid")
-    all_lines = lines.join(codes.select("customer_code", "cid"), on="customer_code")
+    # materialised once: every later feature reads these two instead of re-joining strings
+    all_lines = lines.join(codes.select("customer_code", "cid"), on="customer_code").collect().lazy()
     mapped = all_lines.join(keys, on="product_key", how="inner")
     unmapped = (
         all_lines.join(keys, on="product_key", how="anti", nulls_equal=False)
@@ -164,6 +176,8 @@ def build_history(
         .with_columns(
             due_ratio=pl.col("days_since") / pl.col("interval").clip(lower_bound=1),
         )
+        .collect()
+        .lazy()
     )
     attrs = products.lazy().select("pid", "family", "cepage", "tier")
     cp_attr = cp.join(attrs, on="pid")
@@ -207,9 +221,14 @@ def build_history(
     family_share, grape_share = shares("family"), shares("cepage")
 
     def top(frame: pl.LazyFrame, col: str, n: int) -> pl.LazyFrame:
-        ranked = frame.with_columns(r=ordinal(["share", col], [True, False]).over("cid"))
-        return ranked.group_by("cid").agg(
-            *[pl.col(col).filter(pl.col("r") == i).first().alias(f"{col}_{i}") for i in range(1, n + 1)]
+        return (
+            first_per_customer(frame, ["share", col], [True, False], n)
+            .group_by("cid", maintain_order=True)
+            .agg(pl.col(col))
+            .select(
+                "cid",
+                *[pl.col(col).list.get(i, null_on_oob=True).alias(f"{col}_{i + 1}") for i in range(n)],
+            )
         )
 
     customers_lf = (
@@ -223,6 +242,7 @@ def build_history(
             pl.col("has_due", "has_favourite").fill_null(False),
             days_since_last=age_days(as_of, "last_date"),
         )
+        .sort("cid")
     )
     customers, cp_df, fam, grape, unm = pl.collect_all(
         [customers_lf, cp, family_share, grape_share, unmapped]
@@ -261,13 +281,10 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
     if "neighbours" in history._cache:
         return history._cache["neighbours"]
     cs = config.cross_sell
-    basket = (
-        history.cp.lazy()
-        .select("cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days))
-        .with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
-        .filter(pl.col("r") <= cs.max_items_per_customer)
-        .select("cid", "pid", "w")
+    basket = history.cp.lazy().select(
+        "cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days)
     )
+    basket = first_per_customer(basket, ["last_date", "pid"], [True, False], cs.max_items_per_customer)
     weight = basket.group_by("pid").agg(n=pl.col("w").sum(), buyers=pl.len())
     pairs = (
         basket.join(basket, on="cid", suffix="_b")

@@ -144,8 +144,9 @@ def _start(conn: psycopg.Connection, run_id: str, as_of: date, config: dict, rep
                 f"run {run_id!r} already succeeded; pass --replace to score it again "
                 "(its recommendations will be replaced)"
             )
-        conn.execute("delete from reco.reco_item where run_id = %s", (run_id,))
-        conn.execute("delete from reco.audit_item where run_id = %s", (run_id,))
+        if row and row[0] == "succeeded":  # replaced: its rows go now (a failed run has none)
+            conn.execute("delete from reco.reco_item where run_id = %s", (run_id,))
+            conn.execute("delete from reco.audit_item where run_id = %s", (run_id,))
         conn.execute(
             """
             insert into reco.reco_run (run_id, status, as_of, started_at, finished_at, config_json,
@@ -172,6 +173,9 @@ def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict) -> 
     with adbc_connect(db) as conn, conn.cursor() as cur:
         cur.adbc_ingest("_reco_item_in", result.items.to_arrow(), mode="create", temporary=True)
         cur.adbc_ingest("_audit_item_in", result.audits.to_arrow(), mode="create", temporary=True)
+        # no leftovers can exist (writes are atomic), but nothing but this run's rows may stay
+        cur.execute(f"delete from reco.reco_item where run_id = {run}")
+        cur.execute(f"delete from reco.audit_item where run_id = {run}")
         cur.execute(
             f"""insert into reco.reco_item
                 (run_id, customer_code, scenario, rank, product_key, score, reasons_json)

@@ -15,7 +15,7 @@ from datetime import date
 import polars as pl
 
 from reco.scoring.config import ScoringConfig
-from reco.scoring.features import History, decay, neighbours, ordinal
+from reco.scoring.features import History, decay, first_per_customer, neighbours
 
 
 @dataclass
@@ -91,20 +91,16 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         cs = ctx.config.cross_sell
         nb = neighbours(ctx.history, ctx.products, ctx.as_of, ctx.config).lazy()
         cp = ctx.history.cp.lazy().join(todo.lazy(), on="cid", how="semi")
-        seeds = (
-            cp.with_columns(r=ordinal(["last_date", "pid"], [True, False]).over("cid"))
-            .filter(pl.col("r") <= cs.seed_items)
-            .select("cid", seed="pid", seed_w=decay(pl.col("days_since"), cs.half_life_days))
+        seeds = first_per_customer(cp, ["last_date", "pid"], [True, False], cs.seed_items).select(
+            "cid", seed="pid", seed_w=decay(pl.col("days_since"), cs.half_life_days)
         )
         scores = (
             seeds.join(nb, left_on="seed", right_on="pid")
             .select("cid", "seed", pid="nb", contrib=pl.col("seed_w") * pl.col("sim"))
             .join(cp.select("cid", "pid"), on=["cid", "pid"], how="anti")
-            .group_by("cid", "pid")
-            .agg(
-                cooc=pl.col("contrib").sum(),
-                because=pl.col("seed").sort_by(["contrib", "seed"], descending=[True, False]).head(2),
-            )
+            .sort(["cid", "pid", "contrib", "seed"], descending=[False, False, True, False])
+            .group_by("cid", "pid", maintain_order=True)
+            .agg(cooc=pl.col("contrib").sum(), because=pl.col("seed").head(2))
             .with_columns(
                 cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9),
                 because_1=pl.col("because").list.get(0, null_on_oob=True),
@@ -224,10 +220,11 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         .group_by("cepage", "tier", maintain_order=True)
         .head(size)
     )
-    fams = (
-        ctx.history.family_share.lazy()
-        .join(subset.lazy(), on="cid", how="semi")
-        .filter(ordinal(["share", "family"], [True, False]).over("cid") <= 2)
+    fams = first_per_customer(
+        ctx.history.family_share.lazy().join(subset.lazy(), on="cid", how="semi"),
+        ["share", "family"],
+        [True, False],
+        2,
     )
     grapes = ctx.history.grape_share.lazy().join(subset.lazy(), on="cid", how="semi")
     cands = pl.concat(

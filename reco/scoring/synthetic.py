@@ -196,11 +196,10 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
     customers = pl.DataFrame(
         {
             "customer_code": [f"C{i:08d}" for i in range(n_c)],
-            "email": np.where(
-                u[0] < shape.share_no_email,
-                None,
-                np.char.add(np.char.add("c", np.arange(n_c).astype(str)), "@example.com"),
-            ),
+            "email": pl.Series([f"c{i}@example.com" for i in range(n_c)], dtype=pl.String)
+            .to_frame()
+            .select(pl.when(pl.Series(u[0] >= shape.share_no_email)).then(pl.first()))
+            .to_series(),
             "country": "FR",
             "is_contactable": u[1] >= shape.share_not_contactable,
             "is_bounced": u[2] < shape.share_bounced,
@@ -240,7 +239,11 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
         {
             "id": np.arange(1, line_order.size + 1),
             "customer_code": customers["customer_code"].gather(line_cust),
-            "product_key": np.where(unmapped, None, products["product_key"].gather(line_prod).to_numpy()),
+            "product_key": products["product_key"]
+            .gather(line_prod)
+            .to_frame()
+            .select(pl.when(pl.Series(~unmapped)).then(pl.first()))
+            .to_series(),
             "product_label": products["product_label"].gather(line_prod),
             "order_date": order_dates.gather(line_order),
             "doc_ref": pl.Series(np.char.add("D", line_order.astype(str))),
@@ -250,7 +253,21 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
             "amount_ttc": np.round(qty * unit, 2),
             "line_type": "sale",
             "is_purchase": True,
-        }
+        },
+        schema_overrides={
+            "customer_code": pl.String,
+            "product_key": pl.String,
+            "product_label": pl.String,
+            "order_date": pl.Date,
+            "doc_ref": pl.String,
+            "quantity": pl.Float64,
+            "unit_price": pl.Float64,
+            "amount_ht": pl.Float64,
+            "amount_ttc": pl.Float64,
+            "line_type": pl.String,
+            "is_purchase": pl.Boolean,
+            "id": pl.Int64,
+        },
     )
 
     # -- profiles and contacts -----------------------------------------------------------------
@@ -294,7 +311,15 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
             "campaign_id": "synthetic",
             "source": "import",
             "is_control": False,
-        }
+        },
+        schema_overrides={
+            "customer_code": pl.String,
+            "contact_date": pl.Date,
+            "is_control": pl.Boolean,
+            "channel": pl.String,
+            "campaign_id": pl.String,
+            "source": pl.String,
+        },
     )
     return {
         "customer": customers,
