@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from reco import demo as demo_lib
 from reco.cli._common import console, database, run_steps
+from reco.scoring.runs import summarise_run
 
 
 def demo(
@@ -41,3 +43,34 @@ def demo(
                 f"{f.duplicates:,}",
             )
     console.print(table)
+    if result.run is None:
+        return
+    summary = Table(show_header=False, title=f"scoring run {result.run.run_id}")
+    for label, value in summarise_run(result.run):
+        summary.add_row(label, value)
+    console.print(summary)
+    sample = Table("customer", "scenario", "rank", "product", "score", "reasons", title="a glance")
+    for row in demo_lib.sample_recommendations(db, result.run.run_id):
+        sample.add_row(
+            row["customer_code"],
+            row["scenario"],
+            str(row["rank"]),
+            f"{row['product_label'] or ''} ({row['product_key']})",
+            f"{row['score']:.3f}",
+            _reasons(row["reasons"]),
+        )
+    console.print(sample)
+    console.print(
+        f"inspect: reco runs show {result.run.run_id} · reco audit {result.run.run_id}", highlight=False
+    )
+
+
+def _reasons(reasons_json: str) -> str:
+    """The three largest score components, and the purchases that drove a co-occurrence."""
+    reasons = json.loads(reasons_json)
+    parts = sorted((reasons.get("components") or {}).items(), key=lambda kv: -abs(kv[1]))[:3]
+    text = ", ".join(f"{name} {value:.2f}" for name, value in parts)
+    because = reasons.get("because") or []
+    if because:
+        text += f"; because you bought {', '.join(map(str, because[:2]))}"
+    return text
