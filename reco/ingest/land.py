@@ -100,6 +100,8 @@ def _ingest_temp(cur, frame: pl.DataFrame) -> str:
 
 #: Below this many rows a batch always goes through the indexes.
 BULK_MIN_ROWS = 50_000
+#: maintenance_work_mem for rebuilding the indexes of a big batch (this transaction only).
+REBUILD_MEMORY = "256MB"
 
 
 FILE_NO = "__file"
@@ -260,6 +262,8 @@ def insert_sales(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dic
         # Plain (large) strings, not string views: the driver copies them faster.
         rows = new.to_arrow(compat_level=pl.CompatLevel.oldest())
         cur.adbc_ingest(entity.table.name, rows, mode="append", db_schema_name=entity.table.schema)
+    if rebuild:  # sort the index keys in memory (1 M 64-character keys overflow the default)
+        cur.execute(f"set local maintenance_work_mem = '{REBUILD_MEMORY}'")
     for _, create in rebuild:
         cur.execute(create)
     if rebuild:
