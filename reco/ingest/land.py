@@ -1,8 +1,10 @@
 """Landing typed rows into the raw schema over one ADBC connection and one transaction.
 
-Bulk path: the batch's rows go to a temporary table with ADBC (binary COPY), then one
-``INSERT … SELECT`` moves them to the raw table; for sales ``ON CONFLICT (line_key) DO NOTHING``
-drops lines that an earlier batch already landed. Nothing is ever inserted row by row.
+Sales: the lines whose ``line_key`` (hashed client-side) is not landed yet are found by an
+anti-join in Polars and written once, straight into ``raw.sales_line`` with ADBC (binary COPY).
+Other entities: the batch's rows go to a temporary table with ADBC, then one
+``INSERT … SELECT`` moves them to the raw table (contacts: skipping rows already there).
+Nothing is ever inserted row by row.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from reco.db.engine import unreachable
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.ingest.entities import Entity, Kind
-from reco.ingest.parse import KEY
+from reco.ingest.parse import KEY, amount_ht_expr
 
 FILE = "source_file"
 ROW = "source_row"
@@ -98,6 +100,8 @@ def _ingest_temp(cur, frame: pl.DataFrame) -> str:
 
 #: Below this many rows a batch always goes through the indexes.
 BULK_MIN_ROWS = 50_000
+#: maintenance_work_mem for rebuilding the indexes of a big batch (this transaction only).
+REBUILD_MEMORY = "256MB"
 
 
 FILE_NO = "__file"
@@ -113,27 +117,22 @@ def _select_list(entity: Entity, present: set[str], paths: list[str]) -> tuple[l
         value = f"t.{_q(name)}" if name in present else "null"
         if col.kind is Kind.TAGS and name in present:
             value = f"to_jsonb({value})"
-        elif entity.name == "sales" and name == "amount_ht":
-            computed = "round(t.quantity * t.unit_price, 4)" if "unit_price" in present else "null"
-            value = f"coalesce(t.amount_ht, {computed})" if name in present else computed
         exprs.append(value)
     files = ", ".join(_literal(p) for p in paths)
     targets += ["batch_id", FILE, ROW]
     exprs += [":batch_id", f"(array[{files}]::text[])[t.{FILE_NO}]", f"t.{ROW}"]
-    if entity.dedup == "line_key":
-        targets.append("line_key")
-        exprs.append("t.line_key")
     return targets, exprs
 
 
-def _secondary_indexes(cur, entity: Entity) -> list[tuple[str, str]]:
-    """(drop, create) statements of the table's indexes and unique constraints, primary key
-    excepted, exactly as Alembic made them."""
+def _secondary_indexes(cur, entity: Entity, primary_key: bool = False) -> list[tuple[str, str]]:
+    """(drop, create) statements of the table's indexes and unique constraints, exactly as
+    Alembic made them; the primary key too when asked."""
     table = entity.qualified_table
+    kinds = "('u', 'p')" if primary_key else "('u')"
     constraints = fetch(
         cur,
         "select conname, pg_get_constraintdef(oid) from pg_constraint "
-        "where conrelid = $1::regclass and contype = 'u'",
+        f"where conrelid = $1::regclass and contype in {kinds} order by contype",
         (table,),
     )
     indexes = fetch(
@@ -170,9 +169,9 @@ def _bulk(cur, entity: Entity, rows: int) -> bool:
 
 
 def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
-    """Land the batch's rows; return rows actually inserted per source file (the others were
-    already there: duplicates of an earlier batch, found by ``line_key`` for sales and by the
-    whole row for contacts)."""
+    """Land the batch's rows of an entity other than sales (see ``insert_sales``) through a
+    temporary table; return rows actually inserted per source file (the others were already
+    there: duplicates of an earlier batch, found by the whole row for contacts)."""
     if frame.height == 0:
         return {}
     paths = frame.get_column(FILE).unique(maintain_order=True).to_list()
@@ -183,19 +182,12 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
         .replace_strict(paths, list(range(1, len(paths) + 1)), return_dtype=pl.Int32)
         .alias(FILE_NO),
         ROW,
-        *([KEY] if KEY in frame.columns else []),
     )
     temp = _ingest_temp(cur, staged)
     targets, exprs = _select_list(entity, present, paths)
     source = f"pg_temp.{temp} t"
     where = ""
-    if entity.dedup == "line_key":
-        source = (
-            f"(select s.*, encode(sha256(convert_to(s.{_q(KEY)}, 'UTF8')), 'hex') as line_key "
-            f"from pg_temp.{temp} s) t"
-        )
-        where = f"where not exists (select 1 from {entity.qualified_table} r where r.line_key = t.line_key)"
-    elif entity.dedup == "row":
+    if entity.dedup == "row":
         # required columns are never null: plain equality keeps the anti-join indexable
         same = " and ".join(
             f"r.{_q(c)} = {e}" if c in entity.required else f"r.{_q(c)} is not distinct from {e}"
@@ -228,6 +220,55 @@ def insert_rows(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict
         cur.execute(f"analyze {entity.qualified_table}")
     cur.execute(f"drop table pg_temp.{temp}")
     return counts
+
+
+def existing_keys(cur, entity: Entity, frame: pl.DataFrame) -> pl.DataFrame:
+    """The line keys already landed on the batch's order dates (a line's key includes its
+    date, so no other landed line can share a key with the batch). Read with ADBC (Arrow)."""
+    low, high = frame.select(low=pl.col("order_date").min(), high=pl.col("order_date").max()).row(0)
+    cur.execute(
+        f"select line_key from {entity.qualified_table} "
+        f"where order_date between {_literal(low.isoformat())}::date and {_literal(high.isoformat())}::date"
+    )
+    return pl.from_arrow(cur.fetch_arrow_table()).select(pl.col("line_key").cast(pl.String).alias(KEY))
+
+
+def insert_sales(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[str, int]:
+    """Land sales lines whose ``line_key`` (computed client-side) is not in the table yet:
+    an anti-join in Polars against the keys already landed on the batch's dates, then one
+    binary COPY (ADBC ingest, append) straight into the raw table. Runs under the entity's
+    advisory lock (``lock_entity``), so no concurrent load can land the same key in between;
+    the unique constraint on ``line_key`` stays as the guard. Returns rows inserted per file."""
+    if frame.height == 0:
+        return {}
+    new = (
+        frame.lazy()
+        .join(existing_keys(cur, entity, frame).lazy(), on=KEY, how="anti")
+        .select(
+            *[amount_ht_expr() if c == "amount_ht" else pl.col(c) for c in entity.columns],
+            batch_id=pl.lit(batch_id, dtype=pl.String),
+            source_file=pl.col(FILE),
+            source_row=pl.col(ROW),
+            line_key=pl.col(KEY),
+        )
+        .collect()
+    )
+    # A big batch lands without indexes, then the primary key and the unique line_key are
+    # rebuilt (one sort each) in the same transaction: the guard holds at commit.
+    rebuild = _secondary_indexes(cur, entity, primary_key=True) if _bulk(cur, entity, new.height) else []
+    for drop, _ in rebuild:
+        cur.execute(drop)
+    if new.height:
+        # Plain (large) strings, not string views: the driver copies them faster.
+        rows = new.to_arrow(compat_level=pl.CompatLevel.oldest())
+        cur.adbc_ingest(entity.table.name, rows, mode="append", db_schema_name=entity.table.schema)
+    if rebuild:  # sort the index keys in memory (1 M 64-character keys overflow the default)
+        cur.execute(f"set local maintenance_work_mem = '{REBUILD_MEMORY}'")
+    for _, create in rebuild:
+        cur.execute(create)
+    if rebuild:
+        cur.execute(f"analyze {entity.qualified_table}")
+    return dict(new.group_by(FILE).len().iter_rows())
 
 
 def insert_rejects(cur, entity: Entity, batch_id: str, rejects: pl.DataFrame) -> None:

@@ -16,7 +16,7 @@ from reco.ingest import land
 from reco.ingest.entities import Entity
 from reco.ingest.entities import entity as get_entity
 from reco.ingest.mapping import Mapping, load_mapping
-from reco.ingest.parse import DETAILS, KEY, REASONS, row_key, sales_key, typed_frame
+from reco.ingest.parse import DETAILS, KEY, REASONS, line_key, row_key, typed_frame
 from reco.ingest.read import RAW, ROW, SourceFile, read_file, sha256_of
 from reco.ingest.report import FileReport, LoadFailed, LoadReport, RejectedRow
 
@@ -77,7 +77,7 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
             ),
         ]
     ).sort("source_row")
-    key = sales_key() if ent.dedup == "line_key" else row_key(ent.columns)
+    key = line_key() if ent.dedup == "line_key" else row_key(ent.columns)
     valid = (
         good.lazy()
         .select(*ent.columns, source_file=path, source_row=pl.col(ROW))
@@ -250,7 +250,10 @@ def _load(
     valid_rows = dict(valid.group_by("source_file").len().iter_rows())
     if ent.dedup != "line_key":
         unique = unique.drop(KEY)
-    inserted = land.insert_rows(cur, ent, report.batch_id, unique)
+    if ent.dedup == "line_key":
+        inserted = land.insert_sales(cur, ent, report.batch_id, unique)
+    else:
+        inserted = land.insert_rows(cur, ent, report.batch_id, unique)
     land.insert_rejects(cur, ent, report.batch_id, rejects)
     for p in parsed:
         f = p.report

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import polars as pl
+import polars_hash as plh
 
 from reco.ingest.entities import LINE_TYPES, Column, Entity, Kind
 from reco.ingest.mapping import ColumnOptions, LineTypeRules, Mapping, normalise_header
@@ -302,8 +303,27 @@ def sales_key() -> pl.Expr:
             pl.lit("amount:") + pl.col("amount_ht").cast(pl.String),
         ),
     ]
-    occurrence = pl.int_range(1, pl.len() + 1).over(parts)
-    return pl.concat_str([*parts, occurrence.cast(pl.String)], separator="\x1f")
+    line = pl.concat_str(parts, separator="\x1f")
+    occurrence = pl.int_range(1, pl.len() + 1).over(line)
+    return pl.concat_str([line, occurrence.cast(pl.String)], separator="\x1f")
+
+
+def line_key() -> pl.Expr:
+    """raw.sales_line.line_key: the lower-case hex sha256 of the UTF-8 ``sales_key()`` text,
+    computed client-side (polars-hash: a stable, standard sha256, not Polars' own ``hash``);
+    equal to PostgreSQL's ``encode(sha256(convert_to(text, 'UTF8')), 'hex')``."""
+    return plh.concat_str(sales_key()).chash.sha2_256()
+
+
+_EXACT = pl.Decimal(38, 8)
+
+
+def amount_ht_expr() -> pl.Expr:
+    """amount_ht, or round(quantity × unit_price, 4) when the file has none: the product is
+    exact at 8 decimals, then rounded half away from zero like PostgreSQL's ``round``."""
+    product = pl.col("quantity").cast(_EXACT) * pl.col("unit_price").cast(_EXACT)
+    computed = product.round(4, mode="half_away_from_zero").cast(DECIMAL_TYPE)
+    return pl.coalesce(pl.col("amount_ht"), computed)
 
 
 def row_key(columns: dict[str, Column]) -> pl.Expr:

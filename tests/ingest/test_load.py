@@ -317,3 +317,52 @@ def test_credit_notes_are_cancellations_and_negative_lines_returns_by_default(db
     load_files(db, "sales", [f])
     got = rows(db, "select doc_ref, line_type from raw.sales_line order by source_row")
     assert got == [("FA2024-1", "sale"), ("AV-FA2024-1", "cancellation"), ("FA2024-2", "return")]
+
+
+def test_line_key_recomputed_in_sql_from_the_landed_columns_matches(db, tmp_path):
+    # the same line twice on one invoice (occurrences 1 and 2), and a line with a label only
+    f = sales_file(tmp_path / "s.csv", [L1, L1, "F4,2024-01-08 09:00,C4,,Côte  Rôtie,2,9.99"])
+    assert load_files(db, "sales", [f]).loaded == 3
+    got = rows(
+        db,
+        """
+        with parts as (
+            select source_row, line_key, concat_ws(chr(31),
+                doc_ref,
+                coalesce(product_key, 'label:' || lower(regexp_replace(product_label, '\\s+', ' ', 'g'))),
+                customer_code,
+                coalesce(to_char(order_ts, 'YYYY-MM-DD"T"HH24:MI:SS'), to_char(order_date, 'YYYY-MM-DD')),
+                quantity::text,
+                coalesce(unit_price::text, 'amount:' || amount_ht::text)
+            ) as line
+            from raw.sales_line
+        )
+        select line_key = encode(sha256(convert_to(
+            line || chr(31) || row_number() over (partition by line order by source_row), 'UTF8')), 'hex')
+        from parts order by source_row
+        """,
+    )
+    assert got == [(True,), (True,), (True,)]
+
+
+def test_computed_amount_rounds_half_away_from_zero_like_postgresql(db, tmp_path):
+    f = write(
+        tmp_path / "s.csv",
+        "doc_ref,order_date,customer_code,product_key,quantity,unit_price\n"
+        "F1,2024-01-05,C1,P1,0.5,0.0005\nF1,2024-01-05,C1,P2,-0.5,0.0005\nF1,2024-01-05,C1,P3,1.3333,1.5555\n",
+    )
+    load_files(db, "sales", [f])
+    got = rows(
+        db,
+        "select amount_ht::text, amount_ht = round(quantity * unit_price, 4) "
+        "from raw.sales_line order by source_row",
+    )
+    assert got == [("0.0003", True), ("-0.0003", True), ("2.0739", True)]
+
+
+def test_sales_line_keeps_only_its_primary_key_and_unique_line_key_indexes(db):
+    got = rows(
+        db,
+        "select indexname from pg_indexes where schemaname = 'raw' and tablename = 'sales_line' order by 1",
+    )
+    assert got == [("pk_sales_line",), ("uq_sales_line_line_key",)]

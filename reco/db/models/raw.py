@@ -79,10 +79,12 @@ class RawCustomer(_Lineage, Base):
 
 class RawSalesLine(_Lineage, Base):
     """Invoice / order lines. ``line_key`` is the natural key that makes overlapping exports
-    idempotent (see docs/ingestion.md); returns and cancellations are kept and flagged."""
+    idempotent (see docs/ingestion.md); returns and cancellations are kept and flagged.
+    No secondary index but the unique ``line_key``: dbt scans the landing table in full, and
+    an index would only cost load time (migration 0004)."""
 
     __tablename__ = "sales_line"
-    __table_args__ = (Index(None, "customer_code", "order_date"), SCHEMA)
+    __table_args__ = SCHEMA
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     line_key: Mapped[str] = mapped_column(String(64), unique=True)
