@@ -8,20 +8,11 @@ from pathlib import Path
 import polars as pl
 from rich.table import Table
 
-from reco.backtest.metrics import OVERALL
+from reco.backtest.metrics import METRICS, OVERALL
 from reco.backtest.run import PLATFORM, BacktestReport, CutoffResult
 
-#: the columns of the terminal table, in order
-TABLE_METRICS = (
-    "hit",
-    "precision",
-    "recall",
-    "ndcg",
-    "map",
-    "new_item_share",
-    "new_item_hit",
-    "coverage",
-)
+#: the columns of the terminal table, in order: every metric, in report order
+TABLE_METRICS = METRICS
 METHOD_ORDER = (PLATFORM, "REPEAT", "SAR", "POP", "RANDOM")
 
 

@@ -13,6 +13,9 @@ from reco.scoring.runs import list_runs, run_audit, show_run
 
 app = typer.Typer(help="List and inspect scoring runs.", no_args_is_help=True)
 
+#: columns of the per-scenario score distribution, as keys of ``show_run(...)["scenarios"]``
+SCENARIO_COLUMNS = ("scenario", "customers", "items", "min", "p25", "median", "p75", "max", "mean")
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -86,35 +89,9 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
         if isinstance(values, dict):
             meta.add_row(f"input {name}", ", ".join(f"{k}={v}" for k, v in values.items()))
     console.print(meta)
-    scen = Table(
-        "scenario",
-        "customers",
-        "items",
-        "min",
-        "p25",
-        "median",
-        "p75",
-        "max",
-        "mean",
-        title="scores by scenario",
-    )
+    scen = Table(*SCENARIO_COLUMNS, title="scores by scenario")
     for r in run["scenarios"]:
-        scen.add_row(
-            *(
-                str(r[k])
-                for k in (
-                    "scenario",
-                    "customers",
-                    "items",
-                    "min",
-                    "p25",
-                    "median",
-                    "p75",
-                    "max",
-                    "mean",
-                )
-            )
-        )
+        scen.add_row(*(str(r[k]) for k in SCENARIO_COLUMNS))
     console.print(scen)
     sup = Table("reason", "customers", title="suppression reasons")
     for r in run["suppression_reasons"]:
