@@ -19,21 +19,6 @@ with order_lines as (
 
 ),
 
--- One row per (customer, product): the aroma scores are the product's, so the weighted sums
--- below only need its revenue and line count.
-purchases as (
-
-    select
-        customer_code,
-        product_key,
-        count(*) as n_lines,
-        sum(amount_ht) as revenue_ht
-
-    from order_lines
-    group by customer_code, product_key
-
-),
-
 products as (
 
     select * from {{ ref('product') }}
@@ -55,15 +40,14 @@ aroma_axes as (
 aroma_lines as (
 
     select
-        purchases.customer_code,
-        purchases.n_lines,
-        purchases.revenue_ht,
+        order_lines.customer_code,
+        order_lines.amount_ht,
         {% for axis in axes -%}
         coalesce(products.aroma_{{ axis }}, 1) as aroma_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
-    from purchases
+    from order_lines
     inner join products
-        on purchases.product_key = products.product_key
+        on order_lines.product_key = products.product_key
     where
         {% for axis in axes -%}
         products.aroma_{{ axis }} is not null{{ ' or' if not loop.last }}
@@ -74,11 +58,11 @@ means as (
 
     select
         customer_code,
-        sum(n_lines)::bigint as n_aroma_lines,
-        sum(revenue_ht) as aroma_revenue_ht,
+        count(*) as n_aroma_lines,
+        sum(amount_ht) as aroma_revenue_ht,
         {% for axis in axes -%}
         -- rounded: a float weighted mean of 5s can come out as 5.000000000000001
-        round((sum(revenue_ht * aroma_{{ axis }}) / nullif(sum(revenue_ht), 0))::numeric, 4)::float
+        round((sum(amount_ht * aroma_{{ axis }}) / nullif(sum(amount_ht), 0))::numeric, 4)::float
             as mean_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from aroma_lines
