@@ -2,6 +2,10 @@
 
 It starts on demand, keeps running between commands (``cleanup_mode=None``) and stops only on
 ``reco db stop``. It listens on a unix socket in its data folder, never on a TCP port.
+
+Server settings for bulk warehouse builds (see ``SERVER_SETTINGS`` and docs/warehouse.md) live
+in ``reco.conf`` in the data folder, included from ``postgresql.conf``; they are (re)written
+at every start, and ``ALTER SYSTEM`` still overrides them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,45 @@ from pathlib import Path
 
 POSTGRES_VERSION = 16
 _log = logging.getLogger(__name__)
+
+# Sized for a small machine (2 cores, 24 GB shared with other work) building a warehouse of
+# ten million order lines; documented in docs/warehouse.md ("Server settings").
+SERVER_SETTINGS: dict[str, str] = {
+    # A local single-user server with no replicas or archive: tables created and filled in the
+    # same transaction (every dbt table build) skip the write-ahead log entirely.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    # Fewer, later checkpoints during bulk writes.
+    "max_wal_size": "8GB",
+    "min_wal_size": "1GB",
+    "checkpoint_timeout": "30min",
+    "shared_buffers": "1GB",
+    "effective_cache_size": "8GB",
+    # Sorts and hashes of millions of rows in memory (dbt models raise work_mem further).
+    "work_mem": "64MB",
+    "maintenance_work_mem": "1GB",
+    "max_parallel_workers_per_gather": "2",
+    "max_parallel_maintenance_workers": "2",
+}
+_CONF_FILE = "reco.conf"
+_INCLUDE = f"include_if_exists '{_CONF_FILE}'"
+
+
+def write_server_settings(pgdata: Path) -> bool:
+    """Write ``SERVER_SETTINGS`` to ``reco.conf`` and include it; True when anything changed."""
+    conf = pgdata / _CONF_FILE
+    text = "# Written by reco at every start (reco/db/embedded.py); ALTER SYSTEM overrides it.\n"
+    text += "".join(f"{k} = '{v}'\n" for k, v in SERVER_SETTINGS.items())
+    changed = not conf.exists() or conf.read_text() != text
+    if changed:
+        conf.write_text(text)
+        conf.chmod(0o644)
+    main = pgdata / "postgresql.conf"
+    if _INCLUDE not in main.read_text():
+        with main.open("a") as f:
+            f.write(f"\n{_INCLUDE}\n")
+        changed = True
+    return changed
 
 
 def _pgserver():
@@ -67,7 +110,15 @@ class EmbeddedServer:
         if current.running:
             return current
         self.home.mkdir(parents=True, exist_ok=True)
-        _pgserver().get_server(self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION)
+        initialised = (self.pgdata / "PG_VERSION").exists()
+        if initialised:
+            write_server_settings(self.pgdata)
+        server = _pgserver().get_server(self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION)
+        if not initialised and write_server_settings(self.pgdata):
+            # First start: initdb has just made the data folder; restart once to apply the
+            # settings (wal_level and shared_buffers need a restart, not a reload).
+            server.stop()
+            server.ensure_postgres_running()
         return self.status()
 
     def stop(self) -> bool:

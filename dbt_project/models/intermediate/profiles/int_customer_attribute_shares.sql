@@ -21,6 +21,20 @@ with order_lines as (
 
 ),
 
+-- One row per (customer, product) before the attribute join: a customer buying the same
+-- wine again adds a line, not a group; the grouping sets below then hash far fewer rows.
+purchases as (
+
+    select
+        customer_code,
+        product_key,
+        sum(amount_ht) as revenue_ht
+
+    from order_lines
+    group by customer_code, product_key
+
+),
+
 products as (
 
     select * from {{ ref('product') }}
@@ -36,7 +50,7 @@ rfm as (
 revenue_by_value as (
 
     select
-        order_lines.customer_code,
+        purchases.customer_code,
         case
             {% for name, column in dimensions.items() -%}
             when grouping(products.{{ column }}) = 0 then '{{ name }}'
@@ -47,14 +61,14 @@ revenue_by_value as (
             products.{{ column }}{{ ',' if not loop.last }}
             {%- endfor %}
         ) as attribute_value,
-        sum(order_lines.amount_ht) as revenue_ht
+        sum(purchases.revenue_ht) as revenue_ht
 
-    from order_lines
+    from purchases
     inner join products
-        on order_lines.product_key = products.product_key
+        on purchases.product_key = products.product_key
     group by grouping sets (
         {%- for column in dimensions.values() %}
-        (order_lines.customer_code, products.{{ column }}){{ ',' if not loop.last }}
+        (purchases.customer_code, products.{{ column }}){{ ',' if not loop.last }}
         {%- endfor %}
     )
 
