@@ -3,14 +3,14 @@ audits. Pure function of the inputs and the configuration (no database access)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import polars as pl
 
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
-from reco.scoring.features import build_history, neighbours, popular_pool, prepare_products
+from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
 from reco.scoring.inputs import ScoringInputs
 from reco.scoring.scenarios import BUILDERS, Context, fallback, fits, repeat_rate
 
@@ -160,14 +160,30 @@ def _run_audit(reason: str, severity: str, details: dict) -> pl.DataFrame:
     )
 
 
+def _chunk_history(history: History, chunk: pl.DataFrame) -> History:
+    """The history of the customers whose ``cid`` lies in the chunk's range (a range filter, so
+    each chunk reads only its slice instead of joining against everyone's history); the global
+    tables cached on ``history`` (neighbours, repeat rates) are shared, never recomputed."""
+    lo, hi = chunk["cid"].min(), chunk["cid"].max()
+    in_range = pl.col("cid").is_between(lo, hi)
+    shared = {k: v for k, v in history._cache.items() if k in ("neighbours", "repeat_rate")}
+    return History(
+        history.customers.filter(in_range),
+        history.cp.filter(in_range),
+        history.family_share.filter(in_range),
+        history.grape_share.filter(in_range),
+        history.unmapped,
+        shared,
+    )
+
+
 def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
     """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
     customers. Every step is per customer (global tables come from ``ctx``), so the result for a
     customer does not depend on which chunk it is in. Returns the encoded items per scenario and
     the customers no scenario fits."""
     config, products = ctx.config, ctx.products
-    ctx.history._cache.pop("cooc", None)  # co-occurrence scores of the previous chunk
-    ctx.history._cache.pop("cooc_cids", None)
+    ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
     remaining = chunk
     claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
     for scenario in config.priority:
