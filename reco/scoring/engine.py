@@ -3,16 +3,16 @@ audits. Pure function of the inputs and the configuration (no database access)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import polars as pl
 
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
-from reco.scoring.features import build_history, popular_pool, prepare_products
+from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
 from reco.scoring.inputs import ScoringInputs
-from reco.scoring.scenarios import BUILDERS, Context, fallback, fits
+from reco.scoring.scenarios import BUILDERS, Context, fallback, fits, repeat_rate
 
 ITEM_SCHEMA = {
     "customer_code": pl.String,
@@ -30,6 +30,10 @@ AUDIT_SCHEMA = {
     "product_key": pl.String,
     "details_json": pl.String,
 }
+
+
+#: In-scope customers scored per chunk: bounds memory and keeps time linear in customers.
+CHUNK_CUSTOMERS = 200_000
 
 
 @dataclass
@@ -156,9 +160,75 @@ def _run_audit(reason: str, severity: str, details: dict) -> pl.DataFrame:
     )
 
 
-def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: bool = True) -> ScoringResult:
+def _chunk_history(history: History, chunk: pl.DataFrame) -> History:
+    """The history of the customers whose ``cid`` lies in the chunk's range (a range filter, so
+    each chunk reads only its slice instead of joining against everyone's history); the global
+    tables cached on ``history`` (neighbours, repeat rates) are shared, never recomputed."""
+    lo, hi = chunk["cid"].min(), chunk["cid"].max()
+    in_range = pl.col("cid").is_between(lo, hi)
+    shared = {k: v for k, v in history._cache.items() if k in ("neighbours", "repeat_rate")}
+    return History(
+        history.customers.filter(in_range),
+        history.cp.filter(in_range),
+        history.family_share.filter(in_range),
+        history.grape_share.filter(in_range),
+        history.unmapped,
+        shared,
+    )
+
+
+def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
+    customers. Every step is per customer (global tables come from ``ctx``), so the result for a
+    customer does not depend on which chunk it is in. Returns the encoded items per scenario and
+    the customers no scenario fits."""
+    config, products = ctx.config, ctx.products
+    ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
+    remaining = chunk
+    claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
+    for scenario in config.priority:
+        subset = remaining.filter(fits(scenario, config))
+        if subset.height == 0:
+            continue
+        cands = _scored(BUILDERS[scenario](ctx, subset), fill=0).collect()
+        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
+        remaining = remaining.join(enough, on="cid", how="anti")
+    if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
+        claimed["NURTURE"].append(_scored(BUILDERS["NURTURE"](ctx, remaining), fill=0).collect())
+
+    top_n = config.rules.top_n
+    items = []
+    for scenario, parts in claimed.items():
+        if not parts:
+            continue
+        cands = pl.concat(parts, how="diagonal_relaxed").lazy()
+        comps = [c for c in cands.collect_schema() if c.startswith("c_")]
+        top = select_top(cands, products, config).collect()
+        counts = top.group_by("cid").len()
+        short = chunk.join(counts, on="cid", how="left").filter(pl.col("len").fill_null(0) < top_n)
+        short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
+        if short.height:
+            chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
+            extra = _scored(fallback(ctx, short), fill=1).join(chosen, on=["cid", "pid"], how="anti")
+            refilled = select_top(
+                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
+            ).collect()
+            top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
+        items.append(_encode(top.lazy(), products, scenario, comps).collect())
+    return items, remaining
+
+
+def score(
+    inputs: ScoringInputs,
+    config: ScoringConfig,
+    *,
+    apply_contact_rules: bool = True,
+    chunk_size: int | None = CHUNK_CUSTOMERS,
+) -> ScoringResult:
     """Recommend ``top_n`` products to every eligible customer (every customer with history
-    when ``apply_contact_rules`` is false: no eligibility, no silence window)."""
+    when ``apply_contact_rules`` is false: no eligibility, no silence window). Customers are
+    scored ``chunk_size`` at a time (None: all at once); the output does not depend on it."""
     as_of = inputs.as_of
     lines = inputs.order_lines.filter(pl.col("order_date") < as_of)
     products = prepare_products(inputs.products, lines, as_of, config)
@@ -189,44 +259,19 @@ def score(inputs: ScoringInputs, config: ScoringConfig, *, apply_contact_rules: 
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())
 
-    # -- scenario assignment, in priority order --------------------------------------------------
-    remaining = customers.filter("in_scope")
-    n_eligible = remaining.height
-    claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
-    for scenario in config.priority:
-        subset = remaining.filter(fits(scenario, config))
-        if subset.height == 0:
-            continue
-        cands = _scored(BUILDERS[scenario](ctx, subset), fill=0).collect()
-        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
-        claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
-        remaining = remaining.join(enough, on="cid", how="anti")
-    if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
-        claimed["NURTURE"].append(_scored(BUILDERS["NURTURE"](ctx, remaining), fill=0).collect())
-        audits.append(_audit(remaining.lazy(), "fallback", "no_scenario_fits", "info", []))
-
-    # -- business rules, top-N and fallback fill -----------------------------------------------
+    # -- global, customer-independent parts once; then customers in fixed-size chunks ---------
+    neighbours(history, products, as_of, config)
+    repeat_rate(ctx)
+    in_scope = customers.filter("in_scope")
+    n_eligible = in_scope.height
+    size = max(1, chunk_size or in_scope.height or 1)
+    items: list[pl.DataFrame] = []
+    for start in range(0, in_scope.height, size):
+        chunk_items, no_fit = _score_chunk(ctx, in_scope.slice(start, size))
+        items.extend(chunk_items)
+        if no_fit.height:
+            audits.append(_audit(no_fit.lazy(), "fallback", "no_scenario_fits", "info", []))
     top_n = config.rules.top_n
-    items = []
-    for scenario, parts in claimed.items():
-        if not parts:
-            continue
-        cands = pl.concat(parts, how="diagonal_relaxed").lazy()
-        comps = [c for c in cands.collect_schema() if c.startswith("c_")]
-        top = select_top(cands, products, config).collect()
-        counts = top.group_by("cid").len()
-        short = customers.join(counts, on="cid", how="left").filter(
-            pl.col("in_scope"), pl.col("len").fill_null(0) < top_n
-        )
-        short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
-        if short.height:
-            chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
-            extra = _scored(fallback(ctx, short), fill=1).join(chosen, on=["cid", "pid"], how="anti")
-            refilled = select_top(
-                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
-            ).collect()
-            top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
-        items.append(_encode(top.lazy(), products, scenario, comps).collect())
     items_df = (
         pl.concat(items, how="vertical_relaxed")
         if items

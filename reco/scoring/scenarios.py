@@ -145,15 +145,20 @@ def repeat_rate(ctx: Context) -> pl.LazyFrame:
     """Per product, the share of its buyers who bought it again (in another order), shrunk
     towards the catalogue-wide share with ``repeat_prior`` pseudo-buyers: staples score high,
     one-off purchases low."""
-    prior = ctx.config.rebuy.repeat_prior
-    per = (
-        ctx.history.cp.lazy().group_by("pid").agg(buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum())
-    )
-    overall = pl.col("repeaters").sum() / pl.col("buyers").sum()
-    return per.select(
-        "pid",
-        repeat_rate=(pl.col("repeaters") + prior * overall) / (pl.col("buyers") + prior),
-    )
+    cache = ctx.history._cache
+    if "repeat_rate" not in cache:  # global: computed once, over every customer's history
+        prior = ctx.config.rebuy.repeat_prior
+        per = (
+            ctx.history.cp.lazy()
+            .group_by("pid")
+            .agg(buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum())
+        )
+        overall = pl.col("repeaters").sum() / pl.col("buyers").sum()
+        cache["repeat_rate"] = per.select(
+            "pid",
+            repeat_rate=(pl.col("repeaters") + prior * overall) / (pl.col("buyers") + prior),
+        ).collect()
+    return cache["repeat_rate"].lazy()
 
 
 def winback(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
