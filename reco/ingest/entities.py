@@ -119,18 +119,21 @@ _MISSING = {
     "unit_price": "missing_amount",
 }
 
+
+def _entity(name: str, model, **rules) -> Entity:
+    """An entity landing in ``model``'s table, with its columns and the shared missing codes."""
+    return Entity(name, model.__table__, _columns(model.__table__), missing_codes=_MISSING, **rules)
+
+
 ENTITIES: dict[str, Entity] = {
-    "customers": Entity(
+    "customers": _entity(
         "customers",
-        raw.RawCustomer.__table__,
-        _columns(raw.RawCustomer.__table__),
+        raw.RawCustomer,
         required=("customer_code",),
-        missing_codes=_MISSING,
     ),
-    "sales": Entity(
+    "sales": _entity(
         "sales",
-        raw.RawSalesLine.__table__,
-        _columns(raw.RawSalesLine.__table__),
+        raw.RawSalesLine,
         required=("doc_ref", "customer_code", "quantity"),
         # a date (order_date, or the date part of order_ts), a product and a price or amount
         one_of=(
@@ -139,29 +142,22 @@ ENTITIES: dict[str, Entity] = {
             ("unit_price", "amount_ht"),
         ),
         dedup="line_key",
-        missing_codes=_MISSING,
     ),
-    "products": Entity(
+    "products": _entity(
         "products",
-        raw.RawProduct.__table__,
-        _columns(raw.RawProduct.__table__),
+        raw.RawProduct,
         required=("product_key",),
-        missing_codes=_MISSING,
     ),
-    "aliases": Entity(
+    "aliases": _entity(
         "aliases",
-        raw.RawProductAlias.__table__,
-        _columns(raw.RawProductAlias.__table__),
+        raw.RawProductAlias,
         required=("alias_label", "product_key"),
-        missing_codes=_MISSING,
     ),
-    "contacts": Entity(
+    "contacts": _entity(
         "contacts",
-        raw.RawContact.__table__,
-        _columns(raw.RawContact.__table__),
+        raw.RawContact,
         required=("customer_code", "contact_date"),
         dedup="row",
-        missing_codes=_MISSING,
     ),
 }
 
