@@ -9,7 +9,7 @@ import polars as pl
 from rich.table import Table
 
 from reco.backtest.metrics import METRICS, OVERALL
-from reco.backtest.run import PLATFORM, BacktestReport, CutoffResult
+from reco.backtest.run import LIST_SCOPE, PLATFORM, TASKS, BacktestReport, CutoffResult
 
 #: the columns of the terminal table, in order: every metric, in report order
 TABLE_METRICS = METRICS
@@ -64,8 +64,85 @@ def cutoff_table(result: CutoffResult) -> Table:
     return table
 
 
+#: fewer customers in a comparison than this and no verdict is given
+MIN_CUSTOMERS = 30
+
+
+def verdicts(result: CutoffResult) -> list[dict]:
+    """The comparisons the platform is held to (ANCHORS.md, docs/evaluation.md): overall hit@3
+    against the best baseline, then each scenario on its task and baseline — on the customers
+    it was given, and (with scenario lists) its own list on every customer it applies to."""
+    rows = {(r["scope"], r["method"], r["metric"]): r for r in result.table.iter_rows(named=True)}
+    baselines = [m for m in METHOD_ORDER[1:] if (OVERALL, m, "hit") in rows]
+    checks = []
+    if baselines:
+        best = max(baselines, key=lambda m: rows[(OVERALL, m, "hit")]["value"] or 0.0)
+        checks.append(("overall", OVERALL, "hit", best))
+    for scenario, (metric, baseline) in TASKS.items():
+        checks.append((scenario, scenario, metric, baseline))
+    for scenario, (metric, baseline) in TASKS.items():
+        checks.append((f"{scenario}'s own list", LIST_SCOPE + scenario, metric, baseline))
+    out = []
+    for label, scope, metric, baseline in checks:
+        mine, theirs = rows.get((scope, PLATFORM, metric)), rows.get((scope, baseline, metric))
+        if not mine or not theirs or mine["value"] is None or theirs["value"] is None:
+            continue
+        overlap = (
+            mine["ci_low"] is not None
+            and theirs["ci_high"] is not None
+            and (mine["ci_low"] <= theirs["ci_high"] and theirs["ci_low"] <= mine["ci_high"])
+        )
+        verdict = "beats" if mine["value"] > theirs["value"] else "does not beat"
+        if mine["n_customers"] < MIN_CUSTOMERS:
+            verdict, overlap = f"too few customers to tell (< {MIN_CUSTOMERS})", False
+        out.append(
+            {
+                "comparison": label,
+                "scope": scope,
+                "metric": metric,
+                "n_customers": mine["n_customers"],
+                "platform": mine,
+                "baseline": baseline,
+                "baseline_row": theirs,
+                "verdict": verdict + (" (intervals overlap)" if overlap else ""),
+            }
+        )
+    return out
+
+
+def verdict_table(result: CutoffResult) -> Table:
+    table = Table(title=f"cutoff {result.cutoff}: is it any good?", title_justify="left")
+    for col in ("comparison", "n", "metric", "PLATFORM", "baseline", "verdict"):
+        table.add_column(col, justify="right" if col == "n" else "left")
+    for v in verdicts(result):
+        table.add_row(
+            v["comparison"],
+            f"{v['n_customers']:,}",
+            f"{v['metric']}@3",
+            _cell(v["platform"], with_ci=True),
+            f"{v['baseline']} {_cell(v['baseline_row'], with_ci=True)}",
+            v["verdict"],
+        )
+    return table
+
+
 def to_json(report: BacktestReport) -> str:
-    return json.dumps(report.as_dict(), indent=2, default=str)
+    out = report.as_dict()
+    for cut, data in zip(report.cutoffs, out["cutoffs"], strict=True):
+        data["verdicts"] = [
+            {
+                "comparison": v["comparison"],
+                "scope": v["scope"],
+                "metric": v["metric"],
+                "n_customers": v["n_customers"],
+                "platform": v["platform"]["value"],
+                "baseline": v["baseline"],
+                "baseline_value": v["baseline_row"]["value"],
+                "verdict": v["verdict"],
+            }
+            for v in verdicts(cut)
+        ]
+    return json.dumps(out, indent=2, default=str)
 
 
 def chart(report: BacktestReport, path: Path) -> Path:
@@ -100,7 +177,12 @@ def chart(report: BacktestReport, path: Path) -> Path:
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8)
-    last = results.filter(pl.col("scope") != OVERALL, cutoff=cutoffs[-1], metric="hit")
+    last = results.filter(
+        pl.col("scope") != OVERALL,
+        ~pl.col("scope").str.starts_with(LIST_SCOPE),
+        cutoff=cutoffs[-1],
+        metric="hit",
+    )
     scopes = sorted(set(last["scope"]))
     for j, method in enumerate(methods):
         sub = last.filter(method=method)

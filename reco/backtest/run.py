@@ -22,7 +22,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +40,18 @@ from reco.errors import RecoError
 PLATFORM = "PLATFORM"
 #: scope of eligible customers the platform gave no recommendation to
 UNSCORED = "UNSCORED"
+#: scope prefix of a scenario's own list, scored for every customer the scenario applies to
+LIST_SCOPE = "list:"
+#: the task of each scenario: the metric it is judged on and the baseline that fits it
+#: (ANCHORS.md): re-purchase hit-rate for REBUY, discovery for CROSS_SELL and UPSELL, lapsed
+#: customers' hit-rate against popularity for WINBACK, and for NURTURE (new customers).
+TASKS = {
+    "REBUY": ("hit", "REPEAT"),
+    "CROSS_SELL": ("new_item_hit", "SAR"),
+    "UPSELL": ("new_item_hit", "SAR"),
+    "WINBACK": ("hit", "POP"),
+    "NURTURE": ("hit", "POP"),
+}
 #: dbt arguments of a rebuild: models and seeds, data tests skipped for speed (the live
 #: ``dbt build`` runs them on the same code); ``--full-dbt-build`` runs them too.
 FAST_REBUILD = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
@@ -131,6 +143,7 @@ def evaluate_cutoff(
     restrict_to_scored: bool = False,
     n_resamples: int = 1000,
     seed: int = 0,
+    scenario_lists: dict[str, pl.DataFrame] | None = None,
 ) -> CutoffResult:
     """Evaluate ``platform`` recommendations (customer_code, scenario, rank, product_key) and
     every baseline on the eligible customers of ``events`` split at ``cutoff``.
@@ -138,7 +151,11 @@ def evaluate_cutoff(
     The population is every eligible customer; each is in the scope of the scenario the
     platform gave them (``UNSCORED`` if none, where the platform scores zero). With
     ``restrict_to_scored`` (contact rules on), customers the platform withheld are left out
-    of every method instead."""
+    of every method instead.
+
+    ``scenario_lists`` (scenario -> customer_code, rank, product_key): each scenario's own
+    list for every customer it applies to, evaluated on the eligible customers it covers,
+    with the baselines on the same customers, in the scopes ``list:<SCENARIO>``."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     s: Split = split(events, cutoff, horizon_days)
@@ -158,7 +175,8 @@ def evaluate_cutoff(
     timings["split"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    recs = baselines.all_baselines(s, population.lazy().select("customer_code"))
+    base_customers = eligible if scenario_lists else population.select("customer_code")
+    recs = baselines.all_baselines(s, base_customers.lazy().select("customer_code"))
     timings["baselines"] = time.perf_counter() - t0
     outside = 0
     if platform is not None:
@@ -186,6 +204,24 @@ def evaluate_cutoff(
         n_resamples=n_resamples,
         seed=seed,
     )
+    for scenario, items in (scenario_lists or {}).items():
+        covered = eligible.join(items.select("customer_code").unique(), on="customer_code", how="semi")
+        own = items.select(
+            method=pl.lit(PLATFORM),
+            customer_code=pl.col("customer_code").cast(pl.String),
+            rank=pl.col("rank").cast(pl.Int32),
+            product_key=pl.col("product_key").cast(pl.String),
+        )
+        listed = metrics.evaluate(
+            pl.concat([own, recs.filter(pl.col("method") != PLATFORM)]).lazy(),
+            covered.lazy().with_columns(scope=pl.lit(metrics.OVERALL)),
+            s.test,
+            s.history,
+            catalogue_size,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        table = pl.concat([table, listed.with_columns(scope=pl.lit(LIST_SCOPE + scenario))])
     timings["metrics"] = time.perf_counter() - t0
     return CutoffResult(
         cutoff=cutoff,
@@ -257,6 +293,36 @@ def platform_scorer(
     items = result.items
     items = items.collect() if isinstance(items, pl.LazyFrame) else items
     return items.select("customer_code", "scenario", "rank", "product_key")
+
+
+def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
+    """Each scenario's own list (customer_code, rank, product_key) for every customer with
+    history it applies to, as if it were the only scenario (REBUY with no probability floor):
+    the comparisons of ANCHORS.md, scenario by scenario. NURTURE's list covers the customers
+    it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback."""
+    from reco.scoring import score
+    from reco.scoring.config import SCENARIOS
+
+    lists = {}
+    for scenario in scenarios or SCENARIOS:
+        forced = replace(config, priority=(scenario,), rebuy=replace(config.rebuy, min_hit_probability=0.0))
+        result = score(inputs, forced, apply_contact_rules=False)
+        caught = result.audits.filter(kind="fallback", reason_code="no_scenario_fits")
+        lists[scenario] = (
+            result.items.filter(scenario=scenario)
+            .join(caught.select("customer_code"), on="customer_code", how="anti")
+            .select("customer_code", "rank", "product_key")
+        )
+    return lists
+
+
+def platform_lists(
+    db: Database, schema_prefix: str, cutoff: date, config: Path | None
+) -> dict[str, pl.DataFrame]:
+    """:func:`score_lists` on the rebuilt marts as of ``cutoff``."""
+    from reco.scoring import load_config, read_inputs
+
+    return score_lists(read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff), load_config(config))
 
 
 def live_truth_covers(db: Database, window_end: date) -> bool:
@@ -361,6 +427,7 @@ def run_backtest(
     full_dbt_build: bool = False,
     keep_schemas: bool = False,
     truth: str = "auto",
+    scenario_lists: bool = False,
     scorer: Scorer = platform_scorer,
     n_resamples: int = 1000,
     progress: Callable[[str], None] = lambda _msg: None,
@@ -407,6 +474,12 @@ def run_backtest(
             recs = scorer(db, prefix, cutoff, config, with_contact_rules)
             t_score = time.perf_counter() - t0
             t0 = time.perf_counter()
+            lists = None
+            if scenario_lists:
+                progress(f"cutoff {cutoff}: scoring each scenario's own list")
+                lists = platform_lists(db, prefix, cutoff, config)
+            t_lists = time.perf_counter() - t0
+            t0 = time.perf_counter()
             train = read_purchase_events(db, prefix, until=cutoff)
             window = read_purchase_events(
                 db, truth_prefix, since=cutoff, until=cutoff + timedelta(days=horizon_days)
@@ -420,10 +493,12 @@ def run_backtest(
                 recs,
                 restrict_to_scored=with_contact_rules,
                 n_resamples=n_resamples,
+                scenario_lists=lists,
             )
             result.seconds = {
                 "rebuild": t_rebuild,
                 "score": t_score,
+                **({"score_lists": t_lists} if scenario_lists else {}),
                 "read": t_read,
                 **result.seconds,
             }

@@ -53,6 +53,13 @@ def backtest(
             "rebuild (own dbt rebuild), auto (live when it covers the window)."
         ),
     ] = "auto",
+    scenario_lists: Annotated[
+        bool,
+        typer.Option(
+            help="Also score each scenario's own list for every customer it applies to and "
+            "compare it with the baseline of its task (five more scorings per cutoff)."
+        ),
+    ] = False,
     chart: Annotated[
         Path | None, typer.Option(help="PNG chart to write (default: backtest-<id>.png).")
     ] = None,
@@ -75,6 +82,7 @@ def backtest(
         full_dbt_build=full_dbt_build,
         keep_schemas=keep_schemas,
         truth=truth,
+        scenario_lists=scenario_lists,
         progress=lambda msg: status.print(f"[dim]{msg}[/]"),
     )
     png = rep.chart(result, chart or Path(f"backtest-{result.backtest_id}.png"))
@@ -83,6 +91,7 @@ def backtest(
         return
     for cut in result.cutoffs:
         console.print(rep.cutoff_table(cut))
+        console.print(rep.verdict_table(cut))
     console.print(
         f"backtest {result.backtest_id} saved to reco.backtest_result ({result.seconds:.1f} s); chart {png}",
         highlight=False,

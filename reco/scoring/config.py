@@ -16,6 +16,8 @@ from typing import Any
 from reco.errors import RecoError
 
 SCENARIOS = ("WINBACK", "REBUY", "NURTURE", "UPSELL", "CROSS_SELL")
+#: the features of REBUY's model (reco.scoring.rebuy_model), each with a w_<feature> weight
+REBUY_FEATURES = ("frequency", "orders", "recency", "due", "staple", "popularity", "activity")
 
 
 @dataclass(frozen=True)
@@ -55,21 +57,38 @@ class Winback:
 
 @dataclass(frozen=True)
 class Rebuy:
-    #: A favourite is a product bought in at least this many distinct orders.
+    """REBUY ranks a customer's own products by the chance that they buy each again within
+    ``calibration_days``: a logistic model of the features in ``reco.scoring.rebuy_model``,
+    whose weights are learnt from the customer base's own past (``calibrate``) or, when that is
+    off or impossible, the ``w_*`` below."""
+
+    #: REBUY takes a customer when their three best own products give at least this chance
+    #: of a re-purchase within calibration_days (0: anyone with history).
+    min_hit_probability: float = 0.05
+    #: Learn the weights from the history: features as of as_of - calibration_days, outcome =
+    #: bought again in the calibration_days up to as_of (nothing on or after as_of is read).
+    calibrate: bool = True
+    #: The horizon of the model: the calibration window, and the recency half-life.
+    calibration_days: int = 90
+    #: Customers sampled (every k-th code) to learn the weights from.
+    calibration_customers: int = 100_000
+    #: A favourite is a product bought in at least this many distinct orders ("due" feature).
     min_orders: int = 2
-    #: A favourite is due when days since its last purchase >= due_factor x its usual interval.
-    due_factor: float = 0.8
-    #: Only customers with a due favourite get REBUY (false: anyone with history).
-    require_due: bool = True
-    #: Half-life of the recency weight of each past order.
+    #: Half-life of each past order in the frequency feature.
     half_life_days: float = 365.0
-    w_frequency: float = 1.0
-    w_recency: float = 0.5
-    w_due: float = 0.25
-    w_staple: float = 2.0
-    w_popularity: float = 0.5
     #: Pseudo-buyers shrinking a product's repeat rate towards the catalogue-wide rate.
     repeat_prior: float = 10.0
+    #: Family cap of REBUY lists (their products are the customer's own; 0 = no cap).
+    max_per_family: int = 0
+    #: Weights used when the model is not calibrated (log-odds per unit of each feature).
+    w_baseline: float = -6.0
+    w_frequency: float = 1.5
+    w_orders: float = 1.0
+    w_recency: float = 0.5
+    w_due: float = 0.5
+    w_staple: float = 2.0
+    w_popularity: float = 1.0
+    w_activity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -153,7 +172,11 @@ _CHECKS: dict[str, tuple] = {
     "rules.min_candidates": _AT_LEAST_ONE,
     "eligibility.contact_cap_days": _AT_LEAST_ONE,
     "rebuy.min_orders": (lambda v: v >= 2, "an integer >= 2"),
-    "rebuy.due_factor": _POSITIVE,
+    "rebuy.min_hit_probability": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+    "rebuy.calibration_days": _AT_LEAST_ONE,
+    "rebuy.calibration_customers": (lambda v: v >= 100, "an integer >= 100"),
+    # log-odds: the intercept and the weights may be negative (a calibrated model's can be)
+    **{f"rebuy.w_{f}": (lambda v: True, "a number") for f in ("baseline", *REBUY_FEATURES)},
     "rebuy.half_life_days": _POSITIVE,
     "cross_sell.half_life_days": _POSITIVE,
     "cross_sell.min_cooccurrence": _AT_LEAST_ONE,

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from reco.scoring import rebuy_model
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
@@ -43,12 +44,22 @@ class ScoringResult:
     counts: dict
 
 
-def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig) -> pl.LazyFrame:
+def family_cap(scenario: str, config: ScoringConfig) -> int:
+    """At most this many products of one family in a list of ``scenario`` (0: no cap): REBUY's
+    own cap (its lists are the customer's own products), ``rules.max_per_family`` otherwise."""
+    return config.rebuy.max_per_family if scenario == "REBUY" else config.rules.max_per_family
+
+
+def select_top(
+    cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig, cap: int | None = None
+) -> pl.LazyFrame:
     """The business rules on scored candidates (one row per customer and product): best first
-    (``fill`` 0 before 1, then score, ``tb``, popularity rank, product id), at most
-    ``max_per_family`` of one family (products without a family are not capped), the first
-    ``top_n`` kept and ranked 1..n. Sorts and grouped heads, no per-row windows."""
-    cap, top_n = config.rules.max_per_family, config.rules.top_n
+    (``fill`` 0 before 1, then score, ``tb``, popularity rank, product id), at most ``cap``
+    (default ``rules.max_per_family``) of one family (products without a family are not
+    capped), the first ``top_n`` kept and ranked 1..n. Sorts and grouped heads, no per-row
+    windows."""
+    cap = config.rules.max_per_family if cap is None else cap
+    top_n = config.rules.top_n
     keys = ["cid", "fill", "score", "tb", "pop_rank", "pid"]
     descending = [False, False, True, True, False, False]
     ranked = cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid").sort(
@@ -204,7 +215,8 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
             continue
         cands = pl.concat(parts, how="diagonal_relaxed").lazy()
         comps = [c for c in cands.collect_schema() if c.startswith("c_")]
-        top = select_top(cands, products, config).collect()
+        cap = family_cap(scenario, config)
+        top = select_top(cands, products, config, cap).collect()
         counts = top.group_by("cid").len()
         short = chunk.join(counts, on="cid", how="left").filter(pl.col("len").fill_null(0) < top_n)
         short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
@@ -212,7 +224,7 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
             chosen = top.lazy().drop("rank").join(short.lazy(), on="cid", how="semi")
             extra = _scored(fallback(ctx, short), fill=1).join(chosen, on=["cid", "pid"], how="anti")
             refilled = select_top(
-                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
+                pl.concat([chosen, extra], how="diagonal_relaxed"), products, config, cap
             ).collect()
             top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
         items.append(_encode(top.lazy(), products, scenario, comps).collect())
@@ -254,7 +266,11 @@ def score(
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
-    ctx = Context(as_of, config, products, history, popular_pool(products, config.rules.popular_pool_size))
+    model = None
+    if "REBUY" in config.priority:
+        model = rebuy_model.calibrate(lines, inputs.products, as_of, config)
+    pool = popular_pool(products, config.rules.popular_pool_size)
+    ctx = Context(as_of, config, products, history, pool, model)
     customers = history.customers
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())
@@ -291,6 +307,8 @@ def score(
     )
     audits.append(_audit(short, "fallback", "short_list", "warning", ["scenario", "n"]))
     audits.extend(quality_audits(inputs, lines, products, history, as_of, config))
+    if model is not None and model.source != "calibrated":
+        audits.append(_run_audit("rebuy_model_not_calibrated", "info", model.as_dict()))
 
     items_out = (
         items_df.join(customers.select("cid", "customer_code"), on="cid")
@@ -322,6 +340,7 @@ def score(
         "short_list_customers": short.select(pl.len()).collect().item(),
         "audits": {f"{k}:{r}": n for k, r, n in sorted(audit_counts.iter_rows())},
         "active_products": int(products["is_active"].sum()),
+        "rebuy_model": model.as_dict() if model else None,
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
 

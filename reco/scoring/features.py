@@ -200,7 +200,6 @@ def build_history(
     )
     rebuy = config.rebuy
     due = cp.group_by("cid").agg(
-        has_due=((pl.col("n_orders") >= rebuy.min_orders) & (pl.col("due_ratio") >= rebuy.due_factor)).any(),
         has_favourite=(pl.col("n_orders") >= rebuy.min_orders).any(),
     )
 
@@ -239,7 +238,7 @@ def build_history(
         .join(top(grape_share, "cepage", 1), on="cid", how="left")
         .with_columns(
             pl.col("n_orders").fill_null(0),
-            pl.col("has_due", "has_favourite").fill_null(False),
+            pl.col("has_favourite").fill_null(False),
             days_since_last=age_days(as_of, "last_date"),
         )
         .sort("cid")

@@ -14,6 +14,7 @@ from datetime import date
 
 import polars as pl
 
+from reco.scoring import rebuy_model
 from reco.scoring.config import ScoringConfig
 from reco.scoring.features import History, decay, first_per_customer, neighbours
 
@@ -25,6 +26,8 @@ class Context:
     products: pl.DataFrame
     history: History
     pool: pl.DataFrame
+    #: REBUY's weights (calibrated on the history, or the configured ones)
+    rebuy: rebuy_model.RebuyModel | None = None
 
 
 def _active(ctx: Context) -> pl.LazyFrame:
@@ -115,49 +118,45 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
 
 
 def rebuy(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
-    """Own products (recent ones included), ranked by time-decayed order frequency, recency
-    and how overdue the product is against its usual re-purchase interval."""
+    """Own products (recent ones included) by their chance of being bought again: each
+    component is a weight of REBUY's model times a feature (reco.scoring.rebuy_model), the
+    score is their sum, the log-odds. A customer whose three best products give less than
+    ``min_hit_probability`` of a re-purchase gets no candidate (the next scenario takes them)."""
     cfg = ctx.config.rebuy
+    model = ctx.rebuy or rebuy_model.configured(ctx.config)
     own = (
         ctx.history.cp.lazy()
         .join(subset.lazy(), on="cid", how="semi")
         .join(_active(ctx), on="pid", how="semi")
     )
-    is_fav = pl.col("n_orders") >= cfg.min_orders
-    pop = ctx.products.lazy().select("pid", "pop")
-    return (
-        own.join(repeat_rate(ctx), on="pid", how="left")
-        .join(pop, on="pid")
-        .select(
-            "cid",
-            "pid",
-            tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
-            c_frequency=cfg.w_frequency * pl.col("decayed_orders"),
-            c_recency=cfg.w_recency * decay(pl.col("days_since"), cfg.half_life_days),
-            c_due=cfg.w_due * pl.when(is_fav).then(pl.col("due_ratio").clip(0, 2) / 2).otherwise(0.0),
-            c_staple=cfg.w_staple * pl.col("repeat_rate").fill_null(0),
-            c_popularity=cfg.w_popularity * pl.col("pop"),
-        )
+    cands = rebuy_model.features(
+        own, ctx.history.customers.lazy(), repeat_rate(ctx), ctx.products.lazy(), ctx.config
+    ).select(
+        "cid",
+        "pid",
+        tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
+        c_baseline=pl.lit(model.weights["baseline"]),
+        **{f"c_{f}": model.weights[f] * pl.col(f"f_{f}") for f in rebuy_model.FEATURES},
     )
+    if cfg.min_hit_probability <= 0:
+        return cands
+    p = 1 / (1 + (-pl.sum_horizontal(pl.col("^c_.*$"))).exp())
+    likely = (
+        cands.with_columns(p=p)
+        .group_by("cid")
+        .agg(miss=(1 - pl.col("p").top_k(ctx.config.rules.top_n)).product())
+        .filter(1 - pl.col("miss") >= cfg.min_hit_probability)
+    )
+    return cands.join(likely, on="cid", how="semi")
 
 
 def repeat_rate(ctx: Context) -> pl.LazyFrame:
-    """Per product, the share of its buyers who bought it again (in another order), shrunk
-    towards the catalogue-wide share with ``repeat_prior`` pseudo-buyers: staples score high,
-    one-off purchases low."""
+    """Per product, the share of its buyers who bought it again (rebuy_model.repeat_rates over
+    every customer's history): staples score high, one-off purchases low."""
     cache = ctx.history._cache
     if "repeat_rate" not in cache:  # global: computed once, over every customer's history
-        prior = ctx.config.rebuy.repeat_prior
-        per = (
-            ctx.history.cp.lazy()
-            .group_by("pid")
-            .agg(buyers=pl.len(), repeaters=(pl.col("n_orders") >= 2).sum())
-        )
-        overall = pl.col("repeaters").sum() / pl.col("buyers").sum()
-        cache["repeat_rate"] = per.select(
-            "pid",
-            repeat_rate=(pl.col("repeaters") + prior * overall) / (pl.col("buyers") + prior),
-        ).collect()
+        rates = rebuy_model.repeat_rates(ctx.history.cp.lazy(), ctx.config.rebuy.repeat_prior)
+        cache["repeat_rate"] = rates.collect()
     return cache["repeat_rate"].lazy()
 
 
@@ -313,7 +312,7 @@ def fits(scenario: str, config: ScoringConfig) -> pl.Expr:
     has_history = pl.col("n_orders") > 0
     return {
         "WINBACK": has_history & (pl.col("days_since_last") > config.winback.lapsed_days),
-        "REBUY": pl.col("has_due") if config.rebuy.require_due else has_history,
+        "REBUY": has_history,
         "NURTURE": pl.col("n_orders") <= config.nurture.max_orders,
         "UPSELL": has_history & pl.col("usual_tier").is_not_null(),
         "CROSS_SELL": has_history,

@@ -129,3 +129,42 @@ def test_unknown_truth_source_is_a_user_error(db):
 
     with pytest.raises(RecoError, match="--truth must be one of auto, live, rebuild"):
         run.run_backtest(db, [CUTOFF], 90, truth="guess")
+
+
+def test_a_scenario_list_is_evaluated_on_every_eligible_customer_it_covers(small_events, platform):
+    # REBUY's own list for everyone (alice, bob, carol): alice bought A again, bob did not rebuy
+    lists = {
+        "REBUY": pl.DataFrame(
+            {
+                "customer_code": ["alice"] * 3 + ["bob"] * 3 + ["carol"] * 3,
+                "rank": [1, 2, 3] * 3,
+                "product_key": ["A", "B", "C", "B", "C", "D", "A", "C", "D"],
+            }
+        )
+    }
+    res = run.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20, scenario_lists=lists)
+    scope = run.LIST_SCOPE + "REBUY"
+    listed = res.table.filter(scope=scope, metric="hit")
+    assert set(listed["n_customers"]) == {2}  # carol is not eligible: she bought nothing after
+    assert set(listed["method"]) == {"PLATFORM", "POP", "REPEAT", "SAR", "RANDOM"}
+    assert _v(res.table, "PLATFORM", "hit", scope) == 0.5
+    # the assigned scopes are unchanged by the lists
+    assert _v(res.table, "PLATFORM", "hit") == _v(
+        run.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20).table, "PLATFORM", "hit"
+    )
+
+
+def test_verdicts_hold_each_scenario_to_the_baseline_of_its_task(result, monkeypatch):
+    verdicts = {v["comparison"]: v for v in rep.verdicts(result)}
+    assert verdicts["overall"]["metric"] == "hit"
+    assert verdicts["overall"]["baseline"] in {"POP", "REPEAT", "SAR", "RANDOM"}
+    assert (verdicts["REBUY"]["metric"], verdicts["REBUY"]["baseline"]) == ("hit", "REPEAT")
+    assert (verdicts["CROSS_SELL"]["metric"], verdicts["CROSS_SELL"]["baseline"]) == ("new_item_hit", "SAR")
+    for v in verdicts.values():  # two customers: too few to tell
+        assert v["verdict"] == f"too few customers to tell (< {rep.MIN_CUSTOMERS})"
+    monkeypatch.setattr(rep, "MIN_CUSTOMERS", 1)
+    for v in rep.verdicts(result):
+        better = v["platform"]["value"] > v["baseline_row"]["value"]
+        assert v["verdict"].startswith("beats" if better else "does not beat")
+    data = json.loads(rep.to_json(_report(result)))
+    assert {v["comparison"] for v in data["cutoffs"][0]["verdicts"]} == set(verdicts)

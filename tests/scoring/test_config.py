@@ -39,7 +39,11 @@ def test_the_example_file_at_the_top_of_the_repo_is_valid_and_matches_defaults()
             "[eligibility] silence_days = 'x': expected an integer",
         ),
         ("[rules]\ntop_n = 4\n", "[rules] top_n = 4: expected an integer from 1 to 3"),
-        ("[rebuy]\nrequire_due = 1\n", "[rebuy] require_due = 1: expected true or false"),
+        ("[rebuy]\ncalibrate = 1\n", "[rebuy] calibrate = 1: expected true or false"),
+        (
+            "[rebuy]\nmin_hit_probability = 1.5\n",
+            "[rebuy] min_hit_probability = 1.5: expected a number from 0 to 1",
+        ),
         ("[rebuy]\nhalf_life = 3\n", "unknown setting [rebuy] half_life"),
         ("[rebuyy]\nx = 3\n", "unknown section or setting 'rebuyy'"),
         ('priority = ["REBUY", "NOPE"]\n', "unknown scenario 'NOPE'"),

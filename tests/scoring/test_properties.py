@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reco.scoring.config import SCENARIOS, ScoringConfig, config_from_dict
-from reco.scoring.engine import score
+from reco.scoring.engine import family_cap, score
 from reco.scoring.synthetic import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
@@ -35,17 +35,18 @@ shapes = st.builds(
     years=st.floats(0.2, 3),
 )
 configs = st.builds(
-    lambda priority, cap, top_n, require_due: config_from_dict(
+    lambda priority, cap, top_n, min_hit, rebuy_cap: config_from_dict(
         {
             "priority": list(priority),
             "rules": {"max_per_family": cap, "top_n": top_n},
-            "rebuy": {"require_due": require_due},
+            "rebuy": {"min_hit_probability": min_hit, "max_per_family": rebuy_cap},
         }
     ),
     st.lists(st.sampled_from(SCENARIOS), unique=True, max_size=5),
     st.integers(0, 2),
     st.integers(1, 3),
-    st.booleans(),
+    st.sampled_from([0.0, 0.05, 0.5]),
+    st.integers(0, 2),
 )
 
 
@@ -104,9 +105,14 @@ def test_lists_are_ranked_1_to_n_with_distinct_active_products_one_scenario_and_
         assert row["ranks"] == list(range(1, row["n"] + 1))
         assert row["distinct"] == row["n"] <= config.rules.top_n
         assert row["scenarios"] == 1
-    if config.rules.max_per_family:
-        worst = items.filter(pl.col("family_crm").is_not_null()).group_by("customer_code", "family_crm").len()
-        assert worst.filter(pl.col("len") > config.rules.max_per_family).is_empty()
+    # diversity: the scenario's family cap (REBUY has its own, rebuy.max_per_family)
+    worst = (
+        items.filter(pl.col("family_crm").is_not_null())
+        .group_by("customer_code", "scenario", "family_crm")
+        .len()
+        .with_columns(cap=pl.col("scenario").replace_strict({s: family_cap(s, config) for s in SCENARIOS}))
+    )
+    assert worst.filter(pl.col("cap") > 0, pl.col("len") > pl.col("cap")).is_empty()
     # a list shorter than top_n is always audited
     short = per.filter(pl.col("n") < config.rules.top_n)["customer_code"]
     flagged = result.audits.filter(reason_code="short_list")["customer_code"]
