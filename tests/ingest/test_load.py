@@ -375,3 +375,12 @@ def test_sales_line_keeps_only_its_primary_key_and_unique_line_key_indexes(db):
         "select indexname from pg_indexes where schemaname = 'raw' and tablename = 'sales_line' order by 1",
     )
     assert got == [("pk_sales_line",), ("uq_sales_line_line_key",)]
+
+
+def test_sales_ids_come_from_the_sequence_in_blocks_and_it_moves_past_them(db, tmp_path):
+    load_files(db, "sales", [sales_file(tmp_path / "a.csv", [L1, L2])])
+    load_files(db, "sales", [sales_file(tmp_path / "b.csv", [L3, L4])])
+    got = rows(db, "select min(id), max(id), count(distinct id) from raw.sales_line")[0]
+    assert got == (1, 4, 4)
+    # a writer that is not `reco load` still gets a fresh id from the sequence
+    assert scalar(db, "select nextval(pg_get_serial_sequence('raw.sales_line', 'id'))") == 5
