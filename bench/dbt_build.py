@@ -96,9 +96,9 @@ from generate_series(10, {customers}, 10) as i;
 -- sales lines: 3 lines per order; 90 % carry the code, 8 % only a label variant, 2 % an
 -- unknown label; 2 % returns
 insert into raw.sales_line (line_key, doc_ref, order_date, customer_code, product_key,
-    product_label, quantity, unit_price, amount_ht, line_type, batch_id, source_file, source_row)
+    product_label, quantity, unit_price, amount_ht, line_type, batch_id, file_no, source_row)
 select
-    'L' || i,
+    md5('L' || i)::uuid,
     'D' || (i / 3),
     date '2022-01-01' + ((i / 3) * 7919 % 900)::integer,
     'C' || (1 + ((i / 3) * 104729) % {customers}),
@@ -112,7 +112,7 @@ select
     5 + (p * 37) % 120,
     (case when i % 50 = 7 then -1 else 1 + i % 3 end) * (5 + (p * 37) % 120),
     case when i % 50 = 7 then 'return' else 'sale' end,
-    'bench_s1', 'bench', i
+    'bench_s1', 1, i
 from (
     select i, 1 + (i * 7907) % {products} as p
     from generate_series(1::bigint, {lines}::bigint) as i

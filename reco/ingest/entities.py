@@ -17,7 +17,7 @@ from reco.db.models import raw
 from reco.errors import RecoError
 
 #: Filled by ``reco load``, never read from a file.
-LINEAGE_COLUMNS = ("id", "batch_id", "source_file", "source_row", "loaded_at", "line_key")
+LINEAGE_COLUMNS = ("id", "batch_id", "source_file", "file_no", "source_row", "loaded_at", "line_key")
 
 
 class Kind(StrEnum):

@@ -15,8 +15,9 @@ from reco.errors import RecoError
 from reco.ingest import land
 from reco.ingest.entities import Entity
 from reco.ingest.entities import entity as get_entity
+from reco.ingest.land import FILE_NO
 from reco.ingest.mapping import Mapping, load_mapping
-from reco.ingest.parse import DETAILS, KEY, REASONS, line_key, row_key, typed_frame
+from reco.ingest.parse import DETAILS, KEY, REASONS, line_keys, row_key, typed_frame
 from reco.ingest.read import RAW, ROW, SourceFile, read_file, sha256_of
 from reco.ingest.report import FileReport, LoadFailed, LoadReport, RejectedRow
 
@@ -39,15 +40,16 @@ class LoadOptions:
 @dataclass
 class _Parsed:
     report: FileReport
-    valid: pl.DataFrame  # canonical columns + source_file, source_row, KEY
+    valid: pl.DataFrame  # canonical columns + FILE_NO, source_row, KEY
     rejects: pl.DataFrame  # source_file, source_row, raw_text, reason_codes, details
+    file_no: int  # position of the file in the batch (raw.load_file)
 
 
 def new_batch_id(entity: str) -> str:
     return f"{entity}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) -> _Parsed:
+def _parse_file(src: SourceFile, file_no: int, ent: Entity, mapping: Mapping, started: float) -> _Parsed:
     report = FileReport(
         path=str(src.path),
         sha256=src.sha256,
@@ -57,7 +59,8 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
         delimiter=src.delimiter,
     )
     found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
-    good, bad = typed_frame(src.frame, ent, mapping, found)
+    raw_text = src.raw_text if src.records is not None else None
+    good, bad = typed_frame(src.frame, ent, mapping, found, raw_text)
     path = pl.lit(str(src.path))
     rejects = pl.concat(
         [
@@ -71,19 +74,17 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
             src.ragged.select(
                 source_file=path,
                 source_row=pl.col(ROW),
-                raw_text=pl.col(RAW).str.strip_suffix("\n").str.strip_suffix("\r"),
+                raw_text=pl.col(RAW),
                 reason_codes=pl.lit(["ragged_row"]),
                 details=pl.col("details"),
             ),
         ]
     ).sort("source_row")
-    key = line_key() if ent.dedup == "line_key" else row_key(ent.columns)
-    valid = (
-        good.lazy()
-        .select(*ent.columns, source_file=path, source_row=pl.col(ROW))
-        .with_columns(key.alias(KEY))
-        .collect()
-    )
+    valid = good.select(*ent.columns, pl.lit(file_no, pl.Int16).alias(FILE_NO), source_row=pl.col(ROW))
+    if ent.dedup == "line_key":
+        valid = valid.with_columns(line_keys(valid))
+    else:
+        valid = valid.with_columns(row_key(ent.columns).alias(KEY))
     report.rows_read = src.rows_read
     report.rejected = rejects.height
     report.rejected_by_reason = (
@@ -96,7 +97,7 @@ def _parse_file(src: SourceFile, ent: Entity, mapping: Mapping, started: float) 
         else {}
     )
     report.seconds = time.perf_counter() - started
-    return _Parsed(report, valid, rejects)
+    return _Parsed(report, valid, rejects, file_no)
 
 
 def _sample(rejects: pl.DataFrame) -> list[RejectedRow]:
@@ -201,7 +202,7 @@ def _load(
 ) -> None:
     known = {} if options.reload else land.loaded_files(cur, ent)
     parsed: list[_Parsed] = []
-    for path in paths:
+    for file_no, path in enumerate(paths, 1):
         t0 = time.perf_counter()
         if not path.is_file():
             raise RecoError(f"{path}: no such file")
@@ -222,7 +223,7 @@ def _load(
             )
             continue
         src = read_file(path, encoding=mapping.encoding, delimiter=mapping.delimiter, sha256=(digest, size))
-        p = _parse_file(src, ent, mapping, t0)
+        p = _parse_file(src, file_no, ent, mapping, t0)
         known[digest] = (report.batch_id, p.report.rows_read)
         parsed.append(p)
         report.files.append(p.report)
@@ -244,22 +245,25 @@ def _load(
         raise LoadFailed(report)
 
     # Duplicates inside the batch (the same line in two files, or a repeated row): first wins.
+    # (Within one file, sales line keys are unique by construction: their occurrence.)
     valid = pl.concat([p.valid for p in parsed], how="vertical_relaxed")
-    unique = valid.filter(pl.col(KEY).is_first_distinct())
-    candidates = dict(unique.group_by("source_file").len().iter_rows())
-    valid_rows = dict(valid.group_by("source_file").len().iter_rows())
-    if ent.dedup != "line_key":
-        unique = unique.drop(KEY)
+    one_sales_file = ent.dedup == "line_key" and len(parsed) == 1
+    unique = valid if one_sales_file else valid.filter(pl.col(KEY).is_first_distinct())
+    candidates = dict(unique.group_by(FILE_NO).len().iter_rows())
+    valid_rows = dict(valid.group_by(FILE_NO).len().iter_rows())
+    land.record_files(cur, report.batch_id, report.files)
+    paths_by_no = {no: f.path for no, f in enumerate(report.files, 1)}
     if ent.dedup == "line_key":
         inserted = land.insert_sales(cur, ent, report.batch_id, unique)
     else:
-        inserted = land.insert_rows(cur, ent, report.batch_id, unique)
+        inserted = land.insert_rows(cur, ent, report.batch_id, unique.drop(KEY), paths_by_no)
     land.insert_rejects(cur, ent, report.batch_id, rejects)
     for p in parsed:
         f = p.report
-        f.loaded = inserted.get(f.path, 0)
-        in_batch = valid_rows.get(f.path, 0) - candidates.get(f.path, 0)
-        already_there = candidates.get(f.path, 0) - f.loaded
+        no = p.file_no
+        f.loaded = inserted.get(no, 0)
+        in_batch = valid_rows.get(no, 0) - candidates.get(no, 0)
+        already_there = candidates.get(no, 0) - f.loaded
         f.duplicates = in_batch + already_there
         if not f.balanced:  # an invariant of the code, not an input error
             raise AssertionError(f"{f.path}: rows read != loaded + rejected + duplicates: {asdict(f)}")

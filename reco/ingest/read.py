@@ -37,10 +37,19 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     headers: list[str] | None = None
-    #: One row per usable record: the source columns, ROW and (CSV) RAW.
+    #: One row per usable record: the source columns and ROW.
     frame: pl.DataFrame | None = None
     #: Records that could not even be split into the header's columns: ROW, RAW, details.
     ragged: pl.DataFrame | None = None
+    #: CSV: every record's text, line end included (zero-copy over the decoded file), and the
+    #: index of the record of row 1 minus one: record ``row + records_offset`` is row ``row``.
+    records: pa.LargeStringArray | None = None
+    records_offset: int = 0
+
+    def raw_text(self, rows: pl.Series) -> pl.Series:
+        """The CSV text of these rows, line end removed: only ever built for rejected rows."""
+        taken = self.records.take(pa.array(rows.to_numpy() + self.records_offset))
+        return pl.Series(RAW, taken, dtype=pl.String).str.strip_suffix("\n").str.strip_suffix("\r")
 
     @property
     def rows_read(self) -> int:
@@ -231,22 +240,29 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
         raise RecoError(f"{src.path}: column {pos} of the header has no name")
     src.headers = headers
 
-    # Field count of every record: delimiters outside quotes, plus one.
+    # Field count of every record: delimiters outside quotes before its end, minus those
+    # before the previous record's end, plus one.
     seps = np.flatnonzero((arr == ord(sep)) & (in_quotes == 0))
-    fields = np.bincount(np.searchsorted(ends, seps), minlength=ends.size) + 1
+    fields = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
 
-    body = np.arange(ends.size) > first
-    row_no = np.cumsum(body) * body  # 1-based position after the header (blank lines count)
+    index = np.arange(ends.size)
+    body = index > first
+    row_no = index - first  # 1-based position after the header (blank lines count)
     ragged = body & ~blank & (fields != len(headers))
     good = body & ~blank & ~ragged
 
     offsets = np.append(starts, arr.size).astype(np.int64)
-    # Each record's text, line end included (stripped only for rejected rows): zero-copy.
-    raw_all = pl.from_arrow(
-        pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
-    )
-    records = pl.DataFrame({ROW: row_no.astype(np.int64), RAW: raw_all, "fields": fields.astype(np.int64)})
-    src.ragged = records.filter(pl.Series(ragged)).select(
+    # Each record's text, line end included: zero-copy, only copied for rejected rows.
+    src.records = pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    src.records_offset = first
+    bad_rows = pl.Series(ROW, row_no[ragged], dtype=pl.Int64)
+    src.ragged = pl.DataFrame(
+        {
+            ROW: bad_rows,
+            RAW: src.raw_text(bad_rows),
+            "fields": pl.Series(fields[ragged], dtype=pl.Int64),
+        }
+    ).select(
         ROW,
         RAW,
         details=pl.format(
@@ -256,7 +272,7 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
             pl.lit(repr(sep)),
         ),
     )
-    kept = records.filter(pl.Series(good)).select(ROW, RAW)
+    kept = pl.DataFrame({ROW: pl.Series(ROW, row_no[good], dtype=pl.Int64)})
     if kept.height == 0:
         src.frame = pl.DataFrame(schema={h: pl.String for h in headers}).with_columns(kept)
         return

@@ -3,6 +3,7 @@ line on or after the cutoff, lives in its own schemas, and the live marts are un
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
@@ -16,7 +17,7 @@ CUTOFF = date(2021, 6, 1)
 
 def _line(i: int, customer: str, order: str, product: str, day: str, qty: float = 1.0):
     return {
-        "line_key": f"k{i}",
+        "line_key": str(uuid.UUID(int=i)),
         "doc_ref": order,
         "order_date": date.fromisoformat(day),
         "customer_code": customer,
@@ -27,7 +28,7 @@ def _line(i: int, customer: str, order: str, product: str, day: str, qty: float 
         "amount_ht": 10.0 * qty,
         "line_type": "sale" if qty > 0 else "return",
         "batch_id": "b1",
-        "source_file": "sales.csv",
+        "file_no": 1,
         "source_row": i,
     }
 
@@ -64,9 +65,9 @@ def loaded(use_db):
             text(
                 "insert into raw.sales_line (line_key, doc_ref, order_date, customer_code,"
                 " product_key, product_label, quantity, unit_price, amount_ht, line_type,"
-                " batch_id, source_file, source_row) values (:line_key, :doc_ref, :order_date,"
+                " batch_id, file_no, source_row) values (cast(:line_key as uuid), :doc_ref, :order_date,"
                 " :customer_code, :product_key, :product_label, :quantity, :unit_price,"
-                " :amount_ht, :line_type, :batch_id, :source_file, :source_row)"
+                " :amount_ht, :line_type, :batch_id, :file_no, :source_row)"
             ),
             rows,
         )

@@ -1,3 +1,6 @@
+import hashlib
+import json
+
 from sqlalchemy import inspect, text
 
 from reco.db import migrate
@@ -57,3 +60,71 @@ def test_autogenerate_sees_no_drift_and_ignores_other_schemas(db):
         )
         diff = compare_metadata(ctx, Base.metadata)
     assert diff == []
+
+
+def _old_key(*parts: str) -> str:
+    """raw.sales_line.line_key before migration 0007: the hex sha256 of the key text."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def test_0007_narrows_sales_lines_and_its_downgrade_restores_them_exactly(empty_db):
+    migrate.upgrade(empty_db, "0006")
+    line = ["F1", "P1", "C1", "2024-01-05T10:00:00", "1.0000", "12.5000"]
+    # the same line twice on one invoice of a.csv (occurrences 1, 2), a third time in b.csv
+    # of a later batch (occurrence 3: its 1 and 2 were duplicates), and a label-only line
+    label_line = ["F2", "label:côte rôtie", "C2", "2024-01-06", "2.0000", "9.9900"]
+    landed = [
+        ("b1", "a.csv", 1, "P1", None, _old_key(*line, "1")),
+        ("b1", "a.csv", 2, "P1", None, _old_key(*line, "2")),
+        ("b2", "b.csv", 7, "P1", None, _old_key(*line, "3")),
+    ]
+    engine = make_engine(empty_db)
+    with engine.begin() as conn:
+        for batch, path, at in (("b1", "a.csv", "2024-02-01"), ("b2", "b.csv", "2024-03-01")):
+            files = json.dumps([{"path": path, "sha256": "ab" * 32, "bytes": 10}])
+            conn.execute(
+                text(
+                    "insert into raw.load_batch (batch_id, entity, status, files, rows_read, rows_loaded,"
+                    " rows_rejected, rows_duplicate, options, started_at)"
+                    " values (:b, 'sales', 'succeeded', cast(:f as jsonb), 0, 0, 0, 0, '{}', :at)"
+                ),
+                {"b": batch, "f": files, "at": at},
+            )
+        insert = (
+            "insert into raw.sales_line (line_key, doc_ref, order_date, order_ts, customer_code,"
+            " product_key, product_label, quantity, unit_price, amount_ht, line_type, batch_id,"
+            " source_file, source_row, loaded_at) values (:k, :doc, :d, :ts, :c, :p, :label,"
+            " :q, :u, :q * :u, 'sale', :b, :f, :r, :at)"
+        )
+        for batch, path, row, product, label, key in landed:
+            conn.execute(
+                text(insert),
+                {"k": key, "doc": "F1", "d": "2024-01-05", "ts": "2024-01-05 10:00:00", "c": "C1",
+                 "p": product, "label": label, "q": 1, "u": 12.5, "b": batch, "f": path, "r": row,
+                 "at": "2024-02-01 12:00+00" if batch == "b1" else "2024-03-01 12:00+00"},
+            )  # fmt: skip
+        conn.execute(
+            text(insert),
+            {"k": _old_key(*label_line, "1"), "doc": "F2", "d": "2024-01-06", "ts": None, "c": "C2",
+             "p": None, "label": "Côte  Rôtie", "q": 2, "u": 9.99, "b": "b2", "f": "b.csv", "r": 8,
+             "at": "2024-03-01 12:00+00"},
+        )  # fmt: skip
+    before = _sales_lines(engine, "line_key, batch_id, source_file, source_row, loaded_at")
+
+    migrate.upgrade(empty_db)
+    after = _sales_lines(
+        engine,
+        "replace(line_key::text, '-', ''), batch_id, file_no, source_file, source_row, loaded_at",
+        table="raw.sales_line_lineage",
+    )
+    assert [(k, b, n, f, r, at) for k, b, n, f, r, at in after] == [
+        (key[:32], batch, 1, path, row, at) for key, batch, path, row, at in before
+    ]
+
+    migrate.downgrade(empty_db, "0006")
+    assert _sales_lines(engine, "line_key, batch_id, source_file, source_row, loaded_at") == before
+
+
+def _sales_lines(engine, columns: str, table: str = "raw.sales_line") -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"select {columns} from {table} order by id"))]

@@ -362,9 +362,9 @@ def _sales(cur, lines, batch: str = "b_sales1") -> None:
     """Sales lines; line keys and row numbers are unique within the batch."""
     cur.executemany(
         """insert into raw.sales_line (line_key, doc_ref, order_date, customer_code, product_key,
-               product_label, quantity, unit_price, amount_ht, line_type, batch_id, source_file,
+               product_label, quantity, unit_price, amount_ht, line_type, batch_id, file_no,
                source_row)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'sales.csv', %s)""",
+           values (md5(%s)::uuid, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)""",
         [
             (f"{batch}:{i}", doc, _d(day), cust, key, label, qty, price, amount, kind, batch, i)
             for i, (doc, day, cust, key, label, qty, price, amount, kind) in enumerate(lines, 1)

@@ -28,7 +28,7 @@ from reco.demo_data.vocab import (
 )
 from reco.errors import RecoError
 
-LINEAGE = {"id", "batch_id", "source_file", "source_row", "loaded_at"}
+LINEAGE = {"id", "batch_id", "source_file", "file_no", "source_row", "loaded_at"}
 DERIVED_BY_LOADER = {"line_key", "line_type", "order_ts"}
 MODELS = {
     "products": raw.RawProduct,

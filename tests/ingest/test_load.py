@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_overlapping_files_in_one_batch_are_deduplicated_first_file_wins(db, tmp
     b = sales_file(tmp_path / "b.csv", [L2, L4])
     report = load_files(db, "sales", [a, b])
     assert [(f.loaded, f.duplicates) for f in report.files] == [(2, 0), (1, 1)]
-    sources = rows(db, "select source_file, count(*) from raw.sales_line group by 1 order by 1")
+    sources = rows(db, "select source_file, count(*) from raw.sales_line_lineage group by 1 order by 1")
     assert sources == [(str(a), 2), (str(b), 1)]
 
 
@@ -81,12 +82,15 @@ def test_same_line_repeated_on_an_invoice_counts_each_time_but_once_across_expor
 def test_line_key_is_the_documented_sha256_of_the_natural_key(db, tmp_path):
     load_files(db, "sales", [sales_file(tmp_path / "s.csv", [L1])])
     expected = "\x1f".join(["F1", "P1", "C1", "2024-01-05T10:00:00", "1.0000", "12.5000", "1"])
-    got = scalar(
+    got = rows(
         db,
-        "select line_key = encode(sha256(convert_to(%s, 'UTF8')), 'hex') from raw.sales_line",
+        "select line_key = encode(substring(sha256(convert_to(%s, 'UTF8')) from 1 for 16), 'hex')::uuid, "
+        "line_key::text from raw.sales_line",
         (expected,),
-    )
-    assert got is True
+    )[0]
+    assert got[0] is True
+    # the first 16 bytes of the hex sha256 that keys had before migration 0007
+    assert got[1].replace("-", "") == hashlib.sha256(expected.encode()).hexdigest()[:32]
 
 
 def test_batch_is_recorded_with_checksums_counts_and_timings(db, tmp_path):
@@ -102,8 +106,12 @@ def test_batch_is_recorded_with_checksums_counts_and_timings(db, tmp_path):
     assert files[0]["sha256"] == report.files[0].sha256 and len(files[0]["sha256"]) == 64
     assert files[0]["rejected_by_reason"] == {"missing_customer": 1}
     assert seconds > 0 and ordered
-    lineage = rows(db, "select distinct batch_id, source_file from raw.sales_line")
-    assert lineage == [("jan-2024", str(f))]
+    lineage = rows(
+        db,
+        "select distinct l.batch_id, l.file_no, l.source_file, l.source_sha256, l.loaded_at = b.loaded_at "
+        "from raw.sales_line_lineage l join raw.load_batch b using (batch_id)",
+    )
+    assert lineage == [("jan-2024", 1, str(f), report.files[0].sha256, True)]
     assert [r[0] for r in rows(db, "select source_row from raw.sales_line order by 1")] == [1, 2]
 
 
@@ -337,8 +345,9 @@ def test_line_key_recomputed_in_sql_from_the_landed_columns_matches(db, tmp_path
             ) as line
             from raw.sales_line
         )
-        select line_key = encode(sha256(convert_to(
-            line || chr(31) || row_number() over (partition by line order by source_row), 'UTF8')), 'hex')
+        select line_key = encode(substring(sha256(convert_to(
+            line || chr(31) || row_number() over (partition by line order by source_row), 'UTF8'))
+            from 1 for 16), 'hex')::uuid
         from parts order by source_row
         """,
     )
@@ -366,3 +375,12 @@ def test_sales_line_keeps_only_its_primary_key_and_unique_line_key_indexes(db):
         "select indexname from pg_indexes where schemaname = 'raw' and tablename = 'sales_line' order by 1",
     )
     assert got == [("pk_sales_line",), ("uq_sales_line_line_key",)]
+
+
+def test_sales_ids_come_from_the_sequence_in_blocks_and_it_moves_past_them(db, tmp_path):
+    load_files(db, "sales", [sales_file(tmp_path / "a.csv", [L1, L2])])
+    load_files(db, "sales", [sales_file(tmp_path / "b.csv", [L3, L4])])
+    got = rows(db, "select min(id), max(id), count(distinct id) from raw.sales_line")[0]
+    assert got == (1, 4, 4)
+    # a writer that is not `reco load` still gets a fresh id from the sequence
+    assert scalar(db, "select nextval(pg_get_serial_sequence('raw.sales_line', 'id'))") == 5

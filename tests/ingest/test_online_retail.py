@@ -66,7 +66,7 @@ def test_both_sample_headers_load_with_the_shipped_mapping_and_overlap_counts_on
 def _figures_from_db(db, file: Path, overlap_from: str | None) -> dict:
     """README figures for one file: loaded rows of that file (plus, for a file loaded second, the
     earlier batch's lines in the overlap that it duplicated) and its rejected rows."""
-    loaded = "select customer_code, doc_ref, quantity * unit_price as amount from raw.sales_line "
+    loaded = "select customer_code, doc_ref, quantity * unit_price as amount from raw.sales_line_lineage "
     loaded += "where source_file = %(f)s"
     if overlap_from:
         loaded += " or (source_file <> %(f)s and order_ts >= %(o)s)"
@@ -107,7 +107,7 @@ def test_full_online_retail_exports_reconcile_with_the_published_figures(db):
     # with a customer is a skipped duplicate, nothing else is
     overlap = scalar(
         db,
-        "select count(*) from raw.sales_line where source_file = %s and order_ts >= '2010-12-01'",
+        "select count(*) from raw.sales_line_lineage where source_file = %s and order_ts >= '2010-12-01'",
         (str(FULL_A),),
     )
     assert fa.duplicates == 0 and fb.duplicates == overlap > 0

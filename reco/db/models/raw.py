@@ -3,8 +3,14 @@
 Every landed row carries its lineage: the batch that loaded it, the file, the row number in
 that file (1 = first data row after the header) and when it was loaded. Rows are typed and
 validated; rows that could not be used go to ``raw.reject`` with their raw text and reasons.
+
+``raw.sales_line``, by far the largest table, keeps its rows narrow: a file number within the
+batch (``raw.load_file`` holds the path and checksum) instead of the path, and the load time
+once per batch (``raw.load_batch.loaded_at``); the view ``raw.sales_line_lineage`` (migration
+0007) shows every line with its file path and load time.
 """
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -18,11 +24,13 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reco.db.models.base import RAW_SCHEMA, Base
@@ -49,6 +57,21 @@ class LoadBatch(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    #: The transaction time of the batch: when its rows landed (``loaded_at`` of its sales lines).
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoadFile(Base):
+    """The files of a batch, numbered in the order given (``raw.sales_line.file_no``)."""
+
+    __tablename__ = "load_file"
+    __table_args__ = (PrimaryKeyConstraint("batch_id", "file_no"), SCHEMA)
+
+    batch_id: Mapped[str] = mapped_column(String(255))
+    file_no: Mapped[int] = mapped_column(SmallInteger)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class _Lineage:
@@ -77,17 +100,22 @@ class RawCustomer(_Lineage, Base):
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class RawSalesLine(_Lineage, Base):
+class RawSalesLine(Base):
     """Invoice / order lines. ``line_key`` is the natural key that makes overlapping exports
-    idempotent (see docs/ingestion.md); returns and cancellations are kept and flagged.
-    No secondary index but the unique ``line_key``: dbt scans the landing table in full, and
-    an index would only cost load time (migration 0004)."""
+    idempotent (see docs/ingestion.md): the first 16 bytes of the sha256 of the key text, as a
+    ``uuid``. Returns and cancellations are kept and flagged. No secondary index but the unique
+    ``line_key``: dbt scans the landing table in full, and an index would only cost load time
+    (migration 0004). Lineage: ``batch_id``, ``file_no`` (see ``raw.load_file``) and
+    ``source_row`` on every row; the path and ``loaded_at`` through ``raw.sales_line_lineage``."""
 
     __tablename__ = "sales_line"
     __table_args__ = SCHEMA
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    line_key: Mapped[str] = mapped_column(String(64), unique=True)
+    line_key: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    batch_id: Mapped[str] = mapped_column(String(255))
+    file_no: Mapped[int] = mapped_column(SmallInteger)
+    source_row: Mapped[int] = mapped_column(BigInteger)
     doc_ref: Mapped[str] = mapped_column(String(255))
     order_date: Mapped[date] = mapped_column(Date)
     order_ts: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,8 +1,15 @@
 -- Labels are normalised in int_sales_label_keys_resolved, once per distinct label rather than
 -- once per line: the regular expressions are the costly part of a 10 M-line build.
+-- raw.sales_line keeps its rows narrow: the load time is recorded once per batch.
 with source as (
 
     select * from {{ source('raw', 'sales_line') }}
+
+),
+
+batches as (
+
+    select batch_id, loaded_at from {{ source('raw', 'load_batch') }}
 
 ),
 
@@ -32,10 +39,11 @@ final as (
         lower(btrim(line_type)) as line_type,
 
         ---------- lineage
-        batch_id,
-        loaded_at
+        source.batch_id,
+        batches.loaded_at
 
     from source
+    left join batches on batches.batch_id = source.batch_id
 
 )
 
