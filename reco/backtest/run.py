@@ -31,6 +31,7 @@ from sqlalchemy import insert, text, update
 
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import Split, split
+from reco.db import migrate
 from reco.db.engine import connect
 from reco.db.models.backtest import BacktestResult, BacktestRun
 from reco.db.resolver import Database
@@ -441,6 +442,7 @@ def run_backtest(
         raise RecoError(f"backtest: config file not found: {config}")
     if truth not in TRUTH_CHOICES:
         raise RecoError(f"backtest: --truth must be one of {', '.join(TRUTH_CHOICES)}, got {truth!r}")
+    migrate.require_current(db)
     cutoffs = sorted(set(cutoffs))
     backtest_id = new_backtest_id()
     prefix, truth_prefix = f"{backtest_id}_", f"{backtest_id}_truth_"

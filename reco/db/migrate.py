@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from reco.db.engine import connect, make_engine
 from reco.db.models import ALEMBIC_SCHEMAS
 from reco.db.resolver import Database
+from reco.errors import RecoError
 from reco.settings import project_root
 
 
@@ -42,6 +43,15 @@ def current_revision(db: Database) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current(db: Database) -> None:
+    """Refuse to work on a database whose schema is not at the code's head revision, with one
+    line saying what to run (instead of a "relation does not exist" deep inside a load)."""
+    current, head = current_revision(db), head_revision()
+    if current != head:
+        state = "not initialised" if current is None else f"at revision {current}, the code expects {head}"
+        raise RecoError(f"database {db.masked} is {state}: run `uv run reco db init` (alembic upgrade head)")
 
 
 def owned_tables(db: Database) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from reco.db import migrate
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.ingest import land
@@ -126,6 +127,7 @@ def load_files(
     mapping = load_mapping(options.mapping, ent).with_overrides(
         encoding=options.encoding, date_format=options.date_format
     )
+    migrate.require_current(db)
     batch_id = options.batch_id or new_batch_id(ent.name)
     recorded_options = {
         "mapping": mapping.name,

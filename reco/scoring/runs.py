@@ -34,6 +34,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 import reco
+from reco.db import migrate
 from reco.db.resolver import Database, mask_url
 from reco.errors import RecoError
 from reco.scoring.config import load_config
@@ -250,6 +251,7 @@ def run_scoring(
             {"read": t_read},
             result,
         )
+    migrate.require_current(db)
     with _pg(db) as conn:
         if not _try_lock(conn, run_id):
             raise RecoError(f"run {run_id!r} is being scored by another process; try again when it ends")

@@ -1,6 +1,7 @@
 import hashlib
 import json
 
+import pytest
 from sqlalchemy import inspect, text
 
 from reco.db import migrate
@@ -128,3 +129,24 @@ def test_0007_narrows_sales_lines_and_its_downgrade_restores_them_exactly(empty_
 def _sales_lines(engine, columns: str, table: str = "raw.sales_line") -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(f"select {columns} from {table} order by id"))]
+
+
+def test_commands_on_a_database_not_initialised_say_what_to_run(empty_db, tmp_path):
+    from datetime import date
+
+    from reco.backtest.run import run_backtest
+    from reco.errors import RecoError
+    from reco.ingest import load_files
+    from reco.scoring.runs import run_scoring
+
+    csv = tmp_path / "sales.csv"
+    csv.write_text(
+        "doc_ref,order_date,customer_code,product_key,quantity,unit_price\nA1,2026-01-02,C1,P1,1,9.5\n"
+    )
+    for call in (
+        lambda: load_files(empty_db, "sales", [csv]),
+        lambda: run_scoring(empty_db, "run-1"),
+        lambda: run_backtest(empty_db, [date(2026, 1, 1)], 90),
+    ):
+        with pytest.raises(RecoError, match=r"is not initialised: run `uv run reco db init`"):
+            call()
