@@ -43,32 +43,44 @@ class ScoringResult:
     counts: dict
 
 
+def _position(by: str) -> pl.Expr:
+    """0, 1, 2… within each run of equal ``by`` values of a frame sorted by ``by``: the row
+    index minus the index where its run starts (no hash grouping, no window)."""
+    idx = pl.int_range(pl.len(), dtype=pl.UInt32)
+    return idx - pl.when(pl.col(by).ne_missing(pl.col(by).shift(1))).then(idx).forward_fill()
+
+
 def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig) -> pl.LazyFrame:
     """The business rules on scored candidates (one row per customer and product): best first
-    (``fill`` 0 before 1, then score, ``tb``, popularity rank, product id), at most
-    ``max_per_family`` of one family (products without a family are not capped), the first
-    ``top_n`` kept and ranked 1..n. Sorts and grouped heads, no per-row windows."""
+    (``fill`` 0 before 1, then score, ``tb``, popularity rank, which is unique per product),
+    at most ``max_per_family`` of one family (products without a family are not capped), the
+    first ``top_n`` kept and ranked 1..n.
+
+    Two sorts and running positions, no grouping: sorted by (customer, family, order), each
+    family keeps its first min(cap, top_n) rows (products without a family their first top_n,
+    which is all a list can take); the survivors, sorted by (customer, order), keep their
+    first top_n."""
     cap, top_n = config.rules.max_per_family, config.rules.top_n
-    keys = ["cid", "fill", "score", "tb", "pop_rank", "pid"]
-    descending = [False, False, True, True, False, False]
-    ranked = cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid").sort(
-        keys, descending=descending
+    order = ["fill", "score", "tb", "pop_rank"]
+    descending = [False, True, True, False]
+    # an integer family code: sorting and comparing it is cheaper than the family name
+    ranked = cands.join(
+        products.lazy().select("pid", "pop_rank", fam=pl.col("family").rank("dense")), on="pid"
     )
     if cap > 0:
-        capped = (
-            ranked.filter(pl.col("family").is_not_null())
-            .group_by("cid", "family", maintain_order=True)
-            .head(cap)
+        keep = pl.when(pl.col("fam").is_null()).then(top_n).otherwise(min(cap, top_n))
+        ranked = (
+            ranked.sort(["cid", "fam", *order], descending=[False, False, *descending])
+            .with_columns(group=pl.struct("cid", "fam"))
+            .filter(_position("group") < keep)
+            .drop("group")
         )
-        ranked = pl.concat([capped, ranked.filter(pl.col("family").is_null())], how="diagonal").sort(
-            keys, descending=descending
-        )
-    columns = [c for c in ranked.collect_schema() if c not in ("cid", "family", "pop_rank")]
+    ranked = ranked.sort(["cid", *order], descending=[False, *descending])
+    columns = [c for c in ranked.collect_schema() if c not in ("cid", "fam", "pop_rank")]
     return (
-        ranked.group_by("cid", maintain_order=True)
-        .agg(pl.col(columns).head(top_n))
-        .with_columns(rank=pl.int_ranges(1, pl.col("pid").list.len() + 1, dtype=pl.Int32))
-        .explode([*columns, "rank"])
+        ranked.with_columns(rank=(_position("cid") + 1).cast(pl.Int32))
+        .filter(pl.col("rank") <= top_n)
+        .select("cid", *columns, "rank")
     )
 
 
