@@ -107,36 +107,35 @@ def _components(names) -> pl.Expr:
     return pl.struct(pl.col(c).round(6).alias(c[2:]) for c in names).alias("components")
 
 
-def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.LazyFrame:
+def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.DataFrame:
     """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
-    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}."""
-    keys = products.lazy().select("pid", "product_key")
-    schema = top.collect_schema()
-    for i in (1, 2):
-        col = f"because_{i}"
-        if col not in schema:
-            top = top.with_columns(pl.lit(None, pl.UInt32).alias(col))
-        top = top.join(keys.rename({"pid": col, "product_key": f"because_key_{i}"}), on=col, how="left")
-    because = pl.concat_list("because_key_1", "because_key_2").list.drop_nulls().alias("because")
+    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}.
+    Product keys are looked up by position (``pid`` is the row of ``products``), and each row's
+    JSON is built once, scenario picks and fallback fills apart."""
+    keys = products["product_key"]
+    schema = top.schema
+
+    def key(col: str) -> pl.Expr:
+        return pl.lit(keys).gather(pl.col(col)) if col in schema else pl.lit(None, pl.String)
+
+    because = pl.concat_list(key("because_1"), key("because_2")).list.drop_nulls().alias("because")
     top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
-    reasons = (
-        pl.when(pl.col("fill") == 0)
-        .then(pl.struct(_components(comps), because, source=pl.lit("scenario")).struct.json_encode())
-        .otherwise(
-            pl.struct(
-                _components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")
-            ).struct.json_encode()
+    reasons = {
+        0: pl.struct(_components(comps), because, source=pl.lit("scenario")),
+        1: pl.struct(_components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")),
+    }
+    return pl.concat(
+        top.filter(pl.col("fill") == fill).select(
+            "cid",
+            "pid",
+            "fill",
+            scenario=pl.lit(scenario),
+            rank="rank",
+            product_key=pl.lit(keys).gather(pl.col("pid")),
+            score="score",
+            reasons_json=expr.struct.json_encode(),
         )
-    )
-    return top.join(keys, on="pid").select(
-        "cid",
-        "pid",
-        "fill",
-        scenario=pl.lit(scenario),
-        rank="rank",
-        product_key="product_key",
-        score="score",
-        reasons_json=reasons,
+        for fill, expr in reasons.items()
     )
 
 
@@ -227,7 +226,7 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
                 pl.concat([chosen, extra], how="diagonal_relaxed"), products, config
             ).collect()
             top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
-        items.append(_encode(top.lazy(), products, scenario, comps).collect())
+        items.append(_encode(top, products, scenario, comps))
     return items, remaining
 
 
