@@ -303,9 +303,11 @@ def score(
     audits.append(_audit(short, "fallback", "short_list", "warning", ["scenario", "n"]))
     audits.extend(quality_audits(inputs, lines, products, history, as_of, config))
 
+    # cid follows customer_code order (features.build_history), so sorting by the integer id
+    # sorts by the code; the left-ordered join keeps that order
     items_out = (
-        items_df.join(customers.select("cid", "customer_code"), on="cid")
-        .sort("customer_code", "rank")
+        items_df.sort("cid", "rank")
+        .join(customers.select("cid", "customer_code"), on="cid", maintain_order="left")
         .select(list(ITEM_SCHEMA))
         .cast(ITEM_SCHEMA)
     )
@@ -315,7 +317,7 @@ def score(
         .sort(["kind", "reason_code", "customer_code", "product_key"], nulls_last=True)
         .collect()
     )
-    by_scenario = items_out.group_by("scenario").agg(pl.col("customer_code").n_unique())
+    by_scenario = items_df.group_by("scenario").agg(customer_code=pl.col("cid").n_unique())
     reasons = suppressed.group_by("reason_code").len()
     audit_counts = audits_out.group_by("kind", "reason_code").len()
     counts = {
@@ -323,7 +325,7 @@ def score(
         "eligible": n_eligible,
         "suppressed": suppressed.height,
         "suppressed_by_reason": dict(sorted(zip(reasons["reason_code"], reasons["len"], strict=True))),
-        "recommended_customers": items_out["customer_code"].n_unique(),
+        "recommended_customers": items_df["cid"].n_unique(),
         "items": items_out.height,
         "by_scenario": {
             s: dict(zip(by_scenario["scenario"], by_scenario["customer_code"], strict=True)).get(s, 0)
