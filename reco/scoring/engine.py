@@ -44,6 +44,13 @@ class ScoringResult:
     counts: dict
 
 
+def _position(by: str) -> pl.Expr:
+    """0, 1, 2… within each run of equal ``by`` values of a frame sorted by ``by``: the row
+    index minus the index where its run starts (no hash grouping, no window)."""
+    idx = pl.int_range(pl.len(), dtype=pl.UInt32)
+    return idx - pl.when(pl.col(by).ne_missing(pl.col(by).shift(1))).then(idx).forward_fill()
+
+
 def family_cap(scenario: str, config: ScoringConfig) -> int:
     """At most this many products of one family in a list of ``scenario`` (0: no cap): REBUY's
     own cap (its lists are the customer's own products), ``rules.max_per_family`` otherwise."""
@@ -54,32 +61,36 @@ def select_top(
     cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig, cap: int | None = None
 ) -> pl.LazyFrame:
     """The business rules on scored candidates (one row per customer and product): best first
-    (``fill`` 0 before 1, then score, ``tb``, popularity rank, product id), at most ``cap``
-    (default ``rules.max_per_family``) of one family (products without a family are not
-    capped), the first ``top_n`` kept and ranked 1..n. Sorts and grouped heads, no per-row
-    windows."""
+    (``fill`` 0 before 1, then score, ``tb``, popularity rank, which is unique per product),
+    at most ``cap`` (default ``rules.max_per_family``) of one family (products without a
+    family are not capped), the first ``top_n`` kept and ranked 1..n.
+
+    Two sorts and running positions, no grouping: sorted by (customer, family, order), each
+    family keeps its first min(cap, top_n) rows (products without a family their first top_n,
+    which is all a list can take); the survivors, sorted by (customer, order), keep their
+    first top_n."""
     cap = config.rules.max_per_family if cap is None else cap
     top_n = config.rules.top_n
-    keys = ["cid", "fill", "score", "tb", "pop_rank", "pid"]
-    descending = [False, False, True, True, False, False]
-    ranked = cands.join(products.lazy().select("pid", "family", "pop_rank"), on="pid").sort(
-        keys, descending=descending
+    order = ["fill", "score", "tb", "pop_rank"]
+    descending = [False, True, True, False]
+    # an integer family code: sorting and comparing it is cheaper than the family name
+    ranked = cands.join(
+        products.lazy().select("pid", "pop_rank", fam=pl.col("family").rank("dense")), on="pid"
     )
     if cap > 0:
-        capped = (
-            ranked.filter(pl.col("family").is_not_null())
-            .group_by("cid", "family", maintain_order=True)
-            .head(cap)
+        keep = pl.when(pl.col("fam").is_null()).then(top_n).otherwise(min(cap, top_n))
+        ranked = (
+            ranked.sort(["cid", "fam", *order], descending=[False, False, *descending])
+            .with_columns(group=pl.struct("cid", "fam"))
+            .filter(_position("group") < keep)
+            .drop("group")
         )
-        ranked = pl.concat([capped, ranked.filter(pl.col("family").is_null())], how="diagonal").sort(
-            keys, descending=descending
-        )
-    columns = [c for c in ranked.collect_schema() if c not in ("cid", "family", "pop_rank")]
+    ranked = ranked.sort(["cid", *order], descending=[False, *descending])
+    columns = [c for c in ranked.collect_schema() if c not in ("cid", "fam", "pop_rank")]
     return (
-        ranked.group_by("cid", maintain_order=True)
-        .agg(pl.col(columns).head(top_n))
-        .with_columns(rank=pl.int_ranges(1, pl.col("pid").list.len() + 1, dtype=pl.Int32))
-        .explode([*columns, "rank"])
+        ranked.with_columns(rank=(_position("cid") + 1).cast(pl.Int32))
+        .filter(pl.col("rank") <= top_n)
+        .select("cid", *columns, "rank")
     )
 
 
@@ -106,36 +117,35 @@ def _components(names) -> pl.Expr:
     return pl.struct(pl.col(c).round(6).alias(c[2:]) for c in names).alias("components")
 
 
-def _encode(top: pl.LazyFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.LazyFrame:
+def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.DataFrame:
     """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
-    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}."""
-    keys = products.lazy().select("pid", "product_key")
-    schema = top.collect_schema()
-    for i in (1, 2):
-        col = f"because_{i}"
-        if col not in schema:
-            top = top.with_columns(pl.lit(None, pl.UInt32).alias(col))
-        top = top.join(keys.rename({"pid": col, "product_key": f"because_key_{i}"}), on=col, how="left")
-    because = pl.concat_list("because_key_1", "because_key_2").list.drop_nulls().alias("because")
+    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}.
+    Product keys are looked up by position (``pid`` is the row of ``products``), and each row's
+    JSON is built once, scenario picks and fallback fills apart."""
+    keys = products["product_key"]
+    schema = top.schema
+
+    def key(col: str) -> pl.Expr:
+        return pl.lit(keys).gather(pl.col(col)) if col in schema else pl.lit(None, pl.String)
+
+    because = pl.concat_list(key("because_1"), key("because_2")).list.drop_nulls().alias("because")
     top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
-    reasons = (
-        pl.when(pl.col("fill") == 0)
-        .then(pl.struct(_components(comps), because, source=pl.lit("scenario")).struct.json_encode())
-        .otherwise(
-            pl.struct(
-                _components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")
-            ).struct.json_encode()
+    reasons = {
+        0: pl.struct(_components(comps), because, source=pl.lit("scenario")),
+        1: pl.struct(_components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")),
+    }
+    return pl.concat(
+        top.filter(pl.col("fill") == fill).select(
+            "cid",
+            "pid",
+            "fill",
+            scenario=pl.lit(scenario),
+            rank="rank",
+            product_key=pl.lit(keys).gather(pl.col("pid")),
+            score="score",
+            reasons_json=expr.struct.json_encode(),
         )
-    )
-    return top.join(keys, on="pid").select(
-        "cid",
-        "pid",
-        "fill",
-        scenario=pl.lit(scenario),
-        rank="rank",
-        product_key="product_key",
-        score="score",
-        reasons_json=reasons,
+        for fill, expr in reasons.items()
     )
 
 
@@ -227,7 +237,7 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
                 pl.concat([chosen, extra], how="diagonal_relaxed"), products, config, cap
             ).collect()
             top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
-        items.append(_encode(top.lazy(), products, scenario, comps).collect())
+        items.append(_encode(top, products, scenario, comps))
     return items, remaining
 
 
@@ -310,9 +320,11 @@ def score(
     if model is not None and model.source != "calibrated":
         audits.append(_run_audit("rebuy_model_not_calibrated", "info", model.as_dict()))
 
+    # cid follows customer_code order (features.build_history), so sorting by the integer id
+    # sorts by the code; the left-ordered join keeps that order
     items_out = (
-        items_df.join(customers.select("cid", "customer_code"), on="cid")
-        .sort("customer_code", "rank")
+        items_df.sort("cid", "rank")
+        .join(customers.select("cid", "customer_code"), on="cid", maintain_order="left")
         .select(list(ITEM_SCHEMA))
         .cast(ITEM_SCHEMA)
     )
@@ -322,7 +334,7 @@ def score(
         .sort(["kind", "reason_code", "customer_code", "product_key"], nulls_last=True)
         .collect()
     )
-    by_scenario = items_out.group_by("scenario").agg(pl.col("customer_code").n_unique())
+    by_scenario = items_df.group_by("scenario").agg(customer_code=pl.col("cid").n_unique())
     reasons = suppressed.group_by("reason_code").len()
     audit_counts = audits_out.group_by("kind", "reason_code").len()
     counts = {
@@ -330,7 +342,7 @@ def score(
         "eligible": n_eligible,
         "suppressed": suppressed.height,
         "suppressed_by_reason": dict(sorted(zip(reasons["reason_code"], reasons["len"], strict=True))),
-        "recommended_customers": items_out["customer_code"].n_unique(),
+        "recommended_customers": items_df["cid"].n_unique(),
         "items": items_out.height,
         "by_scenario": {
             s: dict(zip(by_scenario["scenario"], by_scenario["customer_code"], strict=True)).get(s, 0)

@@ -231,10 +231,19 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         2,
     )
     grapes = ctx.history.grape_share.lazy().join(subset.lazy(), on="cid", how="semi")
+    # the tier rule (checked again below) applied early: most (family | grape, tier) picks fail it
+    usual = subset.lazy().select("cid", "usual_tier")
+    above = pl.col("tier") >= pl.col("usual_tier") + cfg.min_tier_step
     cands = pl.concat(
         [
-            fams.join(by_family.select("pid", "family"), on="family").select("cid", "pid"),
-            grapes.join(by_grape.select("pid", "cepage"), on="cepage").select("cid", "pid"),
+            fams.join(usual, on="cid")
+            .join(by_family.select("pid", "family", "tier"), on="family")
+            .filter(above)
+            .select("cid", "pid"),
+            grapes.join(usual, on="cid")
+            .join(by_grape.select("pid", "cepage", "tier"), on="cepage")
+            .filter(above)
+            .select("cid", "pid"),
         ]
     ).unique(["cid", "pid"])
     cooc = cooccurrence(ctx, subset)
