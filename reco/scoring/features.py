@@ -49,6 +49,17 @@ def age_days(as_of: date, col: str = "order_date") -> pl.Expr:
     return (pl.lit(as_of) - pl.col(col)).dt.total_days()
 
 
+#: Fixed-point scales of :func:`exact_sum`: money to 1e-6, weights in 0..1 to 1e-9.
+MONEY, WEIGHT = 1e6, 1e9
+
+
+def exact_sum(expr: pl.Expr, scale: float = WEIGHT) -> pl.Expr:
+    """The sum of a float column in fixed point (an integer sum of values rounded to
+    1 / ``scale``): unlike a float sum it does not depend on the order in which a parallel
+    group-by adds the values up, so the same inputs give the same output, bit for bit."""
+    return (expr * scale).round().cast(pl.Int64, strict=False).sum() / scale
+
+
 def decay(age: pl.Expr, half_life: float) -> pl.Expr:
     """0.5 ** (age / half_life): 1 today, 1/2 after one half-life."""
     return pl.lit(0.5).pow(age.cast(pl.Float64) / half_life)
@@ -155,7 +166,7 @@ def build_history(
         )
     )
     events = mapped.group_by("cid", "pid", "doc_ref").agg(
-        order_date=pl.col("order_date").min(), amount=pl.col("amount_ht").sum()
+        order_date=pl.col("order_date").min(), amount=exact_sum(pl.col("amount_ht"), MONEY)
     )
     hl = config.rebuy.half_life_days
     cp = (
@@ -164,8 +175,8 @@ def build_history(
             n_orders=pl.len().cast(pl.UInt32),
             first_date=pl.col("order_date").min(),
             last_date=pl.col("order_date").max(),
-            amount=pl.col("amount").sum(),
-            decayed_orders=decay(age_days(as_of), hl).sum(),
+            amount=exact_sum(pl.col("amount"), MONEY),
+            decayed_orders=exact_sum(decay(age_days(as_of), hl)),
         )
         .with_columns(days_since=age_days(as_of, "last_date"))
         .with_columns(
@@ -185,16 +196,16 @@ def build_history(
         n_orders=pl.col("doc_ref").n_unique().cast(pl.UInt32),
         first_date=pl.col("order_date").min(),
         last_date=pl.col("order_date").max(),
-        avg_price=(pl.col("unit_price") * pl.col("quantity")).sum()
-        / pl.col("quantity").filter(pl.col("unit_price").is_not_null()).sum(),
+        avg_price=exact_sum(pl.col("unit_price") * pl.col("quantity"), MONEY)
+        / exact_sum(pl.col("quantity").filter(pl.col("unit_price").is_not_null()), MONEY),
     )
     tiers = (
         cp_attr.filter(pl.col("tier").is_not_null())
         .group_by("cid")
         .agg(
             usual_tier=(
-                (pl.col("tier") * pl.col("amount").clip(lower_bound=0)).sum()
-                / pl.col("amount").clip(lower_bound=0).sum()
+                exact_sum(pl.col("tier") * pl.col("amount").clip(lower_bound=0), MONEY)
+                / exact_sum(pl.col("amount").clip(lower_bound=0), MONEY)
             ).round(0)
         )
     )
@@ -208,10 +219,11 @@ def build_history(
         return (
             cp_attr.filter(pl.col(col).is_not_null())
             .group_by("cid", col)
-            .agg(spend=spend.sum(), orders=pl.col("n_orders").sum())
+            .agg(spend=exact_sum(spend, MONEY), orders=pl.col("n_orders").sum())
+            .with_columns(total=exact_sum(pl.col("spend"), MONEY).over("cid"))
             .with_columns(
-                share=pl.when(pl.col("spend").sum().over("cid") > 0)
-                .then(pl.col("spend") / pl.col("spend").sum().over("cid"))
+                share=pl.when(pl.col("total") > 0)
+                .then(pl.col("spend") / pl.col("total"))
                 .otherwise(pl.col("orders") / pl.col("orders").sum().over("cid"))
             )
             .select("cid", col, "share")
@@ -284,12 +296,12 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
         "cid", "pid", "last_date", w=decay(age_days(as_of, "last_date"), cs.half_life_days)
     )
     basket = first_per_customer(basket, ["last_date", "pid"], [True, False], cs.max_items_per_customer)
-    weight = basket.group_by("pid").agg(n=pl.col("w").sum(), buyers=pl.len())
+    weight = basket.group_by("pid").agg(n=exact_sum(pl.col("w")), buyers=pl.len())
     pairs = (
         basket.join(basket, on="cid", suffix="_b")
         .filter(pl.col("pid") < pl.col("pid_b"))
         .group_by("pid", "pid_b")
-        .agg(co_n=pl.len(), co=pl.min_horizontal("w", "w_b").sum())
+        .agg(co_n=pl.len(), co=exact_sum(pl.min_horizontal("w", "w_b")))
         .filter(pl.col("co_n") >= cs.min_cooccurrence)
         .join(weight.select("pid", n_a="n"), on="pid")
         .join(weight.select(pid_b="pid", n_b="n"), on="pid_b")

@@ -16,7 +16,7 @@ import polars as pl
 
 from reco.scoring import rebuy_model
 from reco.scoring.config import ScoringConfig
-from reco.scoring.features import History, decay, first_per_customer, neighbours
+from reco.scoring.features import History, decay, exact_sum, first_per_customer, neighbours
 
 
 @dataclass
@@ -103,7 +103,7 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
             .join(cp.select("cid", "pid"), on=["cid", "pid"], how="anti")
             .sort(["cid", "pid", "contrib", "seed"], descending=[False, False, True, False])
             .group_by("cid", "pid", maintain_order=True)
-            .agg(cooc=pl.col("contrib").sum(), because=pl.col("seed").head(2))
+            .agg(cooc=exact_sum(pl.col("contrib")), because=pl.col("seed").head(2))
             .with_columns(
                 cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9),
                 because_1=pl.col("because").list.get(0, null_on_oob=True),
