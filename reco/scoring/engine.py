@@ -119,7 +119,8 @@ def _components(names) -> pl.Expr:
 
 def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.DataFrame:
     """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
-    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}.
+    keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}, and for
+    REBUY's picks "probability": the chance of a re-purchase its score (a log-odds) stands for.
     Product keys are looked up by position (``pid`` is the row of ``products``), and each row's
     JSON is built once, scenario picks and fallback fills apart."""
     keys = products["product_key"]
@@ -130,8 +131,11 @@ def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: lis
 
     because = pl.concat_list(key("because_1"), key("because_2")).list.drop_nulls().alias("because")
     top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
+    extra = []
+    if scenario == "REBUY":  # its score is a log-odds: say the chance it stands for
+        extra.append((1 / (1 + (-pl.col("score")).exp())).round(4).alias("probability"))
     reasons = {
-        0: pl.struct(_components(comps), because, source=pl.lit("scenario")),
+        0: pl.struct(_components(comps), because, *extra, source=pl.lit("scenario")),
         1: pl.struct(_components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")),
     }
     return pl.concat(

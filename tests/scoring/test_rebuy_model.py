@@ -4,6 +4,7 @@ little of it, and the probability floor that decides who REBUY takes."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -54,8 +55,11 @@ def test_weights_are_learnt_from_the_history_before_as_of_and_rank_the_staple_fi
     firsts = result.items.filter(rank=1)
     assert firsts.height == 150 and (firsts["product_key"] == staple).all()
     assert (firsts["scenario"] == "REBUY").all()
-    reasons = json.loads(firsts["reasons_json"][0])["components"]
-    assert set(reasons) == {"baseline", *REBUY_FEATURES}
+    reasons = json.loads(firsts["reasons_json"][0])
+    assert set(reasons["components"]) == {"baseline", *REBUY_FEATURES}
+    # the score is the log-odds of the chance the reasons state
+    logit = firsts["score"][0]
+    assert reasons["probability"] == round(1 / (1 + math.exp(-logit)), 4) > 0.5
 
 
 def test_purchases_on_or_after_as_of_change_nothing():
