@@ -66,10 +66,13 @@ def demo(
 
 
 def _reasons(reasons_json: str) -> str:
-    """The three largest score components, and the purchases that drove a co-occurrence."""
+    """The chance of a re-purchase (REBUY), the three largest score components, and the
+    purchases that drove a co-occurrence."""
     reasons = json.loads(reasons_json)
     parts = sorted((reasons.get("components") or {}).items(), key=lambda kv: -abs(kv[1]))[:3]
     text = ", ".join(f"{name} {value:.2f}" for name, value in parts)
+    if "probability" in reasons:
+        text = f"{reasons['probability']:.0%} chance to re-buy; {text}"
     because = reasons.get("because") or []
     if because:
         text += f"; because you bought {', '.join(map(str, because[:2]))}"

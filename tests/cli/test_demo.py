@@ -58,3 +58,12 @@ def test_a_second_demo_loads_nothing_new(capsys, demo_run):
     result = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir))
     assert result.code == 0, result.err
     assert _one(db, "select count(*) from raw.sales_line") == before
+
+
+def test_the_glance_states_rebuy_picks_as_a_chance_and_co_occurrence_with_its_purchases():
+    from reco.cli.demo import _reasons
+
+    rebuy = '{"components": {"baseline": -5.8, "frequency": 6.1, "staple": 0.7}, "probability": 0.7311}'
+    assert _reasons(rebuy) == "73% chance to re-buy; frequency 6.10, baseline -5.80, staple 0.70"
+    cross = '{"components": {"cooccurrence": 0.8, "popularity": 0.1}, "because": ["P1", "P2", "P3"]}'
+    assert _reasons(cross) == "cooccurrence 0.80, popularity 0.10; because you bought P1, P2"
