@@ -86,11 +86,14 @@ axis_orders as (
 -- Each axis's place among the customer's seven means, worked out on the row itself (no sort
 -- of seven million (customer, axis) rows): the number of axes ahead of it, i.e. with a higher
 -- mean, or the same mean and an earlier place in the seed. Axes with no mean (or absent from
--- the seed) take no place.
+-- the seed) take no place. One pass over the means, joined to the customer's revenue.
 axis_places as (
 
     select
         means.customer_code,
+        means.n_aroma_lines,
+        means.aroma_revenue_ht,
+        rfm.purchase_ht,
         {% for axis in axes -%}
         means.mean_{{ axis }},
         case when means.mean_{{ axis }} is not null and axis_orders.order_{{ axis }} is not null then
@@ -106,14 +109,17 @@ axis_places as (
         end as place_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from means
+    inner join rfm
+        on means.customer_code = rfm.customer_code
     cross join axis_orders
 
 ),
 
-top_axes as (
+final as (
 
     select
         customer_code,
+        n_aroma_lines,
         {% for n in [1, 2] -%}
         case
             {% for axis in axes -%}
@@ -124,31 +130,14 @@ top_axes as (
             {% for axis in axes -%}
             when place_{{ axis }} = {{ n - 1 }} then mean_{{ axis }}
             {% endfor -%}
-        end as aroma_score_{{ n }}{{ ',' if not loop.last }}
-        {% endfor %}
-    from axis_places
-
-),
-
-final as (
-
-    select
-        means.customer_code,
-        means.n_aroma_lines,
-        top_axes.aroma_axe_1,
-        top_axes.aroma_score_1,
-        top_axes.aroma_axe_2,
-        top_axes.aroma_score_2,
+        end as aroma_score_{{ n }},
+        {% endfor -%}
         round(least(1.0, greatest(0.0,
-            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric
-            * least(1.0, means.n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
+            (aroma_revenue_ht / nullif(purchase_ht, 0))::numeric
+            * least(1.0, n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
         )), 4)::double precision as aroma_confidence
 
-    from means
-    inner join rfm
-        on means.customer_code = rfm.customer_code
-    left join top_axes
-        on means.customer_code = top_axes.customer_code
+    from axis_places
 
 )
 
