@@ -16,6 +16,7 @@ writing the lines once. The scratch database is dropped at the end (--keep to ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -133,17 +134,49 @@ def _exec(db: Database, sql: str, autocommit: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def _one_size(server: Database, lines: int, customers: int, products: int, keep: bool) -> dict:
+def _exists(server: Database, name: str) -> bool:
+    with psycopg.connect(_admin(server).conninfo()) as conn:
+        row = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def _template(server: Database, lines: int, customers: int, products: int) -> tuple[str, float]:
+    """The cached raw data of one size: (template database, seconds spent generating it now)."""
+    key = f"{GENERATE}|{lines}|{customers}|{products}|{migrate.head_revision()}"
+    name = f"reco_bench_tpl_{lines}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    if _exists(server, name):
+        return name, 0.0
+    building = f"{name}_building"
+    admin = _admin(server)
+    _exec(admin, f'drop database if exists "{building}" with (force)', autocommit=True)
+    _exec(admin, f'create database "{building}"', autocommit=True)
+    db = server.for_database(building)
+    migrate.upgrade(db)
+    console.print(f"[bold]{lines:,} lines[/]: generating raw data into the cache {name} …")
+    gen_s = _exec(db, GENERATE.format(lines=lines, customers=customers, products=products))
+    # renamed only once complete: an interrupted generation is never taken for a cache
+    _exec(admin, f'alter database "{building}" rename to "{name}"', autocommit=True)
+    return name, gen_s
+
+
+def _one_size(server: Database, lines: int, customers: int, products: int, keep: bool, cache: bool) -> dict:
     name = f"reco_bench_{uuid.uuid4().hex[:8]}"
-    _exec(_admin(server), f'create database "{name}"', autocommit=True)
     db = server.for_database(name)
+    if cache:
+        template, gen_s = _template(server, lines, customers, products)
+        _exec(_admin(server), f'create database "{name}" template "{template}"', autocommit=True)
+    else:
+        _exec(_admin(server), f'create database "{name}"', autocommit=True)
     try:
-        migrate.upgrade(db)
-        console.print(f"[bold]{lines:,} lines[/]: generating raw data in {name} …")
-        gen_s = _exec(db, GENERATE.format(lines=lines, customers=customers, products=products))
+        if not cache:
+            migrate.upgrade(db)
+            console.print(f"[bold]{lines:,} lines[/]: generating raw data in {name} …")
+            gen_s = _exec(db, GENERATE.format(lines=lines, customers=customers, products=products))
         ref_s = _exec(db, "create table public.bench_copy as select * from raw.sales_line")
         _exec(db, "drop table public.bench_copy")
-        console.print(f"  generated in {gen_s:.0f} s; reference copy {ref_s:.1f} s; dbt build …")
+        console.print(
+            f"  {name}: generated in {gen_s:.0f} s (0: cached); reference copy {ref_s:.1f} s; dbt build …"
+        )
         start = time.perf_counter()
         run_dbt(db, ["build"], capture=True)
         build_s = time.perf_counter() - start
@@ -176,13 +209,14 @@ def main(
     products: Annotated[int, typer.Option(help="Catalogue size.")] = 3000,
     top: Annotated[int, typer.Option(help="Slowest nodes to list.")] = 20,
     keep: Annotated[bool, typer.Option(help="Keep the scratch databases.")] = False,
+    cache: Annotated[bool, typer.Option(help="Reuse the generated raw data of a size.")] = True,
 ) -> None:
     sizes = lines or [10_000_000]
     # The benchmark's dbt artefacts stay apart from the project's target/.
     os.environ.setdefault("DBT_TARGET_PATH", str(Path(__file__).parent / "out" / "target"))
     server = resolve()
     console.print(f"server: {server.masked}")
-    runs = [_one_size(server, n, int(n * customers_per_line), products, keep) for n in sizes]
+    runs = [_one_size(server, n, int(n * customers_per_line), products, keep, cache) for n in sizes]
 
     for run in runs:
         table = Table(

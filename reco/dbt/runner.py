@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reco.db.resolver import Database
@@ -48,9 +48,32 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(db: Database, args: Sequence[str], *, capture: bool = False) -> subprocess.CompletedProcess:
-    """Run ``dbt ARGS`` in the project folder; raise RecoError when dbt fails."""
-    env = {**os.environ, **dbt_env(db)}
+#: Environment variables the dbt project reads (macros as_of_date_literal and schema_prefix).
+#: Passing them this way rather than with ``--vars`` keeps dbt's partial parsing: a new
+#: as-of date re-parses one model instead of the whole project (a new schema prefix still
+#: re-parses everything). Never inherited from the caller's environment: only what the
+#: caller of ``run_dbt`` passes in ``project_env`` reaches dbt, so a stray export cannot send
+#: a live build into a backtest's schemas.
+PROJECT_ENV = ("RECO_AS_OF_DATE", "RECO_SCHEMA_PREFIX")
+
+
+def run_dbt(
+    db: Database,
+    args: Sequence[str],
+    *,
+    capture: bool = False,
+    project_env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``dbt ARGS`` in the project folder; raise RecoError when dbt fails.
+
+    ``project_env`` sets the project's own environment variables (``PROJECT_ENV``), e.g.
+    ``{"RECO_AS_OF_DATE": "2011-08-31", "RECO_SCHEMA_PREFIX": "bt_x_"}``."""
+    unknown = sorted(set(project_env or {}) - set(PROJECT_ENV))
+    if unknown:
+        raise RecoError(f"run_dbt: unknown project variable(s) {', '.join(unknown)}")
+    env = {k: v for k, v in os.environ.items() if k not in PROJECT_ENV}
+    env.update(dbt_env(db))
+    env.update(project_env or {})
     env.pop("PGPASSWORD", None)
     proc = subprocess.run(
         [dbt_executable(), *args],

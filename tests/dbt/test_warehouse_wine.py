@@ -8,6 +8,7 @@ from warehouse_sample import by_key, query
 
 from reco.dbt.docs import build_docs
 from reco.dbt.runner import run_dbt
+from reco.errors import RecoError
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +201,24 @@ def test_a_backtest_rebuild_as_of_an_earlier_date_uses_no_later_line(wine_wareho
     assert "X100" not in products  # first sold in June
     # the live marts are untouched
     assert query(wine_warehouse, "select count(*) as n from marts.order_line") == [{"n": 17}]
+
+
+def test_as_of_date_and_schema_prefix_come_from_the_environment_given_to_run_dbt(wine_warehouse, monkeypatch):
+    # exports left in the caller's shell are not what dbt sees: project_env is
+    monkeypatch.setenv("RECO_SCHEMA_PREFIX", "bt_stray_")
+    monkeypatch.setenv("RECO_AS_OF_DATE", "2030-01-01")
+    run_dbt(
+        wine_warehouse,
+        ["build", "--resource-type", "model", "--select", "+int_as_of_date"],
+        capture=True,
+        project_env={"RECO_AS_OF_DATE": "2024-05-31", "RECO_SCHEMA_PREFIX": "bt_env_"},
+    )
+    as_of = query(wine_warehouse, "select * from bt_env_intermediate.int_as_of_date")
+    assert [(str(r["as_of_date"]), r["as_of_date_origin"]) for r in as_of] == [("2024-05-31", "var")]
+    schemas = query(wine_warehouse, "select nspname from pg_namespace where starts_with(nspname, 'bt_stray')")
+    assert schemas == []
+    with pytest.raises(RecoError, match="RECO_NOPE"):
+        run_dbt(wine_warehouse, ["ls"], project_env={"RECO_NOPE": "1"})
 
 
 def test_docs_site_is_generated_and_lists_the_models(wine_warehouse, tmp_path):

@@ -1,3 +1,13 @@
+{{
+    config(
+        pre_hook="set enable_mergejoin = off",
+        post_hook="reset enable_mergejoin",
+    )
+}}
+
+-- The records join the code map by hash: PostgreSQL underestimates the join and would sort
+-- both sides on the codes for a merge join (hence enable_mergejoin off for this model only).
+
 {#
     One golden record per master customer (see int_customer_codes_clustered for who merges).
 

@@ -12,10 +12,9 @@
 #}
 {%- set axes = aroma_axes() %}
 
-with order_lines as (
+with purchases as (
 
-    select * from {{ ref('order_line') }}
-    where is_purchase and product_key is not null and order_date <= {{ as_of_date() }}
+    select * from {{ ref('int_customer_product_purchases') }}
 
 ),
 
@@ -37,17 +36,20 @@ aroma_axes as (
 
 ),
 
-aroma_lines as (
+-- one row per (customer, product): the product's scores are the same on each of its lines,
+-- so sum(revenue x score) over these rows is the sum over the lines
+aroma_purchases as (
 
     select
-        order_lines.customer_code,
-        order_lines.amount_ht,
+        purchases.customer_code,
+        purchases.n_lines,
+        purchases.revenue_ht,
         {% for axis in axes -%}
         coalesce(products.aroma_{{ axis }}, 1) as aroma_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
-    from order_lines
+    from purchases
     inner join products
-        on order_lines.product_key = products.product_key
+        on purchases.product_key = products.product_key
     where
         {% for axis in axes -%}
         products.aroma_{{ axis }} is not null{{ ' or' if not loop.last }}
@@ -58,76 +60,84 @@ means as (
 
     select
         customer_code,
-        count(*) as n_aroma_lines,
-        sum(amount_ht) as aroma_revenue_ht,
+        sum(n_lines)::bigint as n_aroma_lines,
+        sum(revenue_ht) as aroma_revenue_ht,
         {% for axis in axes -%}
         -- rounded: a float weighted mean of 5s can come out as 5.000000000000001
-        round((sum(amount_ht * aroma_{{ axis }}) / nullif(sum(amount_ht), 0))::numeric, 4)::float
+        round((sum(revenue_ht * aroma_{{ axis }}) / nullif(sum(revenue_ht), 0))::numeric, 4)::float
             as mean_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
-    from aroma_lines
+    from aroma_purchases
     group by customer_code
 
 ),
 
-axis_scores as (
+-- The tie-break order of the seed, as one row (axis_order of each axis).
+axis_orders as (
+
+    select
+        {% for axis in axes -%}
+        max(axis_order) filter (where axis = '{{ axis }}') as order_{{ axis }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from aroma_axes
+
+),
+
+-- Each axis's place among the customer's seven means, worked out on the row itself (no sort
+-- of seven million (customer, axis) rows): the number of axes ahead of it, i.e. with a higher
+-- mean, or the same mean and an earlier place in the seed. Axes with no mean (or absent from
+-- the seed) take no place. One pass over the means, joined to the customer's revenue.
+axis_places as (
 
     select
         means.customer_code,
-        scores.axis,
-        scores.score,
-        row_number() over (
-            partition by means.customer_code collate "C"
-            order by scores.score desc, aroma_axes.axis_order asc
-        ) as axis_rank
-
+        means.n_aroma_lines,
+        means.aroma_revenue_ht,
+        rfm.purchase_ht,
+        {% for axis in axes -%}
+        means.mean_{{ axis }},
+        case when means.mean_{{ axis }} is not null and axis_orders.order_{{ axis }} is not null then
+            {% for other in axes if other != axis -%}
+            (case
+                when means.mean_{{ other }} > means.mean_{{ axis }}
+                    or (means.mean_{{ other }} = means.mean_{{ axis }}
+                        and axis_orders.order_{{ other }} < axis_orders.order_{{ axis }})
+                    then 1
+                else 0
+            end){{ ' +' if not loop.last }}
+            {% endfor -%}
+        end as place_{{ axis }}{{ ',' if not loop.last }}
+        {% endfor %}
     from means
-    cross join lateral (
-        values
-            {% for axis in axes -%}
-            ('{{ axis }}', means.mean_{{ axis }}){{ ',' if not loop.last }}
-            {% endfor %}
-    ) as scores (axis, score)
-    inner join aroma_axes
-        on scores.axis = aroma_axes.axis
-    where scores.score is not null
-
-),
-
-top_axes as (
-
-    select
-        customer_code,
-        max(axis) filter (where axis_rank = 1) as aroma_axe_1,
-        max(score) filter (where axis_rank = 1) as aroma_score_1,
-        max(axis) filter (where axis_rank = 2) as aroma_axe_2,
-        max(score) filter (where axis_rank = 2) as aroma_score_2
-
-    from axis_scores
-    where axis_rank <= 2
-    group by customer_code
+    inner join rfm
+        on means.customer_code = rfm.customer_code
+    cross join axis_orders
 
 ),
 
 final as (
 
     select
-        means.customer_code,
-        means.n_aroma_lines,
-        top_axes.aroma_axe_1,
-        top_axes.aroma_score_1,
-        top_axes.aroma_axe_2,
-        top_axes.aroma_score_2,
+        customer_code,
+        n_aroma_lines,
+        {% for n in [1, 2] -%}
+        case
+            {% for axis in axes -%}
+            when place_{{ axis }} = {{ n - 1 }} then '{{ axis }}'
+            {% endfor -%}
+        end as aroma_axe_{{ n }},
+        case
+            {% for axis in axes -%}
+            when place_{{ axis }} = {{ n - 1 }} then mean_{{ axis }}
+            {% endfor -%}
+        end as aroma_score_{{ n }},
+        {% endfor -%}
         round(least(1.0, greatest(0.0,
-            (means.aroma_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric
-            * least(1.0, means.n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
+            (aroma_revenue_ht / nullif(purchase_ht, 0))::numeric
+            * least(1.0, n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
         )), 4)::double precision as aroma_confidence
 
-    from means
-    inner join rfm
-        on means.customer_code = rfm.customer_code
-    left join top_axes
-        on means.customer_code = top_axes.customer_code
+    from axis_places
 
 )
 

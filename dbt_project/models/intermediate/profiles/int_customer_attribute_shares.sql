@@ -14,24 +14,11 @@
     'budget': 'price_band',
 } %}
 
-with order_lines as (
+-- One row per (customer, product): a customer buying the same wine again adds to a row, not
+-- a row; the grouping sets below hash far fewer rows than there are lines.
+with purchases as (
 
-    select * from {{ ref('order_line') }}
-    where is_purchase and product_key is not null and order_date <= {{ as_of_date() }}
-
-),
-
--- One row per (customer, product) before the attribute join: a customer buying the same
--- wine again adds a line, not a group; the grouping sets below then hash far fewer rows.
-purchases as (
-
-    select
-        customer_code,
-        product_key,
-        sum(amount_ht) as revenue_ht
-
-    from order_lines
-    group by customer_code, product_key
+    select * from {{ ref('int_customer_product_purchases') }}
 
 ),
 
@@ -51,11 +38,12 @@ revenue_by_value as (
 
     select
         purchases.customer_code,
+        -- the dimension as its number (1 = family ... 4 = budget): small sort and filter keys
         case
-            {% for name, column in dimensions.items() -%}
-            when grouping(products.{{ column }}) = 0 then '{{ name }}'
+            {% for column in dimensions.values() -%}
+            when grouping(products.{{ column }}) = 0 then {{ loop.index }}
             {% endfor -%}
-        end as dimension,
+        end as dimension_id,
         coalesce(
             {%- for column in dimensions.values() %}
             products.{{ column }}{{ ',' if not loop.last }}
@@ -74,44 +62,64 @@ revenue_by_value as (
 
 ),
 
+-- Narrow rows through the one sort: the customer's purchase revenue (the denominator) is
+-- joined on after the pivot, to one row per customer instead of one per value.
 ranked as (
 
     select
-        revenue_by_value.*,
-        -- rounded: float sums of the same lines in another order can exceed 1 by 1e-16
-        round((revenue_by_value.revenue_ht / nullif(rfm.purchase_ht, 0))::numeric, 6)::float
-            as ca_share,
+        customer_code,
+        dimension_id,
+        attribute_value,
+        revenue_ht,
         row_number() over (
-            partition by
-                revenue_by_value.customer_code collate "C",
-                revenue_by_value.dimension collate "C"
-            order by revenue_by_value.revenue_ht desc, revenue_by_value.attribute_value asc
+            partition by customer_code collate "C", dimension_id
+            order by revenue_ht desc, attribute_value asc
         ) as value_rank
 
     from revenue_by_value
-    inner join rfm
-        on revenue_by_value.customer_code = rfm.customer_code
-    where revenue_by_value.attribute_value is not null
+    where attribute_value is not null
 
 ),
 
-final as (
+top_values as (
 
     select
         customer_code,
         {%- for name in dimensions %}
+        {%- set dimension_id = loop.index %}
         {%- set last_dimension = loop.last %}
         {%- for n in [1, 2, 3] %}
-        max(attribute_value) filter (where dimension = '{{ name }}' and value_rank = {{ n }})
+        max(attribute_value) filter (where dimension_id = {{ dimension_id }} and value_rank = {{ n }})
             as top_{{ name }}_{{ n }},
-        max(ca_share) filter (where dimension = '{{ name }}' and value_rank = {{ n }})
-            as top_{{ name }}_{{ n }}_ca_share{{ ',' if not (last_dimension and loop.last) }}
+        max(revenue_ht) filter (where dimension_id = {{ dimension_id }} and value_rank = {{ n }})
+            as top_{{ name }}_{{ n }}_revenue_ht{{ ',' if not (last_dimension and loop.last) }}
         {%- endfor %}
         {%- endfor %}
 
     from ranked
     where value_rank <= 3
     group by customer_code
+
+),
+
+final as (
+
+    select
+        top_values.customer_code,
+        {%- for name in dimensions %}
+        {%- set last_dimension = loop.last %}
+        {%- for n in [1, 2, 3] %}
+        top_values.top_{{ name }}_{{ n }},
+        -- rounded: float sums of the same lines in another order can exceed 1 by 1e-16
+        round(
+            (top_values.top_{{ name }}_{{ n }}_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric, 6
+        )::float as top_{{ name }}_{{ n }}_ca_share{{ ',' if not (last_dimension and loop.last) }}
+        {%- endfor %}
+        {%- endfor %}
+
+    from top_values
+    inner join rfm
+        on top_values.customer_code = rfm.customer_code
 
 )
 

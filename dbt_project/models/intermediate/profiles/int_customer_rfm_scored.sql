@@ -40,9 +40,11 @@ scored as (
 
     select
         *,
-        (1 + floor(5.0 * (r_rank - 1) / n_customers))::integer as r_score,
-        (1 + floor(5.0 * (f_rank - 1) / n_customers))::integer as f_score,
-        (1 + floor(5.0 * (m_rank - 1) / n_customers))::integer as m_score
+        -- integer division: floor(5 (rank - 1) / n) exactly, and cheap in the segment join
+        -- below, which evaluates the scores once per (customer, segment)
+        (1 + 5 * (r_rank - 1) / n_customers)::integer as r_score,
+        (1 + 5 * (f_rank - 1) / n_customers)::integer as f_score,
+        (1 + 5 * (m_rank - 1) / n_customers)::integer as m_score
 
     from ranked
 
