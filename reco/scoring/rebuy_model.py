@@ -22,7 +22,7 @@ too little history (or ``calibrate = false``) the configured ``w_*`` are used, a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -50,7 +50,6 @@ class RebuyModel:
     calibrated_as_of: date | None = None
     rows: int = 0
     repurchases: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
