@@ -231,7 +231,7 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         2,
     )
     grapes = ctx.history.grape_share.lazy().join(subset.lazy(), on="cid", how="semi")
-    # the tier rule (checked again below) applied early: most (family | grape, tier) picks fail it
+    # the tier rule right on the picks, before the feature joins: most (family | grape, tier) fail it
     usual = subset.lazy().select("cid", "usual_tier")
     above = pl.col("tier") >= pl.col("usual_tier") + cfg.min_tier_step
     cands = pl.concat(
@@ -250,10 +250,7 @@ def upsell(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     budget = pl.col("price") <= pl.col("avg_price") * (1 + cfg.budget_stretch)
     return (
         _with_product_and_preference(ctx, _without_recent(ctx, cands))
-        .filter(
-            pl.col("tier") >= pl.col("usual_tier") + cfg.min_tier_step,
-            budget.fill_null(True),
-        )
+        .filter(budget.fill_null(True))
         .join(
             ctx.history.grape_share.lazy().rename({"share": "grape_share"}),
             on=["cid", "cepage"],
