@@ -134,6 +134,16 @@ class BacktestReport:
 # -- the pure part: events in, metrics out ------------------------------------------------
 
 
+def _as_platform(recs: pl.DataFrame) -> pl.DataFrame:
+    """Recommendations (customer_code, rank, product_key) as the PLATFORM method's rows."""
+    return recs.select(
+        method=pl.lit(PLATFORM),
+        customer_code=pl.col("customer_code").cast(pl.String),
+        rank=pl.col("rank").cast(pl.Int32),
+        product_key=pl.col("product_key").cast(pl.String),
+    )
+
+
 def evaluate_cutoff(
     events: pl.LazyFrame,
     cutoff: date,
@@ -185,12 +195,7 @@ def evaluate_cutoff(
         outside = platform.join(s.catalogue.collect(), on="product_key", how="anti").height
         recs = pl.concat(
             [
-                platform.select(
-                    method=pl.lit(PLATFORM),
-                    customer_code=pl.col("customer_code").cast(pl.String),
-                    rank=pl.col("rank").cast(pl.Int32),
-                    product_key=pl.col("product_key").cast(pl.String),
-                ),
+                _as_platform(platform),
                 recs,
             ]
         )
@@ -206,14 +211,8 @@ def evaluate_cutoff(
     )
     for scenario, items in (scenario_lists or {}).items():
         covered = eligible.join(items.select("customer_code").unique(), on="customer_code", how="semi")
-        own = items.select(
-            method=pl.lit(PLATFORM),
-            customer_code=pl.col("customer_code").cast(pl.String),
-            rank=pl.col("rank").cast(pl.Int32),
-            product_key=pl.col("product_key").cast(pl.String),
-        )
         listed = metrics.evaluate(
-            pl.concat([own, recs.filter(pl.col("method") != PLATFORM)]).lazy(),
+            pl.concat([_as_platform(items), recs.filter(pl.col("method") != PLATFORM)]).lazy(),
             covered.lazy().with_columns(scope=pl.lit(metrics.OVERALL)),
             s.test,
             s.history,

@@ -57,19 +57,16 @@ def family_cap(scenario: str, config: ScoringConfig) -> int:
     return config.rebuy.max_per_family if scenario == "REBUY" else config.rules.max_per_family
 
 
-def select_top(
-    cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig, cap: int | None = None
-) -> pl.LazyFrame:
+def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig, cap: int) -> pl.LazyFrame:
     """The business rules on scored candidates (one row per customer and product): best first
     (``fill`` 0 before 1, then score, ``tb``, popularity rank, which is unique per product),
-    at most ``cap`` (default ``rules.max_per_family``) of one family (products without a
-    family are not capped), the first ``top_n`` kept and ranked 1..n.
+    at most ``cap`` (:func:`family_cap` of the scenario; 0: none) of one family (products
+    without a family are not capped), the first ``top_n`` kept and ranked 1..n.
 
     Two sorts and running positions, no grouping: sorted by (customer, family, order), each
     family keeps its first min(cap, top_n) rows (products without a family their first top_n,
     which is all a list can take); the survivors, sorted by (customer, order), keep their
     first top_n."""
-    cap = config.rules.max_per_family if cap is None else cap
     top_n = config.rules.top_n
     order = ["fill", "score", "tb", "pop_rank"]
     descending = [False, True, True, False]
