@@ -368,21 +368,26 @@ def line_keys(frame: pl.DataFrame) -> pl.Series:
     PostgreSQL's ``substring(sha256(convert_to(text, 'UTF8')) from 1 for 16)``; the column is
     a ``uuid`` of these 16 bytes.
 
-    The occurrence is 1 for every line whose text is unique in the file; only lines that may
-    repeat (their 64-bit Polars hash is not unique: every repeated line, and the rare
-    collision) are numbered with a window over their exact text."""
-    lines = frame.select(pl.concat_str(sales_key_parts(frame), separator="\x1f").alias("line"))
-    maybe_repeated = lines.select(pl.col("line").hash().is_duplicated()).to_series()
-    occurrence = pl.Series("occurrence", np.ones(frame.height, dtype=np.int64))
+    The occurrence is 1 for every line whose text is unique in the file, so the texts are first
+    built with occurrence 1; only lines that may repeat (the 64-bit Polars hash of their text is
+    not unique: every repeated line, and the rare collision) are numbered with a window over
+    their exact text, and their texts rebuilt."""
+    parts = [*sales_key_parts(frame), pl.lit("1")]
+    text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series()
+    maybe_repeated = text.hash().is_duplicated()
     if maybe_repeated.any():
         repeated = (
-            lines.with_row_index("i")
+            text.to_frame()
+            .with_row_index("i")
             .filter(maybe_repeated)
-            .select("i", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line").alias("n"))
+            .with_columns(line=pl.col("text").str.strip_suffix("\x1f1"))
+            .select(
+                "i",
+                pl.format("{}\x1f{}", "line", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line")),
+            )
         )
-        occurrence = occurrence.scatter(repeated.get_column("i"), repeated.get_column("n"))
-    text = pl.concat_str([pl.col("line"), pl.col("occurrence").cast(pl.String)], separator="\x1f")
-    digests = lines.with_columns(occurrence).select(plh.concat_str(text).chash.sha2_256()).to_series()
+        text = text.scatter(repeated.get_column("i"), repeated.to_series(1))
+    digests = text.to_frame().select(plh.col("text").chash.sha2_256()).to_series()
     return _first_16_bytes(digests).alias(KEY)
 
 
