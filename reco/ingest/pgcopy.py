@@ -64,6 +64,7 @@ def pg_type(dtype: pl.DataType) -> str:
         pl.String: "text",
         pl.Binary: "bytea",
         pl.Date: "date",
+        pl.Null: "text",  # only NULLs: any type takes them
     }
     for polars_type, name in simple.items():
         if dtype == polars_type:

@@ -119,4 +119,5 @@ def test_all_null_and_empty_frames(db):
         {"b": pl.String}
     )
     assert _copy_and_read(db, frame) == [(None, None), (None, None)]
+    assert _copy_and_read(db, pl.DataFrame({"a": [None, None]})) == [(None,), (None,)]
     assert _copy_and_read(db, frame.head(0)) == []
