@@ -15,17 +15,15 @@ import json
 import uuid
 from contextlib import contextmanager
 
-import numpy as np
 import polars as pl
 import psycopg
-import pyarrow as pa
 
 from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.ingest import pgcopy
 from reco.ingest.entities import Entity
-from reco.ingest.parse import KEY, amount_ht_expr
+from reco.ingest.parse import KEY, amount_ht_expr, key_series
 
 FILE = "source_file"
 ROW = "source_row"
@@ -228,7 +226,7 @@ def existing_keys(cur, entity: Entity, frame: pl.DataFrame) -> pl.DataFrame:
     """The line keys (16 bytes) already landed on the batch's order dates (a line's key
     includes its date, so no other landed line can share a key with the batch). The server
     concatenates them, in ``bytea`` values of at most 4 Mi keys (64 MB, far below the 1 GB
-    limit of a value), fetched in binary and cut into 16-byte keys with numpy."""
+    limit of a value), fetched in binary and cut into 16-byte keys without a copy."""
     low, high = frame.select(low=pl.col("order_date").min(), high=pl.col("order_date").max()).row(0)
     cur.execute(
         f"select string_agg(uuid_send(line_key), ''::bytea) from {entity.qualified_table} "
@@ -236,13 +234,7 @@ def existing_keys(cur, entity: Entity, frame: pl.DataFrame) -> pl.DataFrame:
         (low, high),
         binary=True,
     )
-    keys = b"".join(blob for (blob,) in cur.fetchall())
-    n = len(keys) // 16
-    offsets = np.arange(n + 1, dtype=np.int64) * 16
-    array = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(keys)]
-    )
-    return pl.DataFrame({KEY: pl.Series(KEY, array, dtype=pl.Binary)})
+    return key_series(b"".join(blob for (blob,) in cur.fetchall())).to_frame()
 
 
 def reserve_ids(cur, entity: Entity, n: int) -> int:

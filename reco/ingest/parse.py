@@ -408,7 +408,12 @@ def _first_16_bytes(digests: pl.Series) -> pl.Series:
     start = int(offsets[0]) if n else 0
     digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n].reshape(n, 64)
     nibbles = _HEX[digits[:, :32]]
-    keys = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
+    return key_series(np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]))
+
+
+def key_series(keys: bytes | np.ndarray) -> pl.Series:
+    """A KEY column (Binary) of the 16-byte keys laid end to end in ``keys`` (no copy)."""
+    n = memoryview(keys).nbytes // 16
     binary = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(),
         n,
