@@ -1,9 +1,10 @@
-"""Landing typed rows into the raw schema over one ADBC connection and one transaction.
+"""Landing typed rows into the raw schema over one psycopg connection and one transaction.
 
 Sales: the lines whose ``line_key`` (hashed client-side) is not landed yet are found by an
-anti-join in Polars and written once, straight into ``raw.sales_line`` with ADBC (binary COPY),
-ids included (a block reserved from the table's sequence).
-Other entities: the batch's rows go to a temporary table with ADBC, then one
+anti-join in Polars and written once, straight into ``raw.sales_line`` by binary COPY
+(``pgcopy``: encoded in numpy / Arrow, sent while the server parses), ids included (a block
+reserved from the table's sequence).
+Other entities: the batch's rows go to a temporary table by binary COPY, then one
 ``INSERT … SELECT`` moves them to the raw table (contacts: skipping rows already there).
 Nothing is ever inserted row by row.
 """
@@ -14,15 +15,15 @@ import json
 import uuid
 from contextlib import contextmanager
 
-import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
-import pyarrow as pa
+import psycopg
 
-from reco.db.engine import unreachable
+from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
 from reco.db.resolver import Database
 from reco.errors import RecoError
-from reco.ingest.entities import Entity, Kind
-from reco.ingest.parse import KEY, amount_ht_expr
+from reco.ingest import pgcopy
+from reco.ingest.entities import Entity
+from reco.ingest.parse import KEY, amount_ht_expr, key_series
 
 FILE = "source_file"
 ROW = "source_row"
@@ -32,10 +33,11 @@ FILE_NO = "file_no"
 
 @contextmanager
 def transaction(db: Database):
-    """An ADBC connection whose work is committed on success and rolled back on any error."""
+    """A psycopg connection whose work is committed on success and rolled back on any error
+    (UTF-8 on the wire: the binary COPY sends text as UTF-8)."""
     try:
-        conn = adbc.connect(db.conninfo())
-    except Exception as exc:  # adbc raises its own OperationalError types
+        conn = psycopg.connect(db.conninfo(), connect_timeout=CONNECT_TIMEOUT_S, client_encoding="utf8")
+    except psycopg.OperationalError as exc:
         raise unreachable(db, exc) from None
     try:
         yield conn
@@ -70,13 +72,13 @@ def lock_entity(cur, entity: Entity) -> None:
 
 
 def check_batch_id(cur, batch_id: str) -> None:
-    rows = fetch(cur, "select status, started_at from raw.load_batch where batch_id = $1", (batch_id,))
+    rows = fetch(cur, "select status, started_at from raw.load_batch where batch_id = %s", (batch_id,))
     if rows and rows[0][0] != "failed":
         raise RecoError(
             f"batch id {batch_id!r} is already used (status {rows[0][0]}, {rows[0][1]:%Y-%m-%d %H:%M})"
         )
     if rows:  # a failed batch may be retried under its id
-        cur.execute("delete from raw.load_batch where batch_id = $1", (batch_id,))
+        cur.execute("delete from raw.load_batch where batch_id = %s", (batch_id,))
 
 
 def loaded_files(cur, entity: Entity) -> dict[str, tuple[str, int]]:
@@ -85,7 +87,7 @@ def loaded_files(cur, entity: Entity) -> dict[str, tuple[str, int]]:
         cur,
         "select f->>'sha256', b.batch_id, coalesce((f->>'rows_read')::bigint, 0) "
         "from raw.load_batch b cross join lateral jsonb_array_elements(b.files) f "
-        "where b.entity = $1 and b.status in ('succeeded', 'duplicate') "
+        "where b.entity = %s and b.status in ('succeeded', 'duplicate') "
         "and f->>'already_loaded_in' is null "
         "order by b.started_at",
         (entity.name,),
@@ -98,7 +100,7 @@ def loaded_files(cur, entity: Entity) -> dict[str, tuple[str, int]]:
 
 def _ingest_temp(cur, frame: pl.DataFrame) -> str:
     name = f"reco_load_{uuid.uuid4().hex[:12]}"
-    cur.adbc_ingest(name, frame.to_arrow(), mode="create", temporary=True)
+    pgcopy.create_temp(cur, name, frame)
     return name
 
 
@@ -111,14 +113,11 @@ REBUILD_MEMORY = "256MB"
 def _select_list(entity: Entity, present: set[str], paths: list[str]) -> tuple[list[str], list[str]]:
     """Target columns and the expressions that fill them from the temporary table, which holds
     only the columns with a value somewhere in the batch, and a file number instead of the
-    file's path on every row."""
+    file's path on every row. (Tags arrive as ``jsonb`` already.)"""
     targets, exprs = [], []
-    for name, col in entity.columns.items():
+    for name in entity.columns:
         targets.append(name)
-        value = f"t.{_q(name)}" if name in present else "null"
-        if col.kind is Kind.TAGS and name in present:
-            value = f"to_jsonb({value})"
-        exprs.append(value)
+        exprs.append(f"t.{_q(name)}" if name in present else "null")
     files = ", ".join(_literal(p) for p in paths)
     targets += ["batch_id", FILE, ROW]
     exprs += [":batch_id", f"(array[{files}]::text[])[t.{FILE_NO}]", f"t.{ROW}"]
@@ -133,14 +132,14 @@ def _secondary_indexes(cur, entity: Entity, primary_key: bool = False) -> list[t
     constraints = fetch(
         cur,
         "select conname, pg_get_constraintdef(oid) from pg_constraint "
-        f"where conrelid = $1::regclass and contype in {kinds} order by contype",
+        f"where conrelid = %s::regclass and contype in {kinds} order by contype",
         (table,),
     )
     indexes = fetch(
         cur,
         "select i.relname, pg_get_indexdef(i.oid) "
         "from pg_index x join pg_class i on i.oid = x.indexrelid "
-        "where x.indrelid = $1::regclass and not x.indisprimary "
+        "where x.indrelid = %s::regclass and not x.indisprimary "
         "and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)",
         (table,),
     )
@@ -163,7 +162,7 @@ def _bulk(cur, entity: Entity, rows: int) -> bool:
         return False
     estimate = fetch(
         cur,
-        "select greatest(reltuples, 0)::bigint from pg_class where oid = $1::regclass",
+        "select greatest(reltuples, 0)::bigint from pg_class where oid = %s::regclass",
         (entity.qualified_table,),
     )[0][0]
     return rows * 4 >= estimate
@@ -225,14 +224,17 @@ def insert_rows(
 
 def existing_keys(cur, entity: Entity, frame: pl.DataFrame) -> pl.DataFrame:
     """The line keys (16 bytes) already landed on the batch's order dates (a line's key
-    includes its date, so no other landed line can share a key with the batch). Read with
-    ADBC (Arrow)."""
+    includes its date, so no other landed line can share a key with the batch). The server
+    concatenates them, in ``bytea`` values of at most 4 Mi keys (64 MB, far below the 1 GB
+    limit of a value), fetched in binary and cut into 16-byte keys without a copy."""
     low, high = frame.select(low=pl.col("order_date").min(), high=pl.col("order_date").max()).row(0)
     cur.execute(
-        f"select uuid_send(line_key) as {KEY} from {entity.qualified_table} "
-        f"where order_date between {_literal(low.isoformat())}::date and {_literal(high.isoformat())}::date"
+        f"select string_agg(uuid_send(line_key), ''::bytea) from {entity.qualified_table} "
+        "where order_date between %s and %s group by id >> 22",
+        (low, high),
+        binary=True,
     )
-    return pl.from_arrow(cur.fetch_arrow_table()).select(pl.col(KEY).cast(pl.Binary))
+    return key_series(b"".join(blob for (blob,) in cur.fetchall())).to_frame()
 
 
 def reserve_ids(cur, entity: Entity, n: int) -> int:
@@ -248,15 +250,10 @@ def reserve_ids(cur, entity: Entity, n: int) -> int:
     return int(first)
 
 
-#: Rows per Arrow record batch handed to the COPY: the driver encodes a batch while the
-#: server parses the previous one.
-COPY_BATCH_ROWS = 1 << 16
-
-
 def insert_sales(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[int, int]:
     """Land sales lines whose ``line_key`` (computed client-side) is not in the table yet:
     an anti-join in Polars against the keys already landed on the batch's dates (skipped when
-    there are none), then one binary COPY (ADBC ingest, append) straight into the raw table,
+    there are none), then one binary COPY (``pgcopy``) straight into the raw table,
     ids included. Runs under the entity's advisory lock (``lock_entity``), so no concurrent
     load can land the same key in between; the unique constraint on ``line_key`` stays as the
     guard. Returns rows inserted per file number."""
@@ -281,10 +278,7 @@ def insert_sales(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dic
     rebuild = _secondary_indexes(cur, entity, primary_key=True) if _bulk(cur, entity, new.height) else []
     for drop, _ in rebuild:
         cur.execute(drop)
-    # Plain (large) strings, not string views: the driver copies them faster.
-    rows = new.to_arrow(compat_level=pl.CompatLevel.oldest())
-    rows = pa.Table.from_batches(rows.to_batches(max_chunksize=COPY_BATCH_ROWS), rows.schema)
-    cur.adbc_ingest(entity.table.name, rows, mode="append", db_schema_name=entity.table.schema)
+    pgcopy.copy_frame(cur, entity.qualified_table, new)
     if rebuild:  # sort the index keys in memory
         cur.execute(f"set local maintenance_work_mem = '{REBUILD_MEMORY}'")
     for _, create in rebuild:
@@ -313,7 +307,7 @@ def insert_rejects(cur, entity: Entity, batch_id: str, rejects: pl.DataFrame) ->
     cur.execute(
         "insert into raw.reject "
         "(batch_id, entity, source_file, source_row, raw_text, reason_codes, details) "
-        f"select $1, $2, {FILE}, {ROW}, raw_text, to_jsonb(reason_codes), details "
+        f"select %s, %s, {FILE}, {ROW}, raw_text, reason_codes, details "
         f"from pg_temp.{temp} "
         f"order by {FILE}, {ROW}",
         (batch_id, entity.name),
@@ -337,19 +331,20 @@ def record_batch(
         "insert into raw.load_batch (batch_id, entity, status, files, "
         "rows_read, rows_loaded, rows_rejected, "
         "rows_duplicate, options, started_at, finished_at, seconds, error) "
-        "values ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, "
-        "clock_timestamp() - make_interval(secs => $10), clock_timestamp(), $10, $11)",
-        (
-            batch_id,
-            entity.name,
-            status,
-            json.dumps(files),
-            totals["rows_read"],
-            totals["loaded"],
-            totals["rejected"],
-            totals["duplicates"],
-            json.dumps(options),
-            seconds,
-            error,
-        ),
+        "values (%(batch)s, %(entity)s, %(status)s, %(files)s::jsonb, %(read)s, %(loaded)s, "
+        "%(rejected)s, %(duplicates)s, %(options)s::jsonb, "
+        "clock_timestamp() - make_interval(secs => %(seconds)s), clock_timestamp(), %(seconds)s, %(error)s)",
+        {
+            "batch": batch_id,
+            "entity": entity.name,
+            "status": status,
+            "files": json.dumps(files),
+            "read": totals["rows_read"],
+            "loaded": totals["loaded"],
+            "rejected": totals["rejected"],
+            "duplicates": totals["duplicates"],
+            "options": json.dumps(options),
+            "seconds": seconds,
+            "error": error,
+        },
     )

@@ -179,10 +179,10 @@ def _record_failure(db: Database, ent: Entity, report: LoadReport, options: dict
     try:
         with land.transaction(db) as conn, conn.cursor() as cur:
             cur.execute(
-                "delete from raw.load_batch where batch_id = $1 and status = 'failed'",
+                "delete from raw.load_batch where batch_id = %s and status = 'failed'",
                 (report.batch_id,),
             )
-            if land.fetch(cur, "select 1 from raw.load_batch where batch_id = $1", (report.batch_id,)):
+            if land.fetch(cur, "select 1 from raw.load_batch where batch_id = %s", (report.batch_id,)):
                 return  # the id belongs to another batch (that was the error)
             land.record_batch(
                 cur,

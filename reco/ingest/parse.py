@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 import polars_hash as plh
+import pyarrow as pa
 
 from reco.ingest.entities import LINE_TYPES, Column, Entity, Kind
 from reco.ingest.mapping import ColumnOptions, LineTypeRules, Mapping, normalise_header
@@ -124,6 +125,8 @@ def fast_formats(frame: pl.DataFrame, source: str, formats: list[str], nulls: tu
     fixed = list(dict.fromkeys(f.replace("%.f", "") for f in formats))
     if fixed == formats:
         return formats
+    if not frame.select(pl.col(source).str.contains(".", literal=True).any()).item():
+        return fixed  # no value has a point, so none has a fraction for ``%.f`` to read
     text = _clean_text(pl.col(source), pl.String, nulls)
     unread = frame.select((text.is_not_null() & _parse_ts(text, fixed).is_null()).any()).item()
     return formats if unread else fixed
@@ -365,25 +368,58 @@ def line_keys(frame: pl.DataFrame) -> pl.Series:
     PostgreSQL's ``substring(sha256(convert_to(text, 'UTF8')) from 1 for 16)``; the column is
     a ``uuid`` of these 16 bytes.
 
-    The occurrence is 1 for every line whose text is unique in the file; only lines that may
-    repeat (their 64-bit Polars hash is not unique: every repeated line, and the rare
-    collision) are numbered with a window over their exact text."""
-    lines = frame.select(pl.concat_str(sales_key_parts(frame), separator="\x1f").alias("line"))
-    maybe_repeated = lines.select(pl.col("line").hash().is_duplicated()).to_series()
-    occurrence = pl.Series("occurrence", np.ones(frame.height, dtype=np.int64))
+    The occurrence is 1 for every line whose text is unique in the file, so the texts are first
+    built with occurrence 1; only lines that may repeat (the 64-bit Polars hash of their text is
+    not unique: every repeated line, and the rare collision) are numbered with a window over
+    their exact text, and their texts rebuilt."""
+    parts = [*sales_key_parts(frame), pl.lit("1")]
+    text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series()
+    maybe_repeated = text.hash().is_duplicated()
     if maybe_repeated.any():
         repeated = (
-            lines.with_row_index("i")
+            text.to_frame()
+            .with_row_index("i")
             .filter(maybe_repeated)
-            .select("i", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line").alias("n"))
+            .with_columns(line=pl.col("text").str.strip_suffix("\x1f1"))
+            .select(
+                "i",
+                pl.format("{}\x1f{}", "line", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line")),
+            )
         )
-        occurrence = occurrence.scatter(repeated.get_column("i"), repeated.get_column("n"))
-    text = pl.concat_str([pl.col("line"), pl.col("occurrence").cast(pl.String)], separator="\x1f")
-    return (
-        lines.with_columns(occurrence)
-        .select(plh.concat_str(text).chash.sha2_256().str.slice(0, 32).str.decode("hex").alias(KEY))
-        .to_series()
+        text = text.scatter(repeated.get_column("i"), repeated.to_series(1))
+    digests = text.to_frame().select(plh.col("text").chash.sha2_256()).to_series()
+    return _first_16_bytes(digests).alias(KEY)
+
+
+_HEX = np.zeros(256, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def _first_16_bytes(digests: pl.Series) -> pl.Series:
+    """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null) as
+    Binary: decoded with a numpy table instead of slicing and decoding strings."""
+    arr = digests.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    if n and not (arr.null_count == 0 and np.all(np.diff(offsets) == 64)):
+        raise AssertionError("sha256 digests are 64 hex digits")
+    start = int(offsets[0]) if n else 0
+    digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n].reshape(n, 64)
+    nibbles = _HEX[digits[:, :32]]
+    return key_series(np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]))
+
+
+def key_series(keys: bytes | np.ndarray) -> pl.Series:
+    """A KEY column (Binary) of the 16-byte keys laid end to end in ``keys`` (no copy)."""
+    n = memoryview(keys).nbytes // 16
+    binary = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        n,
+        [None, pa.py_buffer(np.arange(n + 1, dtype=np.int64) * 16), pa.py_buffer(keys)],
     )
+    return pl.Series(KEY, binary, dtype=pl.Binary)
 
 
 _EXACT = pl.Decimal(38, 8)
@@ -473,7 +509,7 @@ def typed_frame(
     n_bad = df.get_column("__bad").sum()
     kept = df.select(ROW, *entity.columns, "__bad")
     good = (kept.filter(~pl.col("__bad")) if n_bad else kept).drop("__bad")
-    failing = df.filter(pl.col("__bad")).select(
+    failing = (df.filter(pl.col("__bad")) if n_bad else df.clear()).select(
         ROW,
         (pl.lit(None, pl.String) if raw_text else raw).alias(RAW),
         pl.concat_list([pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)])

@@ -190,18 +190,20 @@ def _sniff(src: SourceFile, header: bytes) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _record_bounds(src: SourceFile, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _record_bounds(
+    src: SourceFile, arr: np.ndarray, quoted: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Start and end (exclusive, newline excluded) of each record, and the inside-quotes state
-    after each byte. A newline inside a quoted field does not end a record."""
-    quotes = arr == _QUOTE
-    if not quotes.any():  # common for machine exports: no quote-state to track
-        in_quotes = np.zeros(1, dtype=np.uint8)  # broadcasts as "outside quotes" everywhere
+    after each byte (None when the file has no quote at all: ``quoted`` false, common for
+    machine exports, so no state to track). A newline inside a quoted field does not end a
+    record."""
+    if not quoted:
         ends = np.flatnonzero(arr == _NL)
         if arr.size and (ends.size == 0 or ends[-1] != arr.size - 1):
             ends = np.append(ends, arr.size)
         starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
-        return starts, ends.astype(np.int64), in_quotes
-    in_quotes = np.bitwise_xor.accumulate(quotes.view(np.uint8))
+        return starts, ends.astype(np.int64), None
+    in_quotes = np.bitwise_xor.accumulate((arr == _QUOTE).view(np.uint8))
     if in_quotes.size and in_quotes[-1]:
         settled = np.flatnonzero(in_quotes == 0)
         opening = int(settled[-1]) + 1 if settled.size else 0
@@ -216,10 +218,10 @@ def _record_bounds(src: SourceFile, arr: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> None:
     data = _decode(src, src.path.read_bytes(), encoding)
-    if not data.strip():
+    if not data or data.isspace():  # (data.strip() would copy the file)
         raise RecoError(f"{src.path}: empty file (no header row)")
     arr = np.frombuffer(data, dtype=np.uint8)
-    starts, ends, in_quotes = _record_bounds(src, arr)
+    starts, ends, in_quotes = _record_bounds(src, arr, b'"' in data)
     # Trailing CR of CRLF files is not part of a record.
     cr = np.zeros(ends.size, dtype=bool)
     nonempty = ends > starts
@@ -242,7 +244,8 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
 
     # Field count of every record: delimiters outside quotes before its end, minus those
     # before the previous record's end, plus one.
-    seps = np.flatnonzero((arr == ord(sep)) & (in_quotes == 0))
+    is_sep = arr == ord(sep)
+    seps = np.flatnonzero(is_sep if in_quotes is None else is_sep & (in_quotes == 0))
     fields = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
 
     index = np.arange(ends.size)
