@@ -217,7 +217,8 @@ def _field(row: _Row, s: pl.Series) -> None:
         row.variable(_bytes(s))
     elif isinstance(dtype, pl.List) and dtype.inner == pl.String:
         text = pl.DataFrame({"v": s}).select(pl.struct("v").struct.json_encode()).to_series()
-        text = text.str.slice(5, text.str.len_bytes() - 6)  # {"v":[...]} -> [...]
+        # {"v":[...]} -> [...] (by bytes, not characters: the tags may not be ASCII)
+        text = text.str.strip_prefix('{"v":').str.strip_suffix("}")
         row.fixed(">i4", _lengths(valid, text.str.len_bytes().to_numpy() + 1))
         if valid is None:
             row.fixed("u1", 1)  # jsonb version
