@@ -17,7 +17,7 @@ resolves (embedded by default, or DATABASE_URL), migrates it, then times in the 
      encoded (``COPY … TO STDOUT (FORMAT binary)`` into memory), COPYed again into an unindexed
      copy of the table, then its primary key and unique line_key built, as the load does. No
      client-side work at all, so no loader that lands this row with its guard can be faster.
-Prints all three, rows/s and the ratios (target: load ≤ 1.5 × bare COPY), and the load's two
+Prints all four, rows/s and the ratios (target: load ≤ 1.5 × bare COPY), and the load's two
 phases: the Polars side (read, type, validate, key: the file's seconds in the report) and the
 landing (the rest). The scratch database is dropped at the end.
 """
