@@ -290,7 +290,7 @@ def platform_scorer(
     the cutoff (it reads purchases strictly before it, contacts up to it)."""
     from reco.scoring import load_config, read_inputs, score
 
-    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff)
+    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff, contacts_until=cutoff)
     result = score(inputs, load_config(config), apply_contact_rules=contact_rules)
     items = result.items
     items = items.collect() if isinstance(items, pl.LazyFrame) else items
@@ -324,7 +324,8 @@ def platform_lists(
     """:func:`score_lists` on the rebuilt marts as of ``cutoff``."""
     from reco.scoring import load_config, read_inputs
 
-    return score_lists(read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff), load_config(config))
+    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff, contacts_until=cutoff)
+    return score_lists(inputs, load_config(config))
 
 
 def live_truth_covers(db: Database, window_end: date) -> bool:

@@ -114,6 +114,9 @@ class EmbeddedServer:
         if initialised:
             write_server_settings(self.pgdata)
         server = _pgserver().get_server(self.pgdata, cleanup_mode=None, postgres_version=POSTGRES_VERSION)
+        # pgserver hands back the handle it cached in this process even when that server has
+        # since died (a crash, kill -9): make sure it runs (crash recovery happens here).
+        server.ensure_postgres_running()
         if not initialised and write_server_settings(self.pgdata):
             # First start: initdb has just made the data folder; restart once to apply the
             # settings (wal_level and shared_buffers need a restart, not a reload).

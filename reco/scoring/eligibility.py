@@ -5,11 +5,14 @@ Reasons, in the order they are checked (a customer's ``reason_code`` is the firs
 
 - ``no_email``: no e-mail address (null or blank);
 - ``invalid_email``: an address without ``@``;
-- ``not_contactable``: ``is_contactable`` is not true (consent must be explicit: null refuses);
-- ``bounced``: ``is_bounced`` is true;
 - ``opted_out``: ``is_optout`` is true;
+- ``bounced``: ``is_bounced`` is true;
+- ``not_contactable``: ``is_contactable`` is not true (consent must be explicit: null refuses).
+  The mart's ``is_contactable`` is already false for an opt-out or a bounce, so those two come
+  first: the reason code names the most specific cause;
 - ``silence_window``: a real contact (not a control-group hold-out) less than ``silence_days``
-  days before ``as_of`` (a contact on ``as_of`` itself counts);
+  days before ``as_of``, or on or after it (a contact on ``as_of``, or dated after it, counts:
+  the campaign goes out after the scoring);
 - ``contact_cap``: at least ``contact_cap`` real contacts in the last ``contact_cap_days`` days.
 """
 
@@ -24,9 +27,9 @@ from reco.scoring.config import Eligibility
 SUPPRESSION_REASONS = (
     "no_email",
     "invalid_email",
-    "not_contactable",
-    "bounced",
     "opted_out",
+    "bounced",
+    "not_contactable",
     "silence_window",
     "contact_cap",
 )
@@ -40,7 +43,7 @@ def eligibility(
     cap_start = as_of - timedelta(days=rules.contact_cap_days - 1)
     silence_start = as_of - timedelta(days=rules.silence_days - 1)
     history = (
-        contacts.filter(pl.col("is_control").fill_null(False).not_(), pl.col("contact_date") <= as_of)
+        contacts.filter(pl.col("is_control").fill_null(False).not_())
         .group_by("customer_code")
         .agg(
             last_contact_date=pl.col("contact_date").max(),
@@ -51,9 +54,9 @@ def eligibility(
     checks = {
         "no_email": email.is_null() | (email == ""),
         "invalid_email": email.str.contains("@", literal=True).not_(),
-        "not_contactable": pl.col("is_contactable").fill_null(False).not_(),
-        "bounced": pl.col("is_bounced").fill_null(False),
         "opted_out": pl.col("is_optout").fill_null(False),
+        "bounced": pl.col("is_bounced").fill_null(False),
+        "not_contactable": pl.col("is_contactable").fill_null(False).not_(),
         "silence_window": pl.lit(rules.silence_days > 0)
         & (pl.col("last_contact_date") >= silence_start).fill_null(False),
         "contact_cap": pl.lit(rules.contact_cap > 0)

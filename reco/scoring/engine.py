@@ -271,6 +271,7 @@ def score(
             )
         )
         n_customers = verdict.height
+        audits.extend(consent_audits(inputs))
     else:
         scope = lines.select("customer_code").unique()
         suppressed = pl.DataFrame(schema={"customer_code": pl.String, "reason_code": pl.String})
@@ -356,6 +357,27 @@ def score(
         "rebuy_model": model.as_dict() if model else None,
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
+
+
+def consent_audits(inputs: ScoringInputs) -> list:
+    """Where the warehouse lags its durable sources (docs/scoring.md, "Consent guarantees"):
+    customers whose consent ``raw.customer`` made stricter than the ``customer`` mart says,
+    and customer codes loaded since the code map was built."""
+    out: list = []
+    if "consent_tightened" in inputs.customers.collect_schema():
+        out.append(
+            _audit(
+                inputs.customers.filter(pl.col("consent_tightened")),
+                "data_quality",
+                "consent_newer_than_warehouse",
+                "warning",
+                ["is_contactable", "is_bounced", "is_optout"],
+            )
+        )
+    unmapped = inputs.sources.get("unmapped_customer_codes") or 0
+    if unmapped:
+        out.append(_run_audit("customer_codes_not_in_warehouse", "warning", {"codes": unmapped}))
+    return out
 
 
 def quality_audits(

@@ -2,6 +2,15 @@
 
 Only the columns the scorer uses are read, cast in SQL to the types below, so the reads do
 not depend on how dbt happens to type a column (int vs bigint, numeric vs float).
+
+Consent is read from durable tables only (docs/scoring.md, "Consent guarantees"):
+
+- contacts come straight from ``raw.contact`` and ``reco.contact_event`` (Alembic's logged
+  tables), put on master codes through the ``customer_code_map`` mart (a logged table), never
+  from a view over dbt's unlogged intermediate tables, which a server crash empties;
+- the ``customer`` mart's consent flags are tightened, never loosened, by what ``raw.customer``
+  says now (an opt-out or a bounce loaded after the last ``dbt build`` still suppresses);
+- :func:`check_sources` refuses to score when the warehouse contradicts those sources.
 """
 
 from __future__ import annotations
@@ -9,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import adbc_driver_postgresql.dbapi as adbc
@@ -63,10 +72,132 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
     "contact_history": {
         "customer_code": "text",
         "contact_date": "date",
-        "channel": "text",
         "is_control": "boolean",
     },
 }
+
+#: Consent flags as the durable sources say them, for every master customer of the mart:
+#: the mart's own flags, tightened by every ``raw.customer`` record of the same master code
+#: (through the code map; a code the map does not know stands for itself) or of the same
+#: e-mail address. An opt-out or a "may not be contacted" on any record suppresses; the
+#: address's latest known bounce status (by updated_at, load time, record id, as dbt orders
+#: records) suppresses when it says bounced. ``consent_tightened`` marks the customers whose
+#: mart flags were less strict than their records (a mart older than the customer export).
+CUSTOMERS_SQL = """
+with records as (
+    select
+        coalesce(code_map.customer_code, btrim(rc.customer_code)) as customer_code,
+        nullif(lower(btrim(rc.email)), '') as email,
+        rc.is_contactable,
+        rc.is_bounced,
+        rc.is_optout,
+        rc.updated_at,
+        rc.loaded_at,
+        rc.id
+    from raw.customer as rc
+    left join {schema}.customer_code_map as code_map
+        on btrim(rc.customer_code) = code_map.source_customer_code
+),
+by_code as (
+    select
+        customer_code,
+        bool_or(is_optout) as optout,
+        bool_or(is_contactable = false) as refused
+    from records
+    group by customer_code
+),
+by_email as (
+    select
+        email,
+        bool_or(is_optout) as optout,
+        bool_or(is_contactable = false) as refused,
+        (array_agg(is_bounced order by updated_at desc nulls last, loaded_at desc, id desc)
+            filter (where is_bounced is not null))[1] as bounced
+    from records
+    where email is not null
+    group by email
+),
+flags as (
+    select
+        mart.customer_code,
+        mart.email,
+        mart.is_contactable,
+        mart.is_bounced,
+        mart.is_optout,
+        coalesce(by_code.refused, false) or coalesce(by_email.refused, false) as raw_refused,
+        coalesce(by_email.bounced, false) as raw_bounced,
+        coalesce(by_code.optout, false) or coalesce(by_email.optout, false) as raw_optout
+    from {schema}.customer as mart
+    left join by_code on mart.customer_code = by_code.customer_code
+    left join by_email on lower(btrim(mart.email)) = by_email.email
+),
+strict as (
+    select
+        customer_code,
+        email,
+        is_contactable and not raw_refused and not raw_bounced and not raw_optout as contactable,
+        is_bounced or raw_bounced as bounced,
+        is_optout or raw_optout as optout,
+        is_contactable,
+        is_bounced,
+        is_optout
+    from flags
+)
+select
+    customer_code::text as customer_code,
+    email::text as email,
+    contactable::boolean as is_contactable,
+    bounced::boolean as is_bounced,
+    optout::boolean as is_optout,
+    (
+        contactable is distinct from is_contactable
+        or bounced is distinct from is_bounced
+        or optout is distinct from is_optout
+    )::boolean as consent_tightened
+from strict
+"""
+
+#: Every contact, from the durable sources, on master codes (see the module's docstring).
+CONTACTS_SQL = """
+with contacts as (
+    select btrim(customer_code) as code, contact_date, false as is_control
+    from raw.contact
+    union all
+    select btrim(customer_code) as code, contact_date, coalesce(is_control, false) as is_control
+    from reco.contact_event
+)
+select
+    coalesce(code_map.customer_code, contacts.code)::text as customer_code,
+    contacts.contact_date::date as contact_date,
+    contacts.is_control::boolean as is_control
+from contacts
+left join {schema}.customer_code_map as code_map
+    on contacts.code = code_map.source_customer_code
+{where}
+"""
+
+#: The durable tables eligibility reads besides the marts (Alembic's, logged).
+SOURCE_TABLES = ("raw.customer", "raw.contact", "reco.contact_event")
+
+#: What :func:`check_sources` compares: the warehouse against the durable sources.
+SOURCES_SQL = """
+select
+    (select count(*) from raw.customer) as raw_customers,
+    (select count(*) from {schema}.customer) as mart_customers,
+    (select count(*) from {schema}.customer_code_map) as mapped_codes,
+    (select count(*) from raw.contact) + (select count(*) from reco.contact_event) as raw_contacts,
+    (select greatest(
+        (select max(contact_date) from raw.contact),
+        (select max(contact_date) from reco.contact_event)
+    )) as raw_latest_contact,
+    (select count(*) from {schema}.contact_history) as history_contacts,
+    (select max(contact_date) from {schema}.contact_history) as history_latest_contact,
+    (select count(distinct btrim(rc.customer_code)) from raw.customer as rc
+        where not exists (
+            select 1 from {schema}.customer_code_map as m
+            where m.source_customer_code = btrim(rc.customer_code)
+        )) as unmapped_customer_codes
+"""
 
 
 @dataclass
@@ -79,6 +210,8 @@ class ScoringInputs:
     profiles: pl.LazyFrame
     contacts: pl.LazyFrame
     as_of: date
+    #: what :data:`SOURCES_SQL` found (counts of the durable sources against the warehouse)
+    sources: dict = field(default_factory=dict)
 
 
 @contextmanager
@@ -109,9 +242,47 @@ def _select(schema: str, table: str, where: str = "") -> str:
     return f"select {cols} from {schema}.{table} {where}"
 
 
-def read_inputs(db: Database, *, schema_prefix: str = "", as_of: date | None = None) -> ScoringInputs:
-    """Bulk-read ``<prefix>marts.*``. History is every purchase strictly before ``as_of``;
-    contacts are kept up to and including ``as_of``. ``as_of`` defaults to today."""
+def check_sources(row: dict, schema: str) -> list[str]:
+    """The contradictions between the warehouse and the durable sources that make a run
+    unsafe, one sentence each (empty: none). ``row`` is :data:`SOURCES_SQL`'s result."""
+    rebuild = "rebuild the warehouse: reco dbt build"
+    problems = []
+    if row["raw_customers"] and not row["mart_customers"]:
+        problems.append(f"{schema}.customer is empty but raw.customer holds {row['raw_customers']:,} records")
+    if row["mart_customers"] and not row["mapped_codes"]:
+        problems.append(f"{schema}.customer_code_map is empty but {schema}.customer is not")
+    if row["history_contacts"] < row["raw_contacts"]:
+        problems.append(
+            f"{schema}.contact_history shows {row['history_contacts']:,} contacts but raw.contact"
+            f" and reco.contact_event hold {row['raw_contacts']:,}"
+        )
+    elif row["raw_latest_contact"] and (
+        row["history_latest_contact"] is None or row["history_latest_contact"] < row["raw_latest_contact"]
+    ):
+        problems.append(
+            f"{schema}.contact_history ends on {row['history_latest_contact']} but the raw contacts"
+            f" go to {row['raw_latest_contact']}"
+        )
+    return [
+        f"{p} (the warehouse is damaged, e.g. by a server crash, which empties dbt's unlogged"
+        f" tables, or older than its sources: {rebuild})"
+        for p in problems
+    ]
+
+
+def read_inputs(
+    db: Database,
+    *,
+    schema_prefix: str = "",
+    as_of: date | None = None,
+    contacts_until: date | None = None,
+) -> ScoringInputs:
+    """Bulk-read ``<prefix>marts.*`` and the durable consent sources, in one snapshot.
+
+    History is every purchase strictly before ``as_of`` (default: today). Contacts are every
+    contact (a contact dated after ``as_of`` still silences: the campaign goes out after the
+    scoring), or those up to and including ``contacts_until`` (a backtest's cutoff). Raises
+    RecoError when the warehouse contradicts the sources (:func:`check_sources`)."""
     if not _PREFIX.fullmatch(schema_prefix):
         raise RecoError(
             f"schema prefix {schema_prefix!r}: expected lowercase letters, digits and underscores"
@@ -119,22 +290,30 @@ def read_inputs(db: Database, *, schema_prefix: str = "", as_of: date | None = N
     as_of = as_of or date.today()
     schema = f"{schema_prefix}marts"
     day = as_of.isoformat()
+    until = f"where contacts.contact_date <= date '{contacts_until.isoformat()}'" if contacts_until else ""
     queries = {
-        "customers": _select(schema, "customer"),
+        "customers": CUSTOMERS_SQL.format(schema=schema),
         "products": _select(schema, "product"),
         "order_lines": _select(schema, "order_line", f"where is_purchase and order_date < date '{day}'"),
         "profiles": _select(schema, "client_master_profile"),
-        "contacts": _select(schema, "contact_history", f"where contact_date <= date '{day}'"),
+        "contacts": CONTACTS_SQL.format(schema=schema, where=until),
     }
     frames = {}
     with adbc_connect(db) as conn:
+        # every read sees one snapshot: consent and contacts cannot come from different moments
+        fetch(conn, "set transaction isolation level repeatable read, read only")
+        tables = [*(f"{schema}.{t}" for t in (*READ_COLUMNS, "customer_code_map")), *SOURCE_TABLES]
         probe = " union all ".join(
-            f"select '{t}' as t, to_regclass('{schema}.{t}') is null as missing" for t in READ_COLUMNS
+            f"select '{t}' as t, to_regclass('{t}') is null as missing" for t in tables
         )
         missing = fetch(conn, probe).filter("missing")
         if missing.height:
-            names = ", ".join(f"{schema}.{t}" for t in missing["t"])
+            names = ", ".join(missing["t"])
             raise RecoError(f"scoring inputs missing: {names} (build the warehouse first: reco dbt build)")
+        sources = fetch(conn, SOURCES_SQL.format(schema=schema)).row(0, named=True)
+        problems = check_sources(sources, schema)
+        if problems:
+            raise RecoError("refusing to score: " + "; ".join(problems))
         for name, sql in queries.items():
             try:
                 frames[name] = fetch(conn, sql)
@@ -148,6 +327,7 @@ def read_inputs(db: Database, *, schema_prefix: str = "", as_of: date | None = N
         profiles=frames["profiles"].lazy(),
         contacts=frames["contacts"].lazy(),
         as_of=as_of,
+        sources=sources,
     )
 
 

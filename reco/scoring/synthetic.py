@@ -82,20 +82,48 @@ def write_marts(db: Database, frames: dict[str, pl.DataFrame], *, schema_prefix:
                 raise ValueError(f"{table}: columns not in the contract: {sorted(extra)}")
             cur.execute(f"drop table if exists {schema}.{table} cascade")
             cur.execute(f"create table {schema}.{table} ({MART_DDL[table]})")
-            if frame.width == 0 or frame.height == 0:
-                continue
-            tmp = f"_in_{table}"
-            cur.adbc_ingest(tmp, _jsonable(frame).to_arrow(), mode="create", temporary=True)
-            exprs = []
-            for col, typ in cols:
-                if col not in frame.columns:
-                    exprs.append(f"null::{typ}")
-                else:
-                    exprs.append(f"{col}::{typ}")
-            names = ", ".join(c for c, _ in cols)
-            cur.execute(f"insert into {schema}.{table} ({names}) select {', '.join(exprs)} from {tmp}")
-            cur.execute(f"drop table {tmp}")
+            if frame.width and frame.height:
+                tmp = f"_in_{table}"
+                cur.adbc_ingest(tmp, _jsonable(frame).to_arrow(), mode="create", temporary=True)
+                exprs = [f"{col}::{typ}" if col in frame.columns else f"null::{typ}" for col, typ in cols]
+                names = ", ".join(c for c, _ in cols)
+                cur.execute(f"insert into {schema}.{table} ({names}) select {', '.join(exprs)} from {tmp}")
+                cur.execute(f"drop table {tmp}")
+            for sql in _SOURCES.get(table, ()):
+                cur.execute(sql.format(schema=schema))
         conn.commit()
+
+
+#: The durable sources behind a generated mart, written with it so that the scorer's source
+#: checks (reco.scoring.inputs.check_sources) find the warehouse consistent: an identity code
+#: map and one raw.customer record per customer, the contacts in raw.contact (real ones) and
+#: reco.contact_event (control-group ones). Rows of earlier generated marts are replaced.
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "customer": (
+        "drop table if exists {schema}.customer_code_map",
+        """create table {schema}.customer_code_map (source_customer_code text primary key,
+            customer_code text, has_customer_record boolean, has_sales boolean)""",
+        """insert into {schema}.customer_code_map
+            select customer_code, customer_code, true, true from {schema}.customer""",
+        "delete from raw.customer where batch_id = 'synthetic'",
+        """insert into raw.customer (customer_code, email, is_contactable, is_bounced, is_optout,
+                batch_id, source_file, source_row)
+            select customer_code, email, is_contactable, is_bounced, is_optout, 'synthetic',
+                'synthetic', row_number() over () from {schema}.customer""",
+    ),
+    "contact_history": (
+        "delete from raw.contact where batch_id = 'synthetic'",
+        "delete from reco.contact_event where campaign_id = 'synthetic'",
+        """insert into raw.contact (customer_code, contact_date, channel, campaign_id, batch_id,
+                source_file, source_row)
+            select customer_code, contact_date, channel, 'synthetic', 'synthetic', 'synthetic',
+                row_number() over () from {schema}.contact_history where not is_control""",
+        """insert into reco.contact_event (customer_code, contact_date, channel, campaign_id,
+                is_control)
+            select customer_code, contact_date, coalesce(channel, 'email'), 'synthetic', true
+            from {schema}.contact_history where is_control""",
+    ),
+}
 
 
 FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")

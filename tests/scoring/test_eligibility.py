@@ -89,6 +89,29 @@ def test_silence_window_counts_contacts_less_than_n_days_old_including_today():
     }
 
 
+def test_a_contact_dated_after_as_of_still_silences():
+    verdict = _verdict(
+        _customers(later={}, much_later={}),
+        _contacts(
+            ("later", AS_OF + timedelta(days=2), False),
+            ("much_later", AS_OF + timedelta(days=40), False),
+        ),
+        Eligibility(silence_days=14),
+    )
+    assert verdict == {"later": "silence_window", "much_later": "silence_window"}
+
+
+def test_an_opt_out_or_a_bounce_is_named_even_when_the_mart_also_says_not_contactable():
+    verdict = _verdict(
+        _customers(
+            out={"is_optout": True, "is_contactable": False},
+            bounced={"is_bounced": True, "is_contactable": False},
+        ),
+        _contacts(),
+    )
+    assert verdict == {"out": "opted_out", "bounced": "bounced"}
+
+
 def test_contact_cap_suppresses_after_n_contacts_in_the_period():
     rules = Eligibility(silence_days=0, contact_cap=2, contact_cap_days=30)
     verdict = _verdict(

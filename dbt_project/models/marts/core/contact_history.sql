@@ -1,7 +1,10 @@
 {{ config(materialized='view') }}
 
 -- Contacts imported from the e-mailing tool and contacts made by reco campaigns, on master
--- customer codes, up to the as-of date: what the scorer's silence window reads.
+-- customer codes: every contact, whatever its date (a contact dated after the last sales line
+-- is still a contact). A view over the staging views (durable raw and reco tables) and the
+-- customer_code_map mart table, never over an unlogged intermediate table, so that a server
+-- crash cannot empty it.
 with imported_contacts as (
 
     select * from {{ ref('stg_raw__contacts') }}
@@ -16,7 +19,7 @@ reco_contacts as (
 
 code_map as (
 
-    select * from {{ ref('int_customer_codes_clustered') }}
+    select * from {{ ref('customer_code_map') }}
 
 ),
 
@@ -65,7 +68,6 @@ final as (
     from unioned
     left join code_map
         on unioned.customer_code = code_map.source_customer_code
-    where unioned.contact_date <= {{ as_of_date() }}
 
 )
 
