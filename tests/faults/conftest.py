@@ -93,6 +93,12 @@ class FaultServer:
                 conn.execute(f"alter table {table} set unlogged")
         return db
 
+    def fresh_empty(self) -> Database:
+        """A brand-new database with nothing in it (not even the migrations)."""
+        name = f"fault_{uuid.uuid4().hex[:10]}"
+        self.admin(f'create database "{name}"')
+        return self.database(name)
+
     def drop(self, db: Database) -> None:
         self.admin(f'drop database if exists "{db.url.database}" with (force)')
 

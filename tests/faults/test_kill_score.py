@@ -1,7 +1,8 @@
 """``reco score`` processes killed with SIGKILL, and two processes scoring one run id, against
-a real server. To kill a process inside its write transaction deterministically, the test
-holds a SHARE lock on reco.reco_item: the scorer then waits inside its write transaction, with its
-items already ingested but uncommitted."""
+a real server (synthetic marts, no dbt). After a kill, the rerun of the same id is identical to
+an uninterrupted run and recommends nobody it suppressed. To kill a process inside its write
+transaction deterministically, the test holds a SHARE lock on reco.reco_item: the scorer then
+waits inside its write transaction, with its items already ingested but uncommitted."""
 
 from __future__ import annotations
 
@@ -72,6 +73,32 @@ def _audits(db, run_id) -> int:
     return _one(db, "select count(*) from reco.audit_item where run_id = %s", (run_id,))[0]
 
 
+def _run_rows(db, run_id) -> tuple[list, list]:
+    """A run's items and audits, without the run id."""
+    with psycopg.connect(db.conninfo()) as conn:
+        items = conn.execute(
+            "select customer_code, scenario, rank, product_key, score, reasons_json::text"
+            " from reco.reco_item where run_id = %s order by customer_code, rank",
+            (run_id,),
+        ).fetchall()
+        audits = conn.execute(
+            "select customer_code, kind, reason_code, product_key, details_json::text from reco.audit_item"
+            " where run_id = %s order by customer_code nulls first, kind, reason_code, product_key",
+            (run_id,),
+        ).fetchall()
+    return items, audits
+
+
+def _suppressed_but_recommended(db, run_id) -> int:
+    return _one(
+        db,
+        """select count(*) from reco.reco_item i join reco.audit_item a
+           on a.run_id = i.run_id and a.customer_code = i.customer_code and a.kind = 'suppressed'
+           where i.run_id = %s""",
+        (run_id,),
+    )[0]
+
+
 def _kill(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -86,6 +113,9 @@ def test_kill_9_while_reading_or_scoring_leaves_no_rows_and_is_reported_as_crash
     run = next(r for r in list_runs(db) if r["run_id"] == "k1")
     assert run["status"] == "failed" and run["error"].startswith("crashed")
     assert run_scoring(db, "k1", as_of=AS_OF).status == "succeeded"  # the same id succeeds next
+    assert run_scoring(db, "uninterrupted", as_of=AS_OF).status == "succeeded"
+    assert _run_rows(db, "k1") == _run_rows(db, "uninterrupted")
+    assert _suppressed_but_recommended(db, "k1") == 0
 
 
 def test_kill_9_inside_the_write_transaction_leaves_no_partial_run(big_marts):
@@ -101,6 +131,9 @@ def test_kill_9_inside_the_write_transaction_leaves_no_partial_run(big_marts):
     _wait_for(lambda: list_runs(db)[0]["status"] == "failed", "the run to be reported failed")
     assert run_scoring(db, "k2", as_of=AS_OF).status == "succeeded"
     assert _items(db, "k2") > 0
+    assert run_scoring(db, "uninterrupted", as_of=AS_OF).status == "succeeded"
+    assert _run_rows(db, "k2") == _run_rows(db, "uninterrupted")
+    assert _suppressed_but_recommended(db, "k2") == 0
 
 
 def test_of_two_runs_with_one_id_exactly_one_wins_and_the_other_says_why(big_marts):
