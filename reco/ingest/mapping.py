@@ -105,6 +105,11 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.strip().lower())
 
 
+def _order_day() -> pl.Expr:
+    """A sales line's order date: ``order_date``, else the date of ``order_ts``."""
+    return pl.coalesce(pl.col("order_date"), pl.col("order_ts").dt.date())
+
+
 @dataclass(frozen=True)
 class Derivation:
     """A canonical column computed from the row instead of read from one header."""
@@ -129,16 +134,13 @@ class Derivation:
 
     def value(self) -> pl.Expr:
         """The derived text of a basket, from the typed sales columns: ``<date>/<customer>``."""
-        day = pl.coalesce(pl.col("order_date"), pl.col("order_ts").dt.date())
-        return pl.concat_str([day.dt.to_string("%Y-%m-%d"), pl.col("customer_code")], separator="/")
+        day = _order_day().dt.to_string("%Y-%m-%d")
+        return pl.concat_str([day, pl.col("customer_code")], separator="/")
 
     def inputs_missing(self) -> pl.Expr:
         """True where a basket cannot be built because its own inputs are missing (those rows
         are rejected for the missing customer or date, not again for the derived column)."""
-        return (
-            pl.col("customer_code").is_null()
-            | pl.coalesce(pl.col("order_date"), pl.col("order_ts").dt.date()).is_null()
-        )
+        return pl.col("customer_code").is_null() | _order_day().is_null()
 
     def describe(self) -> str:
         if self.constant is not None:
