@@ -131,6 +131,8 @@ def load_files(
     batch_id = options.batch_id or new_batch_id(ent.name)
     recorded_options = {
         "mapping": mapping.name,
+        # how each derived column was made (lineage: doc_ref may be a customer-day basket)
+        "derived": mapping.derivations_audit(),
         "encoding": options.encoding,
         "date_format": options.date_format,
         "max_reject_rate": options.max_reject_rate,

@@ -14,6 +14,11 @@ A mapping is a TOML file (see docs/ingestion.md and the shipped ``reco/ingest/ma
     doc_ref = ["Invoice", "InvoiceNo"]    # accepted source headers (either spelling)
     customer_code = { from = ["Customer ID", "CustomerID"], strip_decimal_zero = true }
     order_ts = { from = "InvoiceDate", date_format = "%Y-%m-%d %H:%M:%S" }
+    # derived columns (one of constant / concat / basket, instead of from):
+    country = { constant = "FR" }                                # the same value on every row
+    doc_ref = { concat = ["Store", "Till", "Receipt"], sep = "-" }   # "12-3-4567", or with
+    # no receipt number at all, one basket per customer and day:
+    # doc_ref = { basket = "customer_day" }
 
     [line_type]                           # sales only
     cancellation_doc_prefixes = ["C"]
@@ -22,6 +27,23 @@ A mapping is a TOML file (see docs/ingestion.md and the shipped ``reco/ingest/ma
 
 Headers are matched case-insensitively, ignoring spaces, dashes and underscores; the canonical
 name of a column is always accepted too.
+
+A derived column is computed from the row with Polars expressions, then typed and checked like a
+column read from the file (a constant ``"2024-01-31"`` becomes a date, a too long concatenation
+is rejected as ``too_long``):
+
+- ``constant``: the same text on every row (a number or true/false is taken as its text). Never
+  for the consent flags (is_contactable, is_bounced, is_optout): consent comes from each
+  customer's own record.
+- ``concat``: two or more source columns (trimmed; null markers are empty), joined with ``sep``
+  (default ``"-"``); empty when any part is empty, so the row is rejected if the column is
+  required.
+- ``basket = "customer_day"`` (sales ``doc_ref`` only): ``<order date>/<customer_code>``
+  (``2024-03-31/C042``), built from the typed, mapped customer code and order date, so every
+  customer-day is one order. The date comes first so that no customer code is ever read as a
+  cancellation or adjustment document prefix.
+
+The derivations are recorded in the batch audit (``raw.load_batch.options["derived"]``).
 """
 
 from __future__ import annotations
@@ -30,6 +52,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import polars as pl
 
 from reco.errors import RecoError
 from reco.ingest.entities import Entity
@@ -47,7 +71,16 @@ _COLUMN_KEYS = {
     "strip_decimal_zero",
     "true_values",
     "false_values",
+    "constant",
+    "concat",
+    "sep",
+    "basket",
 }
+_DERIVATIONS = ("constant", "concat", "basket")
+#: basket = "..." -> what it means (only one kind so far).
+BASKETS = {"customer_day": "one order per customer and order date"}
+#: Consent is never derived: it comes from each customer's own record.
+_NEVER_CONSTANT = ("is_contactable", "is_bounced", "is_optout")
 _TOP_KEYS = {
     "entity",
     "description",
@@ -72,9 +105,62 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", name.strip().lower())
 
 
+def _order_day() -> pl.Expr:
+    """A sales line's order date: ``order_date``, else the date of ``order_ts``."""
+    return pl.coalesce(pl.col("order_date"), pl.col("order_ts").dt.date())
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A canonical column computed from the row instead of read from one header."""
+
+    constant: str | None = None
+    concat: tuple[str, ...] = ()
+    sep: str = "-"
+    basket: str | None = None
+
+    @property
+    def from_typed_columns(self) -> bool:
+        """True when it is built from typed canonical columns (after they are parsed) rather
+        than from source text."""
+        return self.basket is not None
+
+    def text(self, parts: list[pl.Expr]) -> pl.Expr:
+        """The derived source text (constant, concat), given the cleaned text of the
+        ``concat`` source columns in order (null when empty)."""
+        if self.constant is not None:
+            return pl.lit(self.constant, pl.String)
+        return pl.concat_str(parts, separator=self.sep)
+
+    def value(self) -> pl.Expr:
+        """The derived text of a basket, from the typed sales columns: ``<date>/<customer>``."""
+        day = _order_day().dt.to_string("%Y-%m-%d")
+        return pl.concat_str([day, pl.col("customer_code")], separator="/")
+
+    def inputs_missing(self) -> pl.Expr:
+        """True where a basket cannot be built because its own inputs are missing (those rows
+        are rejected for the missing customer or date, not again for the derived column)."""
+        return pl.col("customer_code").is_null() | _order_day().is_null()
+
+    def describe(self) -> str:
+        if self.constant is not None:
+            return f"constant {self.constant!r}"
+        if self.concat:
+            return f"{self.sep!r}.join({', '.join(map(repr, self.concat))})"
+        return f"basket {self.basket} ({BASKETS[self.basket]})"
+
+    def as_json(self) -> dict:
+        if self.constant is not None:
+            return {"constant": self.constant}
+        if self.concat:
+            return {"concat": list(self.concat), "sep": self.sep}
+        return {"basket": self.basket, "means": BASKETS[self.basket]}
+
+
 @dataclass(frozen=True)
 class ColumnOptions:
     sources: tuple[str, ...] = ()
+    derive: Derivation | None = None
     date_format: str | None = None
     decimal: str | None = None
     strip_decimal_zero: bool = False
@@ -116,6 +202,15 @@ class Mapping:
             date_format=opts.date_format or self.date_format,
         )
 
+    @property
+    def derived(self) -> dict[str, Derivation]:
+        """canonical column -> its derivation, for the derived columns."""
+        return {name: opts.derive for name, opts in self.columns.items() if opts.derive is not None}
+
+    def derivations_audit(self) -> dict[str, dict]:
+        """What ``raw.load_batch.options["derived"]`` records: how each derived column was made."""
+        return {name: d.as_json() for name, d in self.derived.items()}
+
     def with_overrides(self, *, encoding: str | None, date_format: str | None) -> Mapping:
         """Command-line options win over the mapping file (a forced date format applies to
         every date column)."""
@@ -128,24 +223,35 @@ class Mapping:
         return m
 
     def resolve_headers(self, entity: Entity, headers: list[str], file: str) -> dict[str, str]:
-        """canonical column -> source header, for one file; one clear error when a header is
-        unknown, two headers claim one column, or a required column is missing."""
+        """canonical column -> source header, for one file (a derived column -> ``derived:
+        <how>``); one clear error when a header is unknown, two headers claim one column, a
+        header claims a derived column, a source column of a derivation is missing, or a
+        required column is missing."""
+        derived = self.derived
         accepted: dict[str, str] = {}
         for canonical in entity.columns:
             accepted[normalise_header(canonical)] = canonical
             for source in self.options(canonical).sources:
                 accepted[normalise_header(source)] = canonical
+        inputs = {normalise_header(s) for d in derived.values() for s in d.concat}
         ignored = {normalise_header(h) for h in self.ignore}
         found: dict[str, str] = {}
+        present = {normalise_header(h) for h in headers}
         unknown = []
         for header in headers:
             key = normalise_header(header)
-            if key in ignored:
-                continue
             canonical = accepted.get(key)
+            if key in ignored or (key in inputs and canonical is None):
+                continue
             if canonical is None:
                 unknown.append(header)
                 continue
+            if canonical in derived:
+                raise RecoError(
+                    f"{file}: column {header!r} maps to {canonical!r}, which the mapping "
+                    f"'{self.name}' derives ({derived[canonical].describe()}); list it under "
+                    "ignore or remove the derivation"
+                )
             if canonical in found:
                 raise RecoError(
                     f"{file}: columns {found[canonical]!r} and {header!r} both map to {canonical!r}"
@@ -164,6 +270,14 @@ class Mapping:
                 f"{', '.join(entity.columns)}; map it in a mapping file ([columns]) "
                 "or list it under ignore"
             )
+        for canonical, derivation in derived.items():
+            for source in derivation.concat:
+                if normalise_header(source) not in present:
+                    raise RecoError(
+                        f"{file}: missing column {source!r}, needed to derive {canonical!r} "
+                        f"({derivation.describe()})"
+                    )
+            found[canonical] = f"derived: {derivation.describe()}"
         for column in entity.required:
             if column not in found:
                 raise RecoError(f"{file}: missing required column {column!r}{self._sources_hint(column)}")
@@ -200,6 +314,48 @@ def _decimal(value, where: str) -> str | None:
     return value
 
 
+def _constant_text(value, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise RecoError(f"{where}: constant must be a string, a number or true/false, got {value!r}")
+
+
+def _derivation(spec: dict, canonical: str, entity: Entity | None, where: str) -> Derivation | None:
+    """The derivation of a column spec (constant / concat / basket), checked; None without."""
+    kinds = [k for k in _DERIVATIONS if k in spec]
+    if not kinds:
+        if "sep" in spec:
+            raise RecoError(f"{where}: sep only goes with concat")
+        return None
+    if len(kinds) > 1 or "from" in spec:
+        given = ", ".join(k for k in ("from", *_DERIVATIONS) if k in spec)
+        raise RecoError(f"{where}: expected one of from, constant, concat or basket, got {given}")
+    if "sep" in spec and kinds != ["concat"]:
+        raise RecoError(f"{where}: sep only goes with concat")
+    if "constant" in spec:
+        if canonical in _NEVER_CONSTANT:
+            raise RecoError(
+                f"{where}: a consent flag is never a constant; it must come from each customer's record"
+            )
+        return Derivation(constant=_constant_text(spec["constant"], where))
+    if "concat" in spec:
+        parts = _strings(spec["concat"], where)
+        if len(parts) < 2:
+            raise RecoError(f"{where}: concat needs at least two source columns (for one, use from)")
+        sep = spec.get("sep", Derivation.sep)
+        if not isinstance(sep, str):
+            raise RecoError(f"{where}: sep must be a string, got {sep!r}")
+        return Derivation(concat=parts, sep=sep)
+    basket = spec["basket"]
+    if basket not in BASKETS:
+        raise RecoError(f"{where}: basket must be one of {', '.join(map(repr, BASKETS))}, got {basket!r}")
+    if canonical != "doc_ref" or (entity is not None and entity.name != "sales"):
+        raise RecoError(f"{where}: basket derives the sales doc_ref only")
+    return Derivation(basket=basket)
+
+
 def parse_mapping(data: dict, name: str, entity: Entity | None = None) -> Mapping:
     _check_keys(data, _TOP_KEYS, name)
     columns: dict[str, ColumnOptions] = {}
@@ -214,6 +370,7 @@ def parse_mapping(data: dict, name: str, entity: Entity | None = None) -> Mappin
             _check_keys(spec, _COLUMN_KEYS, where)
             opts = ColumnOptions(
                 sources=_strings(spec["from"], where) if "from" in spec else (),
+                derive=_derivation(spec, canonical, entity, where),
                 date_format=spec.get("date_format"),
                 decimal=_decimal(spec.get("decimal"), where),
                 strip_decimal_zero=bool(spec.get("strip_decimal_zero", False)),

@@ -454,16 +454,18 @@ def typed_frame(
     rows, and the raw text is only built for them: ``raw_text`` (CSV) gives the records of
     these rows, otherwise it is the row's values as JSON."""
     renamed = {source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)}
-    src = frame.rename(renamed)
+    src, derived = _derived_text(frame.rename(renamed), mapping, renamed)
+    # derived from typed columns (a customer-day basket): typed and checked after them
+    late = {n: d for n, d in mapping.derived.items() if d.from_typed_columns and n in found}
     schema = src.schema
     values: dict[str, pl.Expr] = {}
     checks: list[Check] = []
     for name, col in entity.columns.items():
         source = found.get(name)
-        if source is None:
+        if source is None or name in late:
             values[name] = pl.lit(None, dtype=_polars_type(col))
             continue
-        inner = renamed[source]
+        inner = derived.get(name) or renamed[source]
         opts = mapping.options(name)
         formats = parse_formats = None
         if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
@@ -484,9 +486,16 @@ def typed_frame(
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)
     lf = src.lazy().with_columns(**values)
+    if late:
+        lf = lf.with_columns(**{f"__d_{n}": d.value() for n, d in late.items()})
+        for name in late:
+            col, opts = entity.columns[name], mapping.options(name)
+            value, col_checks = parse_column(col, f"__d_{name}", pl.String, opts, (), None, found[name])
+            lf = lf.with_columns(value.alias(name))
+            checks.extend(replace(c, column=name) for c in col_checks)
     lf, rule_checks = _entity_rules(lf, entity, mapping, found)
     # A value that is there but unreadable is reported as such, not also as missing.
-    unreadable = {}
+    unreadable = {name: d.inputs_missing() for name, d in late.items()}
     for c in checks:
         unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
     for c in rule_checks:
@@ -525,6 +534,24 @@ def typed_frame(
     if raw_text and failing.height:
         failing = failing.with_columns(raw_text(failing.get_column(ROW)).alias(RAW))
     return good, failing
+
+
+def _derived_text(
+    src: pl.DataFrame, mapping: Mapping, renamed: dict[str, str]
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``src`` with the source text of the columns derived from the row's text (constant,
+    concat) as extra columns, and canonical column -> that extra column."""
+    by_header = {normalise_header(h): inner for h, inner in renamed.items()}
+    schema = src.schema
+    texts, columns = {}, {}
+    for name, d in mapping.derived.items():
+        if d.from_typed_columns:
+            continue
+        inners = [by_header[normalise_header(part)] for part in d.concat]
+        parts = [_clean_text(pl.col(i), schema[i], mapping.null_values) for i in inners]
+        columns[name] = f"__d_{name}"
+        texts[columns[name]] = d.text(parts)
+    return (src.with_columns(**texts) if texts else src), columns
 
 
 def _polars_type(col: Column) -> pl.DataType:

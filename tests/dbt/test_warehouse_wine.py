@@ -228,3 +228,15 @@ def test_docs_site_is_generated_and_lists_the_models(wine_warehouse, tmp_path):
         assert f"model.reco.{model}" in html
     assert "exposure.reco.reco_score" in html
     assert "Survivor rule" in html  # the doc blocks are rendered into the site
+
+
+def test_the_wine_vocabulary_is_the_shipped_seeds(wine_warehouse):
+    families = query(wine_warehouse, "select family_crm from lookups.product_families order by family_order")
+    assert [f["family_crm"] for f in families] == ["Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified"]
+    for column, seed in (("family_crm", "product_families"), ("sucrosite_niveau", "sugar_levels")):
+        unknown = query(
+            wine_warehouse,
+            f"select {column} from marts.product where {column} is not null"
+            f" except select {column} from lookups.{seed}",
+        )
+        assert unknown == [], column
