@@ -170,6 +170,14 @@ def load_demo(db: Database, data_dir: Path, manifest) -> None:
             load_files(db, entity, [data_dir / f.name], LoadOptions())
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Mark the tests that run on the suite's own embedded server ``own_server``: they do not
+    depend on RECO_TEST_DATABASE_URL, so CI's second pass (an external server) skips them."""
+    for item in items:
+        if "fault_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_server)
+
+
 @pytest.fixture(scope="session")
 def fault_server(tmp_path_factory) -> Iterator[FaultServer]:
     from reco.dbt.runner import run_dbt
