@@ -81,13 +81,14 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
 #: (through the code map; a code the map does not know stands for itself) or of the same
 #: e-mail address. An opt-out or a "may not be contacted" on any record suppresses; the
 #: address's latest known bounce status (by updated_at, load time, record id, as dbt orders
-#: records) suppresses when it says bounced. ``consent_tightened`` marks the customers whose
-#: mart flags were less strict than their records (a mart older than the customer export).
+#: records) suppresses when it says bounced. ``consent_tightened`` marks the customers for whom
+#: the records say what the mart does not (a mart older than the customer export). Text keys
+#: are compared in the "C" collation: byte equality, and a sort several times cheaper.
 CUSTOMERS_SQL = """
 with records as (
     select
-        coalesce(code_map.customer_code, btrim(rc.customer_code)) as customer_code,
-        nullif(lower(btrim(rc.email)), '') as email,
+        coalesce(code_map.customer_code, btrim(rc.customer_code)) collate "C" as customer_code,
+        nullif(lower(btrim(rc.email)), '') collate "C" as email,
         rc.is_contactable,
         rc.is_bounced,
         rc.is_optout,
@@ -128,8 +129,8 @@ flags as (
         coalesce(by_email.bounced, false) as raw_bounced,
         coalesce(by_code.optout, false) or coalesce(by_email.optout, false) as raw_optout
     from {schema}.customer as mart
-    left join by_code on mart.customer_code = by_code.customer_code
-    left join by_email on lower(btrim(mart.email)) = by_email.email
+    left join by_code on mart.customer_code collate "C" = by_code.customer_code
+    left join by_email on lower(btrim(mart.email)) collate "C" = by_email.email
 ),
 strict as (
     select
@@ -140,7 +141,10 @@ strict as (
         is_optout or raw_optout as optout,
         is_contactable,
         is_bounced,
-        is_optout
+        is_optout,
+        raw_refused,
+        raw_bounced,
+        raw_optout
     from flags
 )
 select
@@ -150,9 +154,9 @@ select
     bounced::boolean as is_bounced,
     optout::boolean as is_optout,
     (
-        contactable is distinct from is_contactable
-        or bounced is distinct from is_bounced
-        or optout is distinct from is_optout
+        raw_refused and coalesce(is_contactable, false)
+        or raw_bounced and not coalesce(is_bounced, false)
+        or raw_optout and not coalesce(is_optout, false)
     )::boolean as consent_tightened
 from strict
 """
