@@ -20,7 +20,8 @@ class DatabaseError(RecoError):
 
 class Interrupted(BaseException):
     """SIGTERM or SIGINT (Ctrl-C) arrived. A BaseException, as KeyboardInterrupt is, so that no
-    ``except Exception`` swallows it; cleanups in ``finally`` and ``except BaseException`` run."""
+    ``except Exception`` swallows it; cleanups in ``finally`` and ``except BaseException`` run.
+    Not a KeyboardInterrupt: Typer would turn that into a silent exit 130."""
 
     kind = "interrupted"
 

@@ -489,7 +489,8 @@ def run_backtest(
     with locks.session(db) as alive:
         # Taken before the row exists, so that no other backtest ever sees it running unlocked;
         # released by the server when this session ends, however this process ends.
-        locks.try_lock(alive, locks.BACKTEST, backtest_id)
+        if not locks.try_lock(alive, locks.BACKTEST, backtest_id):  # a hashtext collision
+            raise RecoError(f"backtest {backtest_id}: its lock is taken by another backtest; run it again")
         prefix, truth_prefix = f"{backtest_id}_", f"{backtest_id}_truth_"
         report = BacktestReport(backtest_id, horizon_days, with_contact_rules)
         started = time.perf_counter()
