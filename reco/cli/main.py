@@ -80,7 +80,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 def _wants_json(args: list[str]) -> bool:
     """``--json`` among reco's own options (not after ``--``, not an argument passed to dbt)."""
     own = args[: args.index("--")] if "--" in args else args
-    return "--json" in own and "dbt" not in own[: own.index("--json")]
+    first = 0  # the command: the first word after the global options
+    while first < len(own) and own[first].startswith("-"):
+        first += 2 if own[first] == "--database-url" else 1
+    return "--json" in own and own[first : first + 1] != ["dbt"]
 
 
 def _say(message: str) -> None:

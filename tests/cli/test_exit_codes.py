@@ -58,3 +58,11 @@ def test_an_internal_error_exits_3_not_2(capsys, tmp_path, monkeypatch):
     assert result.code == 3
     assert result.err.startswith("error: unexpected ") and "--verbose" in result.err
     assert _json_error(result.out)["kind"] == "internal"
+
+
+def test_json_errors_are_for_reco_own_json_option_not_an_argument_passed_to_dbt():
+    from reco.cli.main import _wants_json
+
+    assert _wants_json(["--database-url", "postgresql://h/db", "score", "--run-id", "dbt", "--json"])
+    assert not _wants_json(["--database-url", "postgresql://h/db", "dbt", "ls", "--json"])
+    assert not _wants_json(["-v", "score", "--", "--json"])
