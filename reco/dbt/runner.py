@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,7 +26,7 @@ def write_passfile(db: Database) -> Path | None:
     if not db.url.password:
         return None
     home = get_settings().home()
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = home / "pgpass"
     esc = lambda v: str(v).replace("\\", "\\\\").replace(":", "\\:")  # noqa: E731
     line = ":".join(esc(v) for v in (db.host, db.port, db.url.database, db.url.username or "postgres"))
@@ -57,6 +59,71 @@ def dbt_executable() -> str:
 PROJECT_ENV = ("RECO_AS_OF_DATE", "RECO_SCHEMA_PREFIX")
 
 
+#: How long an interrupted dbt gets to cancel its queries and exit before it is killed.
+STOP_GRACE_S = 15.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int, libc: ctypes.CDLL | None):
+    """A ``preexec_fn``: the child gets SIGKILL when its parent dies, even by SIGKILL (Linux
+    ``prctl(PR_SET_PDEATHSIG)``); if the parent is already gone, it exits at once."""
+
+    def preexec() -> None:
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask an interrupted child to stop as a Ctrl-C would (dbt then cancels its running queries
+    on the server), wait ``STOP_GRACE_S``, then kill it. Never returns with the child alive."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _run_tied_to_parent(
+    cmd: list[str], *, cwd: Path, env: dict[str, str], capture: bool
+) -> subprocess.CompletedProcess:
+    """Run ``cmd`` so that it never outlives this process: it dies with it (even on kill -9),
+    and when this process is interrupted (Ctrl-C, or SIGTERM turned into an exception by the
+    CLI) it is stopped and waited for before the interruption goes on. The child runs in its
+    own process group, so a Ctrl-C in the terminal reaches it once, through :func:`_stop`."""
+    pipe = subprocess.PIPE if capture else None
+    with subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=pipe,
+        stderr=pipe,
+        text=True,
+        preexec_fn=_die_with_parent(os.getpid(), _libc()),
+        process_group=0,
+    ) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            _stop(proc)
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def run_dbt(
     db: Database,
     args: Sequence[str],
@@ -75,14 +142,7 @@ def run_dbt(
     env.update(dbt_env(db))
     env.update(project_env or {})
     env.pop("PGPASSWORD", None)
-    proc = subprocess.run(
-        [dbt_executable(), *args],
-        cwd=dbt_project_dir(),
-        env=env,
-        capture_output=capture,
-        text=True,
-        check=False,
-    )
+    proc = _run_tied_to_parent([dbt_executable(), *args], cwd=dbt_project_dir(), env=env, capture=capture)
     if proc.returncode != 0:
         tail = ""
         if capture:

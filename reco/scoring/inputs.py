@@ -24,6 +24,7 @@ from datetime import date
 import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
 
+from reco.db.models.base import CONSENT_SOURCES
 from reco.db.resolver import Database, mask_url
 from reco.errors import RecoError
 
@@ -180,9 +181,6 @@ left join {schema}.customer_code_map as code_map
 {where}
 """
 
-#: The durable tables eligibility reads besides the marts (Alembic's, logged).
-SOURCE_TABLES = ("raw.customer", "raw.contact", "reco.contact_event")
-
 #: What :func:`check_sources` compares: the warehouse against the durable sources.
 SOURCES_SQL = """
 select
@@ -306,7 +304,7 @@ def read_inputs(
     with adbc_connect(db) as conn:
         # every read sees one snapshot: consent and contacts cannot come from different moments
         fetch(conn, "set transaction isolation level repeatable read, read only")
-        tables = [*(f"{schema}.{t}" for t in (*READ_COLUMNS, "customer_code_map")), *SOURCE_TABLES]
+        tables = [*(f"{schema}.{t}" for t in (*READ_COLUMNS, "customer_code_map")), *CONSENT_SOURCES]
         probe = " union all ".join(
             f"select '{t}' as t, to_regclass('{t}') is null as missing" for t in tables
         )

@@ -127,6 +127,17 @@ def test_backup_then_restore_brings_data_back(capsys, use_db, tmp_path):
         assert conn.execute(text("select batch_id from raw.load_batch")).scalars().all() == ["b1"]
 
 
+def test_backup_is_readable_by_its_owner_only_even_over_an_older_open_file(capsys, use_db, tmp_path):
+    fresh, older = tmp_path / "fresh.dump", tmp_path / "older.dump"
+    older.write_bytes(b"an older dump")
+    older.chmod(0o644)
+    for dump in (fresh, older):
+        result = run_cli(capsys, "db", "backup", str(dump))
+        assert result.code == 0, result.err
+        assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+        assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format, written whole
+
+
 def test_restore_of_a_missing_file_is_a_clear_error(capsys, use_db, tmp_path):
     result = run_cli(capsys, "db", "restore", str(tmp_path / "nope.dump"))
     assert result.code == 1

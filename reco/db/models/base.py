@@ -15,6 +15,9 @@ NAMING_CONVENTION = {
 RAW_SCHEMA = "raw"
 RECO_SCHEMA = "reco"
 ALEMBIC_SCHEMAS = (RAW_SCHEMA, RECO_SCHEMA)
+#: The durable tables the scorer reads consent from, beside dbt's marts (docs/scoring.md,
+#: "Consent guarantees"): what a scorer must be allowed to read in Alembic's schemas.
+CONSENT_SOURCES = (f"{RAW_SCHEMA}.customer", f"{RAW_SCHEMA}.contact", f"{RECO_SCHEMA}.contact_event")
 
 
 class Base(DeclarativeBase):
