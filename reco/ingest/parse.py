@@ -96,12 +96,12 @@ def _clean_text(x: pl.Expr, dtype: pl.DataType, nulls: tuple[str, ...]) -> pl.Ex
 
 
 def _grammar(decimal: str) -> str:
+    """One separator of thousands per number: '1 234,5' is not read as 1234 groups of ','."""
     d = re.escape(decimal)
-    seps = "|".join(re.escape(c) for c in (",", ".", " ", "'") if c != decimal)
-    return (
-        rf"^[+-]?(?:(?:[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?"
-        rf"|[1-9][0-9]{{0,2}}(?:(?:{seps})[0-9]{{3}})+(?:{d}[0-9]*)?)$"
+    grouped = "|".join(
+        rf"[1-9][0-9]{{0,2}}(?:{re.escape(c)}[0-9]{{3}})+" for c in (",", ".", " ", "'") if c != decimal
     )
+    return rf"^[+-]?(?:(?:[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?|(?:{grouped})(?:{d}[0-9]*)?)$"
 
 
 #: decimal separator -> the pattern of a number written with it (after ``_number_clean``).

@@ -337,12 +337,13 @@ def _single_byte(src: SourceFile, data: bytes) -> str:
     )
 
 
-def _more_plausible(m, own, eps: float = 0.05) -> bool:
+def _more_plausible(m, own) -> bool:
     """Detector match ``m`` is no worse than ``own`` in chaos (garbled characters) and
-    coherence (resemblance to a language), and clearly better in one: near ties go to
-    ``own`` (on a small file a few characters move both measures by a few hundredths)."""
-    no_worse = m.chaos <= own.chaos + eps and m.coherence >= own.coherence - eps
-    return no_worse and (m.chaos < own.chaos - eps or m.coherence > own.coherence + eps)
+    coherence (resemblance to a language's letter frequencies), both within 0.05, and clearly
+    better in one: chaos lower by 0.05, or coherence higher by 0.2 (coherence is the noisier
+    measure: on a small file a few words move it by a tenth). Near ties go to ``own``."""
+    no_worse = m.chaos <= own.chaos + 0.05 and m.coherence >= own.coherence - 0.05
+    return no_worse and (m.chaos < own.chaos - 0.05 or m.coherence > own.coherence + 0.2)
 
 
 def _garbled(data: bytes, codec: str) -> str:
