@@ -29,9 +29,11 @@ def summary_table(report: LoadReport) -> Table:
         if f.already_loaded_in:
             note = f"already loaded in {f.already_loaded_in}"
         elif f.format == "csv":
-            note = f"csv {f.encoding} {f.delimiter!r}"
+            note = f"csv {f.encoding} ({f.encoding_chosen_by}) {f.delimiter!r}"
         else:
             note = f.format
+        if f.compression:
+            note = f"{f.compression}: {f.member + ', ' if f.member else ''}{note}"
         table.add_row(
             Path(f.path).name,
             f"{f.rows_read:,}",
@@ -73,6 +75,8 @@ def print_report(report: LoadReport, out=console) -> None:
     if reasons is not None:
         out.print(reasons)
     print_rejects(report, out)
+    for warning in report.warnings:
+        out.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_rejects(report: LoadReport, out=console) -> None:

@@ -19,7 +19,7 @@ from reco.ingest.entities import entity as get_entity
 from reco.ingest.land import FILE_NO
 from reco.ingest.mapping import Mapping, load_mapping
 from reco.ingest.parse import DETAILS, KEY, REASONS, line_keys, row_key, typed_frame
-from reco.ingest.read import RAW, ROW, SourceFile, read_file, sha256_of
+from reco.ingest.read import RAW, ROW, SourceFile, check_file, read_file, sha256_of
 from reco.ingest.report import FileReport, LoadFailed, LoadReport, RejectedRow
 
 SAMPLE_REJECTS = 20
@@ -57,7 +57,13 @@ def _parse_file(src: SourceFile, file_no: int, ent: Entity, mapping: Mapping, st
         bytes=src.bytes,
         format=src.format,
         encoding=src.encoding,
+        encoding_chosen_by=src.encoding_chosen_by,
+        encoding_detail=src.encoding_detail,
         delimiter=src.delimiter,
+        compression=src.compression,
+        member=src.member,
+        content_sha256=src.content_sha256,
+        warnings=list(src.warnings),
     )
     found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
     raw_text = src.raw_text if src.records is not None else None
@@ -208,8 +214,7 @@ def _load(
     parsed: list[_Parsed] = []
     for file_no, path in enumerate(paths, 1):
         t0 = time.perf_counter()
-        if not path.is_file():
-            raise RecoError(f"{path}: no such file")
+        check_file(path)
         digest, size = sha256_of(path)
         if digest in known:
             batch, rows = known[digest]

@@ -258,13 +258,11 @@ class Mapping:
                 )
             found[canonical] = header
         if unknown:
+            shown = [h if len(h) <= 40 else h[:40] + "…" for h in unknown[:5]]
             raise RecoError(
-                f"{file}: unknown column {unknown[0]!r}"
-                + (
-                    f" (and {len(unknown) - 1} more: {', '.join(map(repr, unknown[1:]))})"
-                    if len(unknown) > 1
-                    else ""
-                )
+                f"{file}: unknown column {shown[0]!r}"
+                + (f" (and {', '.join(map(repr, shown[1:]))})" if len(shown) > 1 else "")
+                + (f" and {len(unknown) - len(shown):,} more" if len(unknown) > len(shown) else "")
                 + f" for {entity.name} with the mapping '{self.name}': "
                 "expected the canonical columns "
                 f"{', '.join(entity.columns)}; map it in a mapping file ([columns]) "

@@ -8,6 +8,7 @@ rejected with all their reasons.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -82,28 +83,71 @@ def _clean_text(x: pl.Expr, dtype: pl.DataType, nulls: tuple[str, ...]) -> pl.Ex
     return pl.when(s.is_in(list(nulls))).then(None).otherwise(s)
 
 
-def _number_text(s: pl.Expr, decimal: str | None) -> pl.Expr:
-    """Normalise '1 234,50 €' / '1,234.50' / '12,5' to '1234.50' / '12.5'."""
-    s = s.str.replace_all(r"[\s\u00a0\u202f'€£$]", "")
-    if decimal == ",":
-        return s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-    if decimal == ".":
-        return s.str.replace_all(",", "", literal=True)
-    comma_decimal = s.str.contains(r"^[-+]?[0-9.]*,[0-9]*$")
-    return (
-        pl.when(comma_decimal)
-        .then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
-        .otherwise(s.str.replace_all(",", "", literal=True))
+# -- Numbers ------------------------------------------------------------------------------------
+#
+# A number is read with one decimal separator, '.' or ','. Thousands separators (the other of
+# the two, a space, a non-breaking space or an apostrophe) are accepted only between groups of
+# exactly three digits, the first group of one to three digits not starting with 0
+# ('1,234,567.5', '1 234,5', "1'234.50"): '1,25' is never 125. Currency signs are ignored, and
+# an exponent is allowed on an ungrouped number ('1.5E3'). Without a forced decimal, the
+# column's values decide: a value that reads only one way ('12,5', '1,234.5') tells the
+# column's separator; when the column has none of them, a value that reads two ways ('1,234':
+# 1234 or 1.234) is rejected as ambiguous_number, never guessed.
+
+
+def _grammar(decimal: str) -> str:
+    """One separator of thousands per number: '1 234,5' is not read as 1234 groups of ','."""
+    d = re.escape(decimal)
+    grouped = "|".join(
+        rf"[1-9][0-9]{{0,2}}(?:{re.escape(c)}[0-9]{{3}})+" for c in (",", ".", " ", "'") if c != decimal
     )
+    return rf"^[+-]?(?:(?:[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)(?:[eE][+-]?[0-9]+)?|(?:{grouped})(?:{d}[0-9]*)?)$"
+
+
+#: decimal separator -> the pattern of a number written with it (after ``_number_clean``).
+NUMBER_GRAMMAR = {d: _grammar(d) for d in (".", ",")}
+
+
+def _number_clean(text: pl.Expr) -> pl.Expr:
+    """Currency signs removed, trimmed, non-breaking spaces as spaces."""
+    return text.str.replace_all(r"[€£$]", "").str.strip_chars().str.replace_all("[\u00a0\u202f]", " ")
+
+
+def _number_as(clean: pl.Expr, decimal: str) -> pl.Expr:
+    """The value as a plain number text ('1234.5') when it is written with ``decimal``."""
+    digits = clean.str.replace_all("[, ']" if decimal == "." else "[. ']", "")
+    if decimal == ",":
+        digits = digits.str.replace(",", ".", literal=True)
+    return pl.when(clean.str.contains(NUMBER_GRAMMAR[decimal])).then(digits)
+
+
+def number_decimal(
+    frame: pl.DataFrame, source: str, forced: str | None, nulls: tuple[str, ...]
+) -> str | None:
+    """The decimal separator of a text column: ``forced`` when given; otherwise '.' or ',' when
+    some value reads only with it and none only with the other; None when the values do not
+    tell (each value is then read alone, and one that reads two ways is rejected)."""
+    if forced:
+        return forced
+    clean = _number_clean(_clean_text(pl.col(source), pl.String, nulls))
+    dot, comma = (clean.str.contains(NUMBER_GRAMMAR[d]) for d in (".", ","))
+    only_dot, only_comma = frame.select(dot=(dot & ~comma).any(), comma=(comma & ~dot).any()).row(0)
+    if only_dot != only_comma:
+        return "." if only_dot else ","
+    return None
 
 
 def plain_number_column(frame: pl.DataFrame, source: str, decimal: str | None) -> bool:
-    """True when every value of a text column is made of digits, signs and points only (machine
-    exports): ``_number_text`` would leave it unchanged, so the regular expressions are skipped.
-    Not with a forced decimal comma, where points are thousands separators."""
+    """True when a text column can be cast as it is (machine exports): every value is made of
+    digits, signs and at most one point, and the point is the decimal separator (forced, or no
+    value like '1.234' could be thousands), so the regular expressions are skipped."""
     if decimal == ",":
         return False
-    return not frame.select(pl.col(source).str.contains(r"[^0-9.+\-]").any()).item()
+    x = pl.col(source)
+    unusual = x.str.contains(r"[^0-9.+\-]") | (x.str.count_matches(".", literal=True) > 1)
+    if decimal is None:
+        unusual = unusual | x.str.contains(r"^\s*[+-]?[1-9][0-9]{0,2}\.[0-9]{3}\s*$")
+    return not frame.select(unusual.any()).item()
 
 
 def forced_formats(fmt: str) -> list[str]:
@@ -175,11 +219,14 @@ def parse_column(
     header: str | None = None,
     plain_numbers: bool = False,
     parse_formats: list[str] | None = None,
+    decimal: str | None = None,
 ) -> tuple[pl.Expr, list[Check]]:
     """The typed value of one canonical column (read from frame column ``source``, whose
     header in the file is ``header``) and its checks. The checks read the typed value back as
     ``pl.col(col.name)``: evaluate them after the values. ``plain_numbers``: the column holds
-    only digits, signs and points (see ``plain_number_column``), so it needs no cleaning.
+    only digits, signs and points (see ``plain_number_column``), so it needs no cleaning;
+    otherwise ``decimal`` is the column's decimal separator (see ``number_decimal``; None: each
+    value alone, rejected when it reads two ways).
     ``parse_formats``: the formats actually parsed, when faster ones than ``formats`` read the
     column just as well (see ``fast_formats``)."""
     x = pl.col(source)
@@ -196,7 +243,7 @@ def parse_column(
     if col.kind is Kind.TEXT:
         value = text
         if opts.strip_decimal_zero:
-            value = value.str.replace(r"^(-?\d+)\.0+$", "${1}")
+            value = value.str.replace(r"^(-?\d+)[.,]0+$", "${1}")
         if col.max_length:
             length = v.str.len_chars()
             checks.append(
@@ -211,18 +258,43 @@ def parse_column(
         return value, checks
     if col.kind in (Kind.DECIMAL, Kind.INT):
         target = pl.Float64 if col.kind is Kind.INT else DECIMAL_TYPE
+        unreadable = present & v.is_null()
         if dtype.is_numeric():
             number = x.cast(target, strict=False)
         elif plain_numbers:
             number = text.cast(target, strict=False)
+        elif decimal:
+            number = _number_as(_number_clean(text), decimal).cast(target, strict=False)
         else:
-            number = _number_text(text, opts.decimal).cast(target, strict=False)
+            clean = _number_clean(text)
+            as_dot, as_comma = (_number_as(clean, d).cast(target, strict=False) for d in (".", ","))
+            ambiguous = as_dot.is_not_null() & as_comma.is_not_null() & (as_dot != as_comma)
+            number = pl.when(~ambiguous).then(pl.coalesce(as_dot, as_comma))
+            unreadable = unreadable & ~ambiguous
+            checks.append(
+                _check(
+                    present & ambiguous,
+                    "ambiguous_number",
+                    label,
+                    "a number that reads one way (',' and '.' could each be the decimal or the "
+                    "thousands separator here, and no other value of the column tells which: "
+                    "set decimal in a mapping)",
+                    text,
+                )
+            )
         if col.kind is Kind.INT:
             value = pl.when(number == number.floor()).then(number).cast(pl.Int64, strict=False)
             expected = "a whole number"
         else:
             value, expected = number, "a number"
-        checks.append(_check(present & v.is_null(), "bad_number", label, expected, text))
+        if decimal and not dtype.is_numeric():
+            why = "set by the mapping" if opts.decimal else "as in the column's other values"
+            example = "1,234.5" if decimal == "." else "1 234,5"
+            expected += (
+                f" with '{decimal}' as the decimal separator ({why}; thousands separators only "
+                f"between groups of 3 digits, e.g. {example})"
+            )
+        checks.append(_check(unreadable, "bad_number", label, expected, text))
         if col.low is not None or col.high is not None:
             as_float = v.cast(pl.Float64)
             checks.append(
@@ -373,7 +445,7 @@ def line_keys(frame: pl.DataFrame) -> pl.Series:
     not unique: every repeated line, and the rare collision) are numbered with a window over
     their exact text, and their texts rebuilt."""
     parts = [*sales_key_parts(frame), pl.lit("1")]
-    text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series()
+    text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series().rechunk()
     maybe_repeated = text.hash().is_duplicated()
     if maybe_repeated.any():
         repeated = (
@@ -475,13 +547,21 @@ def typed_frame(
                 else detect_date_formats(src, inner, mapping.null_values)
             )
             parse_formats = fast_formats(src, inner, formats, mapping.null_values) if formats else None
-        plain = (
-            col.kind in (Kind.DECIMAL, Kind.INT)
-            and schema[inner] == pl.String
-            and plain_number_column(src, inner, opts.decimal)
-        )
+        plain, decimal = False, None
+        if col.kind in (Kind.DECIMAL, Kind.INT) and schema[inner] == pl.String:
+            plain = plain_number_column(src, inner, opts.decimal)
+            decimal = opts.decimal if plain else number_decimal(src, inner, opts.decimal, mapping.null_values)
         value, col_checks = parse_column(
-            col, inner, schema[inner], opts, mapping.null_values, formats, source, plain, parse_formats
+            col,
+            inner,
+            schema[inner],
+            opts,
+            mapping.null_values,
+            formats,
+            source,
+            plain,
+            parse_formats,
+            decimal=decimal,
         )
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)

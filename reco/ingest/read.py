@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
 import io
-from dataclasses import dataclass
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from charset_normalizer import from_bytes
 
 from reco.errors import RecoError
 
@@ -26,6 +31,10 @@ RAW = "__raw"
 DELIMITERS = (",", ";", "|", "\t")
 _QUOTE = ord('"')
 _NL = ord("\n")
+_CR = ord("\r")
+#: Single-byte reading of a file that is neither UTF-8 nor marked by a BOM, when the detector
+#: agrees (latin-1 when the file has bytes that cp1252 leaves undefined).
+SINGLE_BYTE = ("cp1252", "latin-1")
 
 
 @dataclass
@@ -35,7 +44,18 @@ class SourceFile:
     sha256: str
     bytes: int
     encoding: str | None = None
+    #: How the encoding was chosen: "given" (--encoding or the mapping), "BOM" or "detected".
+    encoding_chosen_by: str | None = None
+    #: What the detection saw (valid UTF-8, or charset-normalizer's candidates).
+    encoding_detail: str | None = None
     delimiter: str | None = None
+    #: "gzip" or "zip" for a compressed export; ``member`` is the file read inside a zip, and
+    #: ``content_sha256`` the sha256 of the decompressed bytes that were read.
+    compression: str | None = None
+    member: str | None = None
+    content_sha256: str | None = None
+    #: Things the load should say without refusing the file (a file that repeats itself).
+    warnings: list[str] = field(default_factory=list)
     headers: list[str] | None = None
     #: One row per usable record: the source columns and ROW.
     frame: pl.DataFrame | None = None
@@ -68,7 +88,33 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def check_file(path: Path) -> None:
+    """One line naming the path when it is not a regular file that can be loaded."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise RecoError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise RecoError(f"{path}: cannot open ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise RecoError(f"{path}: is a directory, not an export file (give the files in it)")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a character device"
+            if stat.S_ISCHR(mode)
+            else "a block device"
+            if stat.S_ISBLK(mode)
+            else "a pipe"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a file"
+        )
+        raise RecoError(f"{path}: not a regular file ({kind}); give a CSV, Parquet or XLSX file")
+
+
 def file_format(path: Path, head: bytes) -> str:
+    """csv, parquet or xlsx, from the first bytes (an uncompressed file) and the name."""
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"PK\x03\x04"):
@@ -81,6 +127,42 @@ def file_format(path: Path, head: bytes) -> str:
     return "csv"
 
 
+_GZIP = b"\x1f\x8b"
+_ZIP = b"PK\x03\x04"
+_EMPTY_ZIP = b"PK\x05\x06"
+
+
+def _unzip(src: SourceFile) -> bytes | None:
+    """The one export inside a zip (None when the zip is a workbook: XLSX is a zip too)."""
+    try:
+        with zipfile.ZipFile(src.path) as z:
+            names = z.namelist()
+            if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+                return None
+            members = [i for i in z.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+            if len(members) != 1:
+                shown = ", ".join(repr(m.filename) for m in members[:5])
+                more = f" and {len(members) - 5} more" if len(members) > 5 else ""
+                found = f"{len(members)} files ({shown}{more})" if members else "no file"
+                raise RecoError(
+                    f"{src.path}: a zip must hold exactly one export file; it holds {found}. "
+                    "Unzip it and load the files one by one"
+                )
+            src.compression, src.member = "zip", members[0].filename
+            return z.read(members[0])
+    except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:
+        raise RecoError(f"{src.path}: cannot read this zip file: {exc}") from None
+
+
+def _gunzip(src: SourceFile) -> bytes:
+    try:
+        data = gzip.decompress(src.path.read_bytes())
+    except (gzip.BadGzipFile, zlib.error, EOFError, OSError) as exc:
+        raise RecoError(f"{src.path}: cannot decompress this gzip file: {exc}") from None
+    src.compression = "gzip"
+    return data
+
+
 def read_file(
     path: Path,
     *,
@@ -89,30 +171,40 @@ def read_file(
     sha256: tuple[str, int] | None = None,
 ) -> SourceFile:
     """Read one export, or raise one RecoError naming the file (and the row). ``sha256`` is
-    the (digest, size) when the caller already has it."""
-    if not path.is_file():
-        raise RecoError(f"{path}: no such file")
+    the (digest, size) when the caller already has it. A ``.gz`` file, or a zip holding one
+    file, is read as the file it holds."""
+    check_file(path)
     digest, size = sha256 or sha256_of(path)
     with path.open("rb") as fh:
         head = fh.read(8)
-    fmt = file_format(path, head)
-    src = SourceFile(path=path, format=fmt, sha256=digest, bytes=size)
-    if fmt == "csv":
-        _read_csv(src, encoding, delimiter)
+    src = SourceFile(path=path, format="csv", sha256=digest, bytes=size)
+    data = None
+    if head.startswith(_GZIP):
+        data = _gunzip(src)
+    elif head.startswith((_ZIP, _EMPTY_ZIP)):
+        data = _unzip(src)
+    if data is None:
+        src.format = file_format(path, head)
     else:
-        _read_table(src)
+        src.content_sha256 = hashlib.sha256(data).hexdigest()
+        inner = Path(src.member or path.with_suffix("").name)
+        src.format = file_format(inner, data[:8])
+    if src.format == "csv":
+        _read_csv(src, src.path.read_bytes() if data is None else data, encoding, delimiter)
+    else:
+        _read_table(src, data)
+    src.warnings += _repeats(src)
     return src
 
 
 # -- Parquet and XLSX --------------------------------------------------------------------------
 
 
-def _read_table(src: SourceFile) -> None:
+def _read_table(src: SourceFile, data: bytes | None) -> None:
+    source = src.path if data is None else io.BytesIO(data)
     try:
-        if src.format == "parquet":
-            df = pl.read_parquet(src.path)
-        else:
-            df = pl.read_excel(src.path, engine="calamine")
+        read = pl.read_parquet if src.format == "parquet" else pl.read_excel
+        df = read(source)
     except Exception as exc:  # the readers raise many types; all mean "unreadable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RecoError(f"{src.path}: cannot read this {src.format} file: {first}") from None
@@ -129,55 +221,136 @@ def _read_table(src: SourceFile) -> None:
 
 
 def _decode(src: SourceFile, data: bytes, forced: str | None) -> bytes:
-    """Return the file as UTF-8 bytes (BOM removed) and record the encoding used."""
+    """Return the file as UTF-8 bytes (BOM removed) and record the encoding used and how it
+    was chosen. A file whose encoding cannot be told for sure is refused, naming the
+    candidates: it is never decoded by a guess."""
     if forced:
         try:
             codec = codecs.lookup(forced).name
         except LookupError:
             raise RecoError(f"unknown encoding {forced!r} (try utf-8, utf-8-sig, cp1252, latin-1)") from None
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise RecoError(
-                f"{src.path}: not valid {forced} at line {line} (byte 0x{data[exc.start]:02x}); "
-                "check --encoding (utf-8, cp1252 and latin-1 are common)"
-            ) from None
-        src.encoding = codec
-        return text.lstrip("\ufeff").encode("utf-8")
-    if data.startswith(codecs.BOM_UTF8):
-        src.encoding = "utf-8-sig"
-        body = data[len(codecs.BOM_UTF8) :]
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = body.count(b"\n", 0, exc.start) + 1
-            raise RecoError(
-                f"{src.path}: starts with a UTF-8 BOM but is not valid UTF-8 at line {line}"
-            ) from None
-        return body
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        src.encoding = "utf-16"
-        return data.decode("utf-16").encode("utf-8")
+        src.encoding, src.encoding_chosen_by = codec, "given"
+        return _decoded(src, data, codec, f"not valid {forced}").lstrip("\ufeff").encode("utf-8")
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            src.encoding, src.encoding_chosen_by = codec, "BOM"
+            text = _decoded(src, data, codec, f"starts with a {codec.upper()} BOM but is not valid {codec}")
+            if codec == "utf-8-sig":
+                return data[len(bom) :]
+            return text.lstrip("\ufeff").encode("utf-8")
     if b"\x00" in data[:65536]:
         raise RecoError(
             f"{src.path}: unreadable encoding (NUL bytes: a binary file or UTF-16 without a BOM); "
             "export as CSV in UTF-8 or cp1252, or pass --encoding"
         )
+    src.encoding_chosen_by = "detected"
     try:
         data.decode("utf-8")
-        src.encoding = "utf-8"
+    except UnicodeDecodeError as exc:
+        _refuse_damaged_utf8(src, data, exc)
+    else:
+        src.encoding, src.encoding_detail = "utf-8", "valid UTF-8"
         return data
+    codec = _single_byte(src, data)
+    src.encoding = codec
+    return data.decode(codec).encode("utf-8")
+
+
+def _decoded(src: SourceFile, data: bytes, codec: str, problem: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RecoError(
+            f"{src.path}: {problem} at line {line} (byte 0x{data[exc.start]:02x}), offset "
+            f"{exc.start} in the file; check --encoding (utf-8, cp1252 and latin-1 are common)"
+        ) from None
+
+
+def _refuse_damaged_utf8(src: SourceFile, data: bytes, exc: UnicodeDecodeError) -> None:
+    """Return when the file is not UTF-8 at all; refuse it when it mostly is (valid multi-byte
+    characters at least as many as invalid bytes): a UTF-8 export with a damaged byte, which a
+    single-byte reading would turn into mojibake on every accented character."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    ascii_bytes = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 0x80))
+    valid = len(text) - ascii_bytes - invalid  # characters of 2 to 4 valid UTF-8 bytes
+    if valid == 0 or valid < invalid:
+        return
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    sample = next(c for c in text if c > "\x7f" and c != "\ufffd")
+    mojibake = sample.encode("utf-8").decode("cp1252", errors="replace")
+    raise RecoError(
+        f"{src.path}: unsure of the encoding: it reads as UTF-8 ({valid:,} accented characters) "
+        f"except {invalid:,} invalid byte(s), the first 0x{data[exc.start]:02x} at line {line}, "
+        f"byte {column} of the line (offset {exc.start} in the file); candidates: utf-8 (a "
+        f"damaged byte) or cp1252 (would read {sample!r} as {mojibake!r}). Fix the byte, or "
+        "pass --encoding to choose"
+    )
+
+
+def _single_byte(src: SourceFile, data: bytes) -> str:
+    """cp1252 (latin-1 if the file has bytes cp1252 leaves undefined) when charset-normalizer
+    finds it at least as plausible as any reading that gives other characters; otherwise the
+    file is refused, naming the candidates."""
+    try:
+        data.decode("cp1252")
+        codec = "cp1252"
     except UnicodeDecodeError:
-        pass
-    for codec in ("cp1252", "latin-1"):
+        codec = "latin-1"
+    arr = np.frombuffer(data, dtype=np.uint8)
+    high = bytes(np.unique(arr[arr >= 0x80]).tolist())
+    ours = high.decode(codec)
+
+    def same_text(encoding: str) -> bool:
         try:
-            text = data.decode(codec)
+            return high.decode(encoding) == ours
         except UnicodeDecodeError:
-            continue
-        src.encoding = codec
-        return text.encode("utf-8")
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+            return False
+
+    matches = list(from_bytes(data))
+    own = next((m for m in matches if same_text(m.encoding)), None)
+    if own is None:
+        own = next(iter(from_bytes(data, cp_isolation=[codec])), None)
+    others = [m for m in matches if not same_text(m.encoding)]
+    better = others if own is None else [m for m in others if _more_plausible(m, own)]
+    seen = f"{codec} (chaos {own.chaos:.2f}, coherence {own.coherence:.2f})" if own else None
+    if own is not None and not better:
+        also = [m.encoding for m in others[:3]]
+        src.encoding_detail = f"charset-normalizer: {seen}" + (
+            f"; less likely: {', '.join(also)}" if also else ""
+        )
+        return codec
+    names = [f"{m.encoding} (chaos {m.chaos:.2f}, coherence {m.coherence:.2f})" for m in better[:3]]
+    candidates = ", ".join([*names, seen or f"{codec} (garbled: {_garbled(data, codec)!r})"])
+    raise RecoError(
+        f"{src.path}: unsure of the encoding: not UTF-8, and the detector's candidates read "
+        f"different characters: {candidates}. Pass --encoding (e.g. --encoding "
+        f"{better[0].encoding if better else codec})"
+    )
+
+
+def _more_plausible(m, own) -> bool:
+    """Detector match ``m`` is no worse than ``own`` in chaos (garbled characters) and
+    coherence (resemblance to a language's letter frequencies), both within 0.05, and clearly
+    better in one: chaos lower by 0.05, or coherence higher by 0.2 (coherence is the noisier
+    measure: on a small file a few words move it by a tenth). Near ties go to ``own``."""
+    no_worse = m.chaos <= own.chaos + 0.05 and m.coherence >= own.coherence - 0.05
+    return no_worse and (m.chaos < own.chaos - 0.05 or m.coherence > own.coherence + 0.2)
+
+
+def _garbled(data: bytes, codec: str) -> str:
+    """A short sample of the file's first non-ASCII text as ``codec`` reads it."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    first = int(np.argmax(arr >= 0x80))
+    return data[max(0, first - 10) : first + 20].decode(codec, errors="replace")
 
 
 def _sniff(src: SourceFile, header: bytes) -> str:
@@ -216,8 +389,25 @@ def _record_bounds(
     return starts, ends.astype(np.int64), in_quotes
 
 
-def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> None:
-    data = _decode(src, src.path.read_bytes(), encoding)
+def _cr_line_ends(data: bytes) -> bytes:
+    """Old Mac files end their lines with a CR alone: every CR outside quotes that is not
+    followed by a LF becomes a LF (a CR inside a quoted field is text, kept as it is)."""
+    if b"\r" not in data or data.count(b"\r") == data.count(b"\r\n"):
+        return data
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lone = arr == _CR
+    lone[:-1] &= arr[1:] != _NL
+    if b'"' in data:
+        lone &= np.bitwise_xor.accumulate((arr == _QUOTE).view(np.uint8)) == 0
+    if not lone.any():
+        return data
+    fixed = arr.copy()
+    fixed[lone] = _NL
+    return fixed.tobytes()
+
+
+def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str | None) -> None:
+    data = _cr_line_ends(_decode(src, data, encoding))
     if not data or data.isspace():  # (data.strip() would copy the file)
         raise RecoError(f"{src.path}: empty file (no header row)")
     arr = np.frombuffer(data, dtype=np.uint8)
@@ -232,7 +422,10 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
     header_bytes = data[starts[first] : content_ends[first]]
     sep = delimiter or _sniff(src, header_bytes)
     src.delimiter = sep
-    headers = next(csv.reader(io.StringIO(header_bytes.decode("utf-8")), delimiter=sep))
+    try:
+        headers = next(csv.reader(io.StringIO(header_bytes.decode("utf-8")), delimiter=sep))
+    except csv.Error as exc:
+        raise RecoError(f"{src.path}: cannot read the header (line {first + 1}): {exc}") from None
     headers = [h.strip() for h in headers]
     dupes = sorted({h for h in headers if headers.count(h) > 1})
     if dupes:
@@ -304,3 +497,46 @@ def _read_csv(src: SourceFile, encoding: str | None, delimiter: str | None) -> N
             "check quoting in the file"
         )
     src.frame = pl.concat([frame, kept], how="horizontal")
+
+
+# -- A file that repeats itself ------------------------------------------------------------------
+
+
+def _repeats(src: SourceFile) -> list[str]:
+    """A warning when the file's rows are the same rows twice, line for line: an export
+    concatenated with itself (with its header again in the middle, or not). Repeated lines are
+    legitimate on their own (two scans of one bottle), so this only warns. Two single rows are
+    compared first; the whole file only when they match."""
+    again = (
+        "(an export concatenated with itself?); sales lines in it count twice (a line repeated "
+        "within one file is a line sold twice)"
+    )
+    if src.records is None:  # Parquet / XLSX: compare the values
+        values = src.frame.drop(ROW)
+        n = values.height
+        h = n // 2
+        if h and n % 2 == 0 and values.row(0) == values.row(h) and values.head(h).equals(values.tail(h)):
+            return [f"{src.path}: rows {h + 1:,}-{n:,} repeat rows 1-{h:,} line for line {again}"]
+        return []
+    rows = pl.concat([src.frame.get_column(ROW), src.ragged.get_column(ROW)]).sort()
+    n = rows.len()
+
+    def text(*positions: int) -> list[str]:
+        return src.raw_text(rows.gather(list(positions))).to_list()
+
+    k = n // 2
+    if n % 2 == 1 and k and text(k) == src.raw_text(pl.Series([0])).to_list() and text(0) == text(k + 1):
+        lines = src.raw_text(rows)
+        if lines.head(k).equals(lines.tail(k)):
+            return [
+                f"{src.path}: the file repeats itself: row {rows[k]:,} is the header again and "
+                f"the {k:,} rows after it repeat the {k:,} before it line for line {again}"
+            ]
+    if n % 2 == 0 and k and text(0) == text(k):
+        lines = src.raw_text(rows)
+        if lines.head(k).equals(lines.tail(k)):
+            return [
+                f"{src.path}: the second half of the file (rows {rows[k]:,}-{rows[-1]:,}) repeats "
+                f"the first half (rows {rows[0]:,}-{rows[k - 1]:,}) line for line {again}"
+            ]
+    return []

@@ -23,7 +23,17 @@ class FileReport:
     bytes: int
     format: str
     encoding: str | None = None
+    #: "given" (--encoding or the mapping), "BOM" or "detected", and what the detection saw.
+    encoding_chosen_by: str | None = None
+    encoding_detail: str | None = None
     delimiter: str | None = None
+    #: A compressed export: "gzip" or "zip", the file read inside a zip, and the sha256 of the
+    #: decompressed bytes (``sha256`` is the file's as stored).
+    compression: str | None = None
+    member: str | None = None
+    content_sha256: str | None = None
+    #: Said without refusing the file, e.g. a file whose second half repeats its first.
+    warnings: list[str] = field(default_factory=list)
     rows_read: int = 0
     loaded: int = 0
     rejected: int = 0
@@ -67,6 +77,10 @@ class LoadReport:
     @property
     def duplicates(self) -> int:
         return sum(f.duplicates for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for f in self.files for w in f.warnings]
 
     @property
     def rejected_by_reason(self) -> dict[str, int]:
