@@ -105,6 +105,23 @@ class AuditItem(Base):
     details_json: Mapped[dict | None] = mapped_column(JSON)
 
 
+class RunCustomer(Base):
+    """The group of one scored customer in one run: ``treatment`` (to be sent) or ``control``
+    (held out, the attribution baseline). Written with the run's items, in their transaction."""
+
+    __tablename__ = "run_customer"
+    __table_args__ = (
+        CheckConstraint("grp in ('treatment', 'control')", name="grp"),
+        CheckConstraint(f"scenario in ({_SCENARIO_SQL})", name="scenario"),
+        SCHEMA,
+    )
+
+    run_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(50))
+    grp: Mapped[str] = mapped_column(String(16))
+
+
 class ContactEvent(Base):
     """A contact made (or withheld, for the control group) by a campaign built from a run."""
 
