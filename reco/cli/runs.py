@@ -122,7 +122,8 @@ def _audit_table(summary: list[dict]) -> None:
 def audit(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only suppressed | fallback | data_quality.")
+        str | None,
+        typer.Option("--kind", help="Only suppressed | fallback | data_quality | export_suppressed."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Audit items to list.")] = 20,
     as_json: JsonOpt = False,

@@ -97,7 +97,7 @@ class AuditItem(Base):
     #: (docs/scoring.md); run_scoring writes and deletes a run's rows with the run itself.
     run_id: Mapped[str] = mapped_column(String(255))
     customer_code: Mapped[str | None] = mapped_column(String(255))
-    #: suppressed | fallback | data_quality
+    #: suppressed | fallback | data_quality | export_suppressed (reco export)
     kind: Mapped[str] = mapped_column(String(32))
     reason_code: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
@@ -113,6 +113,7 @@ class RunCustomer(Base):
     __table_args__ = (
         CheckConstraint("grp in ('treatment', 'control')", name="grp"),
         CheckConstraint(f"scenario in ({_SCENARIO_SQL})", name="scenario"),
+        CheckConstraint("export_status in ('exported', 'suppressed')", name="export_status"),
         SCHEMA,
     )
 
@@ -120,6 +121,9 @@ class RunCustomer(Base):
     customer_code: Mapped[str] = mapped_column(String(255), primary_key=True)
     scenario: Mapped[str] = mapped_column(String(50))
     grp: Mapped[str] = mapped_column(String(16))
+    #: what the run's latest ``reco export`` did with a treated customer (null: not exported
+    #: yet, and always for a control customer); ``reco contacts record`` reads it
+    export_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class ContactEvent(Base):
