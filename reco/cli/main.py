@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from reco.cli import backtest as backtest_cli
+from reco.cli import contacts as contacts_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
@@ -63,6 +64,7 @@ app.add_typer(runs_cli.app, name="runs")
 app.command("audit")(runs_cli.audit)
 app.command("demo-data")(demo_data_cli.demo_data)
 app.command("export")(export_cli.export)
+app.add_typer(contacts_cli.app, name="contacts")
 
 
 def main(argv: list[str] | None = None) -> int:

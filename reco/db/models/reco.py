@@ -130,7 +130,12 @@ class ContactEvent(Base):
     """A contact made (or withheld, for the control group) by a campaign built from a run."""
 
     __tablename__ = "contact_event"
-    __table_args__ = (Index("ix_contact_customer_date", "customer_code", "contact_date"), SCHEMA)
+    __table_args__ = (
+        Index("ix_contact_customer_date", "customer_code", "contact_date"),
+        #: a run's customer is recorded once (reco contacts record is idempotent)
+        Index("ux_contact_event_run_customer", "run_id", "customer_code", unique=True),
+        SCHEMA,
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_code: Mapped[str] = mapped_column(String(255))
