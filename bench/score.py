@@ -65,10 +65,11 @@ def measure() -> dict:
     with _pg(db) as conn:
         conn.execute("delete from reco.reco_item where run_id = 'bench'")
         conn.execute("delete from reco.audit_item where run_id = 'bench'")
+        conn.execute("delete from reco.run_customer where run_id = 'bench'")
         conn.execute("vacuum reco.reco_item, reco.audit_item")
         _start(conn, "io-reference", AS_OF, {}, replace=True)
     t = time.perf_counter()
-    write_result(db, "io-reference", summary.result, summary.fingerprint)
+    write_result(db, "io-reference", summary.result, summary.fingerprint, summary.groups)
     write_s = time.perf_counter() - t
     return {
         "total_s": total,

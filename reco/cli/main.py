@@ -21,11 +21,13 @@ from typing import Annotated
 import typer
 
 from reco.cli import backtest as backtest_cli
+from reco.cli import contacts as contacts_cli
 from reco.cli import db as db_cli
 from reco.cli import dbt as dbt_cli
 from reco.cli import demo as demo_cli
 from reco.cli import demo_data as demo_data_cli
 from reco.cli import docs as docs_cli
+from reco.cli import export as export_cli
 from reco.cli import load as load_cli
 from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
@@ -71,6 +73,8 @@ app.command("score")(score_cli.score)
 app.add_typer(runs_cli.app, name="runs")
 app.command("audit")(runs_cli.audit)
 app.command("demo-data")(demo_data_cli.demo_data)
+app.command("export")(export_cli.export)
+app.add_typer(contacts_cli.app, name="contacts")
 
 
 #: Exit codes (README, "Exit codes"). An interruption exits 128 + the signal's number.

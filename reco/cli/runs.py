@@ -66,7 +66,8 @@ def _n(value) -> str:
 
 @app.command("show")
 def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOpt = False) -> None:
-    """One run: status, configuration digest, counts, score distributions, suppressions."""
+    """One run: status, configuration digest, counts, score distributions, treatment and
+    control group sizes per scenario, suppressions."""
     run = show_run(database(), run_id)
     if as_json:
         _echo_json(run)
@@ -93,6 +94,10 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
     for r in run["scenarios"]:
         scen.add_row(*(str(r[k]) for k in SCENARIO_COLUMNS))
     console.print(scen)
+    groups = Table("scenario", "treatment", "control", title="groups (control: held out of the campaign)")
+    for r in run["groups"]:
+        groups.add_row(r["scenario"], f"{r['treatment']:,}", f"{r['control']:,}")
+    console.print(groups)
     sup = Table("reason", "customers", title="suppression reasons")
     for r in run["suppression_reasons"]:
         sup.add_row(r["reason_code"], f"{r['customers']:,}")
@@ -117,7 +122,8 @@ def _audit_table(summary: list[dict]) -> None:
 def audit(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     kind: Annotated[
-        str | None, typer.Option("--kind", help="Only suppressed | fallback | data_quality.")
+        str | None,
+        typer.Option("--kind", help="Only suppressed | fallback | data_quality | export_suppressed."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Audit items to list.")] = 20,
     as_json: JsonOpt = False,

@@ -2,7 +2,7 @@
 
 from reco.scoring.config import ScoringConfig, load_config
 from reco.scoring.engine import ScoringResult, score
-from reco.scoring.inputs import ScoringInputs, read_inputs
+from reco.scoring.inputs import ScoringInputs, read_consent, read_inputs
 from reco.scoring.runs import RunSummary, list_runs, run_audit, run_scoring, show_run, summarise_run
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ScoringResult",
     "list_runs",
     "load_config",
+    "read_consent",
     "read_inputs",
     "run_audit",
     "run_scoring",

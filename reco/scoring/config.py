@@ -142,6 +142,13 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    #: Share of each scenario's scored customers held out as the control group (kept out of
+    #: the export; their items are still written). 0 disables the control group.
+    control_share: float = 0.10
+
+
+@dataclass(frozen=True)
 class ScoringConfig:
     #: Scenario priority: a customer gets the first scenario (in this order) that fits them.
     #: A scenario left out is disabled; NURTURE always catches customers no scenario fits.
@@ -154,6 +161,7 @@ class ScoringConfig:
     cross_sell: CrossSell = field(default_factory=CrossSell)
     nurture: Nurture = field(default_factory=Nurture)
     quality: Quality = field(default_factory=Quality)
+    campaign: Campaign = field(default_factory=Campaign)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -186,6 +194,7 @@ _CHECKS: dict[str, tuple] = {
     "upsell.min_tier_step": _AT_LEAST_ONE,
     "winback.lapsed_days": _AT_LEAST_ONE,
     "quality.low_aroma_confidence": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+    "campaign.control_share": (lambda v: 0 <= v < 1, "a number from 0 (no control group) to below 1"),
 }
 
 

@@ -165,10 +165,20 @@ from strict
 #: Every contact, from the durable sources, on master codes (see the module's docstring).
 CONTACTS_SQL = """
 with contacts as (
-    select btrim(customer_code) as code, contact_date, false as is_control
+    select
+        btrim(customer_code) as code,
+        contact_date,
+        false as is_control,
+        null::text as run_id,
+        nullif(btrim(campaign_id), '') as campaign_id
     from raw.contact
     union all
-    select btrim(customer_code) as code, contact_date, coalesce(is_control, false) as is_control
+    select
+        btrim(customer_code) as code,
+        contact_date,
+        coalesce(is_control, false) as is_control,
+        run_id::text as run_id,
+        campaign_id::text as campaign_id
     from reco.contact_event
 )
 select
@@ -300,6 +310,21 @@ def read_inputs(
         "profiles": _select(schema, "client_master_profile"),
         "contacts": CONTACTS_SQL.format(schema=schema, where=until),
     }
+    frames, sources = _read_checked(db, schema, queries, "score")
+    return ScoringInputs(
+        customers=frames["customers"].lazy(),
+        products=frames["products"].lazy(),
+        order_lines=frames["order_lines"].lazy(),
+        profiles=frames["profiles"].lazy(),
+        contacts=frames["contacts"].lazy(),
+        as_of=as_of,
+        sources=sources,
+    )
+
+
+def _read_checked(db: Database, schema: str, queries: dict[str, str], what: str) -> tuple[dict, dict]:
+    """Run ``queries`` in one read-only snapshot after checking the warehouse against its
+    sources (:func:`check_sources`); raise RecoError naming what is missing or contradicts."""
     frames = {}
     with adbc_connect(db) as conn:
         # every read sees one snapshot: consent and contacts cannot come from different moments
@@ -315,22 +340,48 @@ def read_inputs(
         sources = fetch(conn, SOURCES_SQL.format(schema=schema)).row(0, named=True)
         problems = check_sources(sources, schema)
         if problems:
-            raise RecoError("refusing to score: " + "; ".join(problems))
+            raise RecoError(f"refusing to {what}: " + "; ".join(problems))
         for name, sql in queries.items():
             try:
                 frames[name] = fetch(conn, sql)
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0]
                 raise RecoError(f"cannot read {name} from {schema}: {first}") from None
-    return ScoringInputs(
-        customers=frames["customers"].lazy(),
-        products=frames["products"].lazy(),
-        order_lines=frames["order_lines"].lazy(),
-        profiles=frames["profiles"].lazy(),
-        contacts=frames["contacts"].lazy(),
-        as_of=as_of,
-        sources=sources,
-    )
+    return frames, sources
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_consent(
+    db: Database, *, schema_prefix: str = "", exclude_run: str | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The consent flags and the contacts eligibility reads (``customers``, ``contacts``), from
+    the same durable sources and checks as :func:`read_inputs`, now.
+
+    ``exclude_run`` leaves out the contacts a run's own campaign made: its ``reco.contact_event``
+    rows, and the e-mailing tool's ``raw.contact`` rows whose campaign id is the run id or a
+    campaign id recorded for that run (so re-exporting a recorded run gives the same file)."""
+    if not _PREFIX.fullmatch(schema_prefix):
+        raise RecoError(
+            f"schema prefix {schema_prefix!r}: expected lowercase letters, digits and underscores"
+        )
+    schema = f"{schema_prefix}marts"
+    where = ""
+    if exclude_run is not None:
+        run = _literal(exclude_run)
+        where = f"""where contacts.run_id is distinct from {run}
+            and (contacts.campaign_id is null or (contacts.campaign_id <> {run}
+                and contacts.campaign_id not in (
+                    select campaign_id from reco.contact_event
+                    where run_id = {run} and campaign_id is not null)))"""
+    queries = {
+        "customers": CUSTOMERS_SQL.format(schema=schema),
+        "contacts": CONTACTS_SQL.format(schema=schema, where=where),
+    }
+    frames, _ = _read_checked(db, schema, queries, "check consent")
+    return frames["customers"].lazy(), frames["contacts"].lazy()
 
 
 def fingerprint(inputs: ScoringInputs) -> dict:

@@ -8,8 +8,10 @@ Life of a run (docs/scoring.md):
    a previous success is refused without ``replace``; with ``replace`` its items and audits are
    discarded in that same transaction;
 3. inputs are read and scored;
-4. in ONE transaction: items and audits are bulk-loaded (ADBC) into temporary tables, copied
-   into reco.reco_item / reco.audit_item, and the run flips to ``succeeded`` with its counts.
+4. the control group is drawn (``reco.scoring.control``: per scenario, from the run id);
+5. in ONE transaction: items, audits and groups are bulk-loaded (ADBC) into temporary tables,
+   copied into reco.reco_item / reco.audit_item / reco.run_customer, and the run flips to
+   ``succeeded`` with its counts.
 
 A crash (kill -9) before step 4 commits leaves no item or audit and a ``running`` row whose lock
 is free: every later command (run, list, show) marks such a run ``failed`` as crashed.
@@ -38,6 +40,7 @@ from reco.db import migrate
 from reco.db.resolver import Database, mask_url
 from reco.errors import RecoError
 from reco.scoring.config import load_config
+from reco.scoring.control import assign_groups, group_counts
 from reco.scoring.engine import ScoringResult, score
 from reco.scoring.inputs import adbc_connect, fingerprint, read_inputs
 from reco.settings import project_root
@@ -58,6 +61,8 @@ class RunSummary:
     seconds: float
     timings: dict = field(default_factory=dict)
     result: ScoringResult | None = field(default=None, repr=False)
+    #: one row per scored customer: customer_code, scenario, grp (treatment | control)
+    groups: pl.DataFrame | None = field(default=None, repr=False)
 
 
 def validate_run_id(run_id: str | None) -> str:
@@ -148,6 +153,7 @@ def _start(conn: psycopg.Connection, run_id: str, as_of: date, config: dict, rep
         if row and row[0] == "succeeded":  # replaced: its rows go now (a failed run has none)
             conn.execute("delete from reco.reco_item where run_id = %s", (run_id,))
             conn.execute("delete from reco.audit_item where run_id = %s", (run_id,))
+            conn.execute("delete from reco.run_customer where run_id = %s", (run_id,))
         conn.execute(
             """
             insert into reco.reco_run (run_id, status, as_of, started_at, finished_at, config_json,
@@ -168,15 +174,18 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict) -> None:
-    """Items, audits and the run's success in one transaction: all visible at once, or none."""
+def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict, groups: pl.DataFrame) -> None:
+    """Items, audits, groups and the run's success in one transaction: all visible at once,
+    or none."""
     run = _sql_literal(run_id)
     with adbc_connect(db) as conn, conn.cursor() as cur:
         cur.adbc_ingest("_reco_item_in", result.items.to_arrow(), mode="create", temporary=True)
         cur.adbc_ingest("_audit_item_in", result.audits.to_arrow(), mode="create", temporary=True)
+        cur.adbc_ingest("_run_customer_in", groups.to_arrow(), mode="create", temporary=True)
         # no leftovers can exist (writes are atomic), but nothing but this run's rows may stay
         cur.execute(f"delete from reco.reco_item where run_id = {run}")
         cur.execute(f"delete from reco.audit_item where run_id = {run}")
+        cur.execute(f"delete from reco.run_customer where run_id = {run}")
         cur.execute(
             f"""insert into reco.reco_item
                 (run_id, customer_code, scenario, rank, product_key, score, reasons_json)
@@ -189,6 +198,10 @@ def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict) -> 
             select {run}, customer_code, kind, reason_code, severity, product_key,
                 details_json::json
             from _audit_item_in"""
+        )
+        cur.execute(
+            f"""insert into reco.run_customer (run_id, customer_code, scenario, grp)
+            select {run}, customer_code, scenario, grp from _run_customer_in"""
         )
         counts = result.counts
         cur.execute(
@@ -241,6 +254,8 @@ def run_scoring(
         inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
         t_read = time.perf_counter() - t0
         result = score(inputs, config)
+        groups = assign_groups(result.items, run_id, config.campaign.control_share)
+        result.counts["groups"] = group_counts(groups)
         return RunSummary(
             run_id,
             "dry-run",
@@ -250,6 +265,7 @@ def run_scoring(
             time.perf_counter() - t0,
             {"read": t_read},
             result,
+            groups,
         )
     migrate.require_current(db)
     with _pg(db) as conn:
@@ -262,9 +278,11 @@ def run_scoring(
                 inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
                 t_read = time.perf_counter() - t0
                 result = score(inputs, config)
+                groups = assign_groups(result.items, run_id, config.campaign.control_share)
+                result.counts["groups"] = group_counts(groups)
                 t_score = time.perf_counter() - t0 - t_read
                 fp = fingerprint(inputs)
-                write_result(db, run_id, result, fp)
+                write_result(db, run_id, result, fp, groups)
                 t_write = time.perf_counter() - t0 - t_read - t_score
             except BaseException as exc:
                 message = (
@@ -278,7 +296,7 @@ def run_scoring(
             _unlock(conn, run_id)
     timings = {"read": t_read, "score": t_score, "write": t_write}
     return RunSummary(
-        run_id, "succeeded", as_of, result.counts, fp, time.perf_counter() - t0, timings, result
+        run_id, "succeeded", as_of, result.counts, fp, time.perf_counter() - t0, timings, result, groups
     )
 
 
@@ -349,6 +367,14 @@ def show_run(db: Database, run_id: str) -> dict:
                group by reason_code order by customers desc, reason_code""",
             (run_id,),
         )
+        run["groups"] = _rows(
+            conn,
+            """select scenario,
+                   count(*) filter (where grp = 'treatment') as treatment,
+                   count(*) filter (where grp = 'control') as control
+               from reco.run_customer where run_id = %s group by scenario order by scenario""",
+            (run_id,),
+        )
         run["audits"] = audit_summary(conn, run_id)
     for key in ("scenarios", "suppression_reasons"):
         run[key] = [{k: float(v) if hasattr(v, "as_tuple") else v for k, v in r.items()} for r in run[key]]
@@ -400,7 +426,11 @@ def summarise_run(summary: RunSummary) -> list[tuple[str, str]]:
         ("suppressed", f"{c['suppressed']:,}"),
     ]
     rows += [(f"  {reason}", f"{n:,}") for reason, n in c["suppressed_by_reason"].items()]
-    rows += [(f"{s}", f"{n:,} customers") for s, n in c["by_scenario"].items()]
+    groups = c.get("groups", {})
+    rows += [
+        (f"{s}", f"{n:,} customers" + (f" ({groups[s]['control']:,} control)" if s in groups else ""))
+        for s, n in c["by_scenario"].items()
+    ]
     rows += [
         ("items", f"{c['items']:,}"),
         ("filled from popular", f"{c['fallback_filled_customers']:,} customers"),

@@ -60,9 +60,19 @@ def test_details_come_from_the_latest_record_and_batch_id_is_its_batch(customers
 def test_opt_out_anywhere_wins_and_bounce_follows_the_latest_status_of_the_address(customers):
     alice, bob, carol, dave = (customers[c] for c in ("C001", "C002", "C003", "C004"))
     assert alice["is_optout"] and not alice["is_contactable"]  # C104 opted out
-    assert not bob["is_bounced"] and bob["is_contactable"]  # bounced, then fixed
+    assert not bob["is_optout"]  # his records: bounced, then fixed (his June bounce: below)
     assert carol["is_bounced"] and not carol["is_contactable"]  # latest status bounced
     assert dave["is_contactable"]
+
+
+def test_the_tools_hard_bounce_and_unsubscribe_change_consent_at_the_build(customers):
+    bob, dave, erin = (customers[c] for c in ("C002", "C004", "C206"))
+    # bob's records say his address was fixed on 2024-04-01; the tool bounced it on 2024-06-02
+    assert bob["is_bounced"] and not bob["is_contactable"]
+    # erin unsubscribed as C106, one of her merged codes
+    assert erin["is_optout"] and not erin["is_contactable"]
+    # opened and clicked change nothing
+    assert dave["is_contactable"] and not dave["is_optout"] and not dave["is_bounced"]
 
 
 def test_customers_without_a_usable_email_are_not_contactable(customers):

@@ -339,6 +339,9 @@ SALES = [
 CONTACTS = [
     ("C104", "2024-06-01", "email", "camp1", "sent"),
     ("C002", "2024-06-02", "Email", "camp1", "bounced"),
+    ("C106", "2024-06-03", "email", "camp1", "Unsubscribed"),
+    ("C004", "2024-06-03", "email", "camp1", "opened"),
+    ("C004", "2024-06-04", "email", "camp1", "clicked"),
 ]
 
 # customer, date, campaign, run, scenario, is_control

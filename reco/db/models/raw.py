@@ -179,7 +179,9 @@ class RawContact(_Lineage, Base):
     contact_date: Mapped[date] = mapped_column(Date)
     channel: Mapped[str | None] = mapped_column(String(50))
     campaign_id: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str | None] = mapped_column(String(50))  # sent | opened | clicked | bounced
+    #: the tool's result, free text: sent, delivered, opened, clicked, bounced, unsubscribed …
+    #: (a hard bounce or an unsubscribe tightens consent at dbt build: docs/campaigns.md)
+    status: Mapped[str | None] = mapped_column(String(50))
 
 
 class Reject(Base):

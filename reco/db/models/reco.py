@@ -97,7 +97,7 @@ class AuditItem(Base):
     #: (docs/scoring.md); run_scoring writes and deletes a run's rows with the run itself.
     run_id: Mapped[str] = mapped_column(String(255))
     customer_code: Mapped[str | None] = mapped_column(String(255))
-    #: suppressed | fallback | data_quality
+    #: suppressed | fallback | data_quality | export_suppressed (reco export)
     kind: Mapped[str] = mapped_column(String(32))
     reason_code: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
@@ -105,11 +105,37 @@ class AuditItem(Base):
     details_json: Mapped[dict | None] = mapped_column(JSON)
 
 
+class RunCustomer(Base):
+    """The group of one scored customer in one run: ``treatment`` (to be sent) or ``control``
+    (held out, the attribution baseline). Written with the run's items, in their transaction."""
+
+    __tablename__ = "run_customer"
+    __table_args__ = (
+        CheckConstraint("grp in ('treatment', 'control')", name="grp"),
+        CheckConstraint(f"scenario in ({_SCENARIO_SQL})", name="scenario"),
+        CheckConstraint("export_status in ('exported', 'suppressed')", name="export_status"),
+        SCHEMA,
+    )
+
+    run_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(50))
+    grp: Mapped[str] = mapped_column(String(16))
+    #: what the run's latest ``reco export`` did with a treated customer (null: not exported
+    #: yet, and always for a control customer); ``reco contacts record`` reads it
+    export_status: Mapped[str | None] = mapped_column(String(16))
+
+
 class ContactEvent(Base):
     """A contact made (or withheld, for the control group) by a campaign built from a run."""
 
     __tablename__ = "contact_event"
-    __table_args__ = (Index("ix_contact_customer_date", "customer_code", "contact_date"), SCHEMA)
+    __table_args__ = (
+        Index("ix_contact_customer_date", "customer_code", "contact_date"),
+        #: a run's customer is recorded once (reco contacts record is idempotent)
+        Index("ux_contact_event_run_customer", "run_id", "customer_code", unique=True),
+        SCHEMA,
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     customer_code: Mapped[str] = mapped_column(String(255))

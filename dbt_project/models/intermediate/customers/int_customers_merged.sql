@@ -14,9 +14,16 @@
     - Contact details (e-mail, names, country) come from the most recent record that has a
       value: records ordered by updated_at (missing last), then load time, then record id.
       Customers known only from sales take the country of their latest sales line.
-    - is_optout: opted out when any record of any merged code says so.
+    - is_optout: opted out when any record of any merged code says so, or when the e-mailing
+      tool reported an unsubscribe or a spam complaint for any merged code (raw.contact
+      status unsubscribed, unsubscribe, spam or complaint): an unsubscribe is never undone
+      by a later record.
     - is_bounced: the latest known bounce status of the master's current e-mail address; a
-      bounce on an address the customer no longer uses does not count.
+      bounce on an address the customer no longer uses does not count. Conservatively, a
+      hard bounce reported by the e-mailing tool for any merged code (raw.contact status
+      bounced, hard_bounce or hard_bounced) also counts, unless a customer record was
+      updated after the day of the bounce (a new address, say); the same day, or a record
+      without updated_at, keeps the bounce. A soft bounce does not count.
     - is_contactable: an address, not opted out, not bounced, and no record saying the
       customer may not be contacted.
     - batch_id: the batch of the latest record (the latest sales batch for sales-only
@@ -32,6 +39,12 @@ with customers as (
 code_map as (
 
     select * from {{ ref('int_customer_codes_clustered') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('stg_raw__contacts') }}
 
 ),
 
@@ -96,6 +109,35 @@ current_address_bounces as (
 
 ),
 
+contact_feedback as (
+
+    select
+        code_map.customer_code as master_customer_code,
+        max(contacts.contact_date) filter (
+            where contacts.status in ('bounced', 'hard_bounce', 'hard_bounced')
+        ) as last_hard_bounce_date,
+        bool_or(contacts.status in ('unsubscribed', 'unsubscribe', 'spam', 'complaint'))
+            as has_unsubscribed
+
+    from contacts
+    inner join code_map
+        on contacts.customer_code = code_map.source_customer_code
+    group by code_map.customer_code
+
+),
+
+latest_record_updates as (
+
+    select
+        master_customer_code,
+        max(updated_at) as latest_updated_at,
+        bool_or(updated_at is null) as has_undated_record
+
+    from records_ranked
+    group by master_customer_code
+
+),
+
 masters as (
 
     select
@@ -115,8 +157,22 @@ final as (
         record_values.first_name,
         record_values.last_name,
         coalesce(record_values.country, sales_codes.latest_country) as country,
-        coalesce(current_address_bounces.is_bounced, false) as is_bounced,
-        coalesce(record_values.is_optout, false) as is_optout,
+        (
+            coalesce(current_address_bounces.is_bounced, false)
+            or (
+                contact_feedback.last_hard_bounce_date is not null
+                and (
+                    latest_record_updates.latest_updated_at is null
+                    or latest_record_updates.has_undated_record
+                    or latest_record_updates.latest_updated_at::date
+                    <= contact_feedback.last_hard_bounce_date
+                )
+            )
+        ) as is_bounced,
+        (
+            coalesce(record_values.is_optout, false)
+            or coalesce(contact_feedback.has_unsubscribed, false)
+        ) as is_optout,
         coalesce(record_values.has_no_contact_record, false) as has_no_contact_record,
         coalesce(record_values.batch_id, sales_codes.latest_batch_id) as batch_id,
         masters.n_source_codes
@@ -128,6 +184,10 @@ final as (
         on masters.customer_code = current_address_bounces.master_customer_code
     left join sales_codes
         on masters.customer_code = sales_codes.customer_code
+    left join contact_feedback
+        on masters.customer_code = contact_feedback.master_customer_code
+    left join latest_record_updates
+        on masters.customer_code = latest_record_updates.master_customer_code
 
 )
 

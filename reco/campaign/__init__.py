@@ -1,0 +1,1 @@
+"""The campaign loop after a scoring run: export, contacts (see docs/campaigns.md)."""
