@@ -295,12 +295,8 @@ def read_inputs(
     contact (a contact dated after ``as_of`` still silences: the campaign goes out after the
     scoring), or those up to and including ``contacts_until`` (a backtest's cutoff). Raises
     RecoError when the warehouse contradicts the sources (:func:`check_sources`)."""
-    if not _PREFIX.fullmatch(schema_prefix):
-        raise RecoError(
-            f"schema prefix {schema_prefix!r}: expected lowercase letters, digits and underscores"
-        )
     as_of = as_of or date.today()
-    schema = f"{schema_prefix}marts"
+    schema = marts_schema(schema_prefix)
     day = as_of.isoformat()
     until = f"where contacts.contact_date <= date '{contacts_until.isoformat()}'" if contacts_until else ""
     queries = {
@@ -320,6 +316,15 @@ def read_inputs(
         as_of=as_of,
         sources=sources,
     )
+
+
+def marts_schema(schema_prefix: str) -> str:
+    """``<prefix>marts``, once the prefix is checked (it is put into SQL)."""
+    if not _PREFIX.fullmatch(schema_prefix):
+        raise RecoError(
+            f"schema prefix {schema_prefix!r}: expected lowercase letters, digits and underscores"
+        )
+    return f"{schema_prefix}marts"
 
 
 def _read_checked(db: Database, schema: str, queries: dict[str, str], what: str) -> tuple[dict, dict]:
@@ -363,11 +368,7 @@ def read_consent(
     ``exclude_run`` leaves out the contacts a run's own campaign made: its ``reco.contact_event``
     rows, and the e-mailing tool's ``raw.contact`` rows whose campaign id is the run id or a
     campaign id recorded for that run (so re-exporting a recorded run gives the same file)."""
-    if not _PREFIX.fullmatch(schema_prefix):
-        raise RecoError(
-            f"schema prefix {schema_prefix!r}: expected lowercase letters, digits and underscores"
-        )
-    schema = f"{schema_prefix}marts"
+    schema = marts_schema(schema_prefix)
     where = ""
     if exclude_run is not None:
         run = _literal(exclude_run)
