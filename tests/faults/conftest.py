@@ -114,6 +114,7 @@ class FaultServer:
         return subprocess.Popen(
             [sys.executable, "-m", "reco.cli.main", *args],
             env=self.env(db),
+            cwd=self.home,  # files a command writes by default (charts, exports) stay out of the repo
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
