@@ -124,6 +124,9 @@ class RunCustomer(Base):
     #: what the run's latest ``reco export`` did with a treated customer (null: not exported
     #: yet, and always for a control customer); ``reco contacts record`` reads it
     export_status: Mapped[str | None] = mapped_column(String(16))
+    #: the customer's RFM segment (marts.client_master_profile.segment) when the run scored it,
+    #: so that uplift can be read per run, scenario and segment after the marts have moved on
+    segment: Mapped[str | None] = mapped_column(String(64))
 
 
 class ContactEvent(Base):
@@ -165,3 +168,40 @@ class OutcomeEvent(Base):
     was_recommended: Mapped[bool] = mapped_column(Boolean, default=False)
     amount_ht: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RunOutcome(Base):
+    """What one customer of a run (treated or control) bought in the run's outcome window: the
+    grain of the uplift report and of the campaign marts. Written by ``reco outcomes``; a run's
+    customer is counted once (the primary key), and a rerun replaces the run's rows."""
+
+    __tablename__ = "run_outcome"
+    __table_args__ = (
+        CheckConstraint("grp in ('treatment', 'control')", name="grp"),
+        CheckConstraint(f"scenario in ({_SCENARIO_SQL})", name="scenario"),
+        CheckConstraint("window_days > 0", name="window_days"),
+        CheckConstraint("n_orders >= 0", name="n_orders"),
+        SCHEMA,
+    )
+
+    run_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_code: Mapped[str] = mapped_column(String(255), primary_key=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(255))
+    grp: Mapped[str] = mapped_column(String(16))
+    scenario: Mapped[str] = mapped_column(String(50))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    #: a treated customer who was really contacted (a non-control contact_event of the run);
+    #: false for every control customer and for a treated customer left out at export
+    contacted: Mapped[bool] = mapped_column(Boolean)
+    #: the window is [window_start, window_start + window_days): the campaign's send date
+    window_start: Mapped[date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    #: measured before the window closed (``reco outcomes --partial``): labelled wherever shown
+    is_partial: Mapped[bool] = mapped_column(Boolean)
+    n_orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    bought_recommended: Mapped[bool] = mapped_column(Boolean)
+    bought_recommended_family: Mapped[bool] = mapped_column(Boolean)
+    #: days from the send date to the first purchase in the window (null: no purchase)
+    days_to_first_purchase: Mapped[int | None] = mapped_column(Integer)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
