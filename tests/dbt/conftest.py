@@ -48,6 +48,16 @@ def _own_dbt_target(tmp_path_factory) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
+def migrated_db(pg_admin, migrated_template) -> Iterator[Database]:
+    """A fresh migrated database with nothing loaded, for tests that build a few models."""
+    db = _fresh_from_template(pg_admin, migrated_template)
+    try:
+        yield db
+    finally:
+        _drop(pg_admin, db)
+
+
+@pytest.fixture(scope="module")
 def wine_warehouse(pg_admin, migrated_template) -> Iterator[Database]:
     """The wine-merchant sample, built."""
     yield from _built(pg_admin, migrated_template, sample.load_wine)
