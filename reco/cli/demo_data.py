@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from reco.cli._common import console
+from reco.cli._common import console, database
 from reco.demo_data import DEFAULT_END_DATE, generate
+from reco.demo_data.campaign import DEFAULT_DAYS, DEFAULT_LIFTS, parse_lifts, simulate_campaign
 from reco.errors import RecoError
 
 
@@ -66,5 +68,58 @@ def demo_data(
     console.print(
         f"{manifest.customers:,} customers, {manifest.products:,} products, sales "
         f"{manifest.start_date} → {manifest.end_date}, seed {manifest.seed}",
+        highlight=False,
+    )
+
+
+def demo_campaign(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sales file and the truth into.")],
+    run_id: Annotated[str, typer.Option("--run-id", help="A run whose contacts are recorded.")],
+    lift: Annotated[
+        str | None,
+        typer.Option(
+            "--lift",
+            help="Lifts per scenario, e.g. REBUY=0.05,WINBACK=0,NURTURE=-0.1 (between -1 and 1; "
+            f"others keep the default {','.join(f'{k}={v:g}' for k, v in DEFAULT_LIFTS.items())}).",
+            show_default=False,
+        ),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help="Length of the simulated period.")] = DEFAULT_DAYS,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files.")] = 42,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the truth as JSON.")] = False,
+) -> None:
+    """Simulate the period after a run's campaign with a known lift per scenario: an ERP sales
+    export (load it with reco load sales) and the true uplift (campaign_truth.json). See
+    docs/campaigns.md, "Simulator"."""
+    period = simulate_campaign(database(), run_id, out_dir, lifts=parse_lifts(lift), days=days, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(period.truth, indent=2))
+        return
+    end = period.window_start + timedelta(days=days - 1)
+    table = Table(
+        "scenario",
+        "lift",
+        "treated",
+        "control",
+        "contacted",
+        "true uplift (conversion)",
+        "true uplift (revenue/customer)",
+        title=f"simulated period {period.window_start} → {end} after run {run_id} (seed {seed})",
+    )
+    for name, t in [*period.truth["scenarios"].items(), ("overall", period.truth["overall"])]:
+        table.add_row(
+            name,
+            f"{period.lifts[name]:+g}" if name in period.lifts else "",
+            f"{t['n_treatment']:,}",
+            f"{t['n_control']:,}",
+            f"{t['contacted_share']:.0%}" if t["contacted_share"] is not None else "",
+            f"{t['conversion_abs_uplift'] * 100:+.2f} pts",
+            f"{t['revenue_per_customer_abs_uplift']:+.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"{period.sales_path} ({period.lines:,} sales lines):"
+        f" load it with reco load sales {period.sales_path}\n"
+        f"{period.truth_path} (the true uplift)",
         highlight=False,
     )

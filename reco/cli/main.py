@@ -73,6 +73,7 @@ app.command("score")(score_cli.score)
 app.add_typer(runs_cli.app, name="runs")
 app.command("audit")(runs_cli.audit)
 app.command("demo-data")(demo_data_cli.demo_data)
+app.command("demo-campaign")(demo_data_cli.demo_campaign)
 app.command("export")(export_cli.export)
 app.add_typer(contacts_cli.app, name="contacts")
 

@@ -308,7 +308,12 @@ def _aliases(rng: np.random.Generator, lines: pl.DataFrame, cat: Catalogue) -> p
 
 
 def _write(manifest: Manifest, name: str, entity: str, frame: pl.DataFrame, dialect: Dialect) -> None:
-    path = manifest.out_dir / name
+    write_export(manifest.out_dir / name, frame, dialect)
+    manifest.files.append(ManifestFile(name, entity, frame.height, dialect))
+
+
+def write_export(path: Path, frame: pl.DataFrame, dialect: Dialect) -> None:
+    """Write ``frame`` as a CSV export in ``dialect`` (what ``reco load`` reads back)."""
     options = dict(
         separator=dialect.separator,
         decimal_comma=dialect.decimal == ",",
@@ -320,4 +325,3 @@ def _write(manifest: Manifest, name: str, entity: str, frame: pl.DataFrame, dial
         frame.write_csv(path, include_bom=dialect.encoding == "utf-8-sig", **options)
     else:  # the Windows CRM: its own code page and CRLF line ends
         path.write_bytes(frame.write_csv(line_terminator="\r\n", **options).encode(dialect.encoding))
-    manifest.files.append(ManifestFile(name, entity, frame.height, dialect))
