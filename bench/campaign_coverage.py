@@ -96,8 +96,7 @@ def _population(db, run_id: str) -> pl.DataFrame:
 
 def one_seed(population: pl.DataFrame, lifts: dict[str, float], days: int, seed: int) -> pl.DataFrame:
     """The seed's intervals joined to the truth: one row per scenario (and overall) and metric."""
-    from reco.campaign.uplift import compare
-
+    from reco.campaign import uplift
     from reco.demo_data.campaign import draw, respond, truth
 
     rng = np.random.default_rng(seed)
@@ -134,7 +133,7 @@ def one_seed(population: pl.DataFrame, lifts: dict[str, float], days: int, seed:
     )
     rows = []
     for by in (["scenario"], []):
-        est = compare(outcomes, by=by, confidence=0.95).filter(pl.col("metric").is_in(list(METRICS)))
+        est = uplift.compare(outcomes, by=by, confidence=0.95).filter(pl.col("metric").is_in(list(METRICS)))
         true = truth(responded, by=by).unpivot(
             index=by, on=list(METRICS.values()), variable_name="_m", value_name="truth"
         )
