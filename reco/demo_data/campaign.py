@@ -130,8 +130,8 @@ def respond(population: pl.LazyFrame, lifts: dict[str, float], days: int) -> pl.
 def draw(responded: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """One period drawn from the model (rows in the given order): adds ``buys_baseline``,
     ``buys_recommended`` (the campaign's extra purchase), ``converted``, ``n_orders``,
-    ``revenue``, ``bought_recommended`` and ``day`` (0 .. days-1 within the window, drawn later
-    by :func:`sales_lines`; here a uniform number)."""
+    ``revenue``, ``bought_recommended`` and ``day_u`` (uniform in [0, 1): where in the period
+    the purchase falls)."""
     u = rng.random((responded.height, 3))
     return (
         responded.with_columns(_u1=pl.Series(u[:, 0]), _u2=pl.Series(u[:, 1]), day_u=pl.Series(u[:, 2]))
