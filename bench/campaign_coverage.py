@@ -20,7 +20,8 @@ database whose contacts are recorded (e.g. the demo's). Then, for each seed, in 
 
 It prints, per scenario and metric (conversion, revenue per customer), the coverage with a 95%
 Wilson interval on it: the reference is the nominal 95%. Also the median interval width, the
-share of comparisons flagged under-powered, and ``uptime`` load.
+share of comparisons flagged under-powered, how many seeds gave no interval at all (counted as
+not covering), and ``uptime`` load.
 """
 
 from __future__ import annotations
@@ -152,7 +153,11 @@ def one_seed(population: pl.DataFrame, lifts: dict[str, float], days: int, seed:
                 "abs_low",
                 "abs_high",
                 "under_powered",
-                covered=(pl.col("abs_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("abs_high")),
+                # no interval (a group with no variance, say) covers nothing
+                covered=(
+                    (pl.col("abs_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("abs_high"))
+                ).fill_null(False),
+                no_interval=pl.col("abs_low").is_null() | pl.col("abs_high").is_null(),
                 width=pl.col("abs_high") - pl.col("abs_low"),
             )
         )
@@ -178,6 +183,7 @@ def summarise(results: pl.DataFrame) -> pl.DataFrame:
             truth=pl.col("truth").mean(),
             median_width=pl.col("width").median(),
             under_powered=pl.col("under_powered").mean(),
+            no_interval=pl.col("no_interval").sum(),
         )
         .sort("metric", pl.col("scenario") == "overall", "scenario")
     )
@@ -231,12 +237,13 @@ def main() -> None:
     print(f"\n{args.seeds} seeds, 95% intervals; reference: nominal coverage 0.950\n")
     print(
         f"{'metric':<21} {'scenario':<11} {'coverage':>8}  {'95% interval':<15} {'truth (mean)':>12}"
-        f" {'median width':>12} {'under-powered':>13}"
+        f" {'median width':>12} {'under-powered':>13} {'no interval':>11}"
     )
     for r in table.iter_rows(named=True):
         print(
             f"{r['metric']:<21} {r['scenario']:<11} {r['coverage']:>8.3f}  [{r['low']:.3f}, {r['high']:.3f}]"
             f"  {r['truth']:>12.4f} {r['median_width']:>12.4f} {r['under_powered']:>13.0%}"
+            f" {r['no_interval']:>11,}"
         )
     pooled = results.filter(pl.col("scenario") != "overall")
     lo, hi = wilson(int(pooled["covered"].sum()), pooled.height)
