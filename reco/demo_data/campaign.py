@@ -331,10 +331,19 @@ def sales_lines(
         product_key="rec_product_key", product_label="rec_product_label",
         quantity=pl.lit(1, pl.Int64), unit_price="rec_price",
     )  # fmt: skip
+    last_day = window_start + dt.timedelta(days=days - 1)
     lines = (
         pl.concat([baseline, extra])
         .with_columns(order_date=start + pl.duration(days=(pl.col("day_u") * days).floor().cast(pl.Int64)))
         .sort("order_date", "customer_code")
+        # The export reaches the period's last day (the warehouse takes its latest sale as
+        # today): if no purchase fell on it, the latest one moves there. A purchase moved within
+        # the window changes no count, revenue or conversion the report measures.
+        .with_columns(
+            order_date=pl.when(pl.int_range(pl.len()) == pl.len() - 1)
+            .then(pl.lit(last_day))
+            .otherwise(pl.col("order_date"))
+        )
         .with_columns(year=pl.col("order_date").dt.year())
     )
     offset = pl.col("year").replace_strict(first_seq, default=1, return_dtype=pl.Int64)
