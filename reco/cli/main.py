@@ -29,6 +29,7 @@ from reco.cli import demo_data as demo_data_cli
 from reco.cli import docs as docs_cli
 from reco.cli import export as export_cli
 from reco.cli import load as load_cli
+from reco.cli import outcomes as outcomes_cli
 from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
 from reco.cli._common import STATE, err_console
@@ -75,6 +76,7 @@ app.command("audit")(runs_cli.audit)
 app.command("demo-data")(demo_data_cli.demo_data)
 app.command("export")(export_cli.export)
 app.add_typer(contacts_cli.app, name="contacts")
+app.command("outcomes")(outcomes_cli.outcomes)
 
 
 #: Exit codes (README, "Exit codes"). An interruption exits 128 + the signal's number.

@@ -69,6 +69,8 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
         "aroma_confidence": "float8",
         "aroma_level": "text",
         "n_unmapped_lines": "integer",
+        #: the RFM segment, kept on reco.run_customer (uplift per segment), not scored on
+        "segment": "text",
     },
     "contact_history": {
         "customer_code": "text",

@@ -174,6 +174,13 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def with_segments(groups: pl.DataFrame, profiles: pl.LazyFrame) -> pl.DataFrame:
+    """``groups`` with each customer's RFM ``segment`` from the profiles read for the run (null
+    without a profile): uplift can then be read per segment as it was at scoring time."""
+    segments = profiles.select("customer_code", pl.col("segment").cast(pl.String)).collect()
+    return groups.join(segments, on="customer_code", how="left")
+
+
 def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict, groups: pl.DataFrame) -> None:
     """Items, audits, groups and the run's success in one transaction: all visible at once,
     or none."""
@@ -200,8 +207,8 @@ def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict, gro
             from _audit_item_in"""
         )
         cur.execute(
-            f"""insert into reco.run_customer (run_id, customer_code, scenario, grp)
-            select {run}, customer_code, scenario, grp from _run_customer_in"""
+            f"""insert into reco.run_customer (run_id, customer_code, scenario, grp, segment)
+            select {run}, customer_code, scenario, grp, segment from _run_customer_in"""
         )
         counts = result.counts
         cur.execute(
@@ -278,7 +285,9 @@ def run_scoring(
                 inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
                 t_read = time.perf_counter() - t0
                 result = score(inputs, config)
-                groups = assign_groups(result.items, run_id, config.campaign.control_share)
+                groups = with_segments(
+                    assign_groups(result.items, run_id, config.campaign.control_share), inputs.profiles
+                )
                 result.counts["groups"] = group_counts(groups)
                 t_score = time.perf_counter() - t0 - t_read
                 fp = fingerprint(inputs)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 
+from reco.campaign.contacts import record_contacts
+from reco.campaign.export import export_run
 from reco.scoring import run_scoring
 from tests.scoring.conftest import AS_OF, marts  # noqa: F401  (the fixture)
 
@@ -27,3 +31,27 @@ def scored(use_db, marts):  # noqa: F811
     """Run ``r1`` scored as of AS_OF with a 20% control group."""
     run_scoring(use_db, "r1", as_of=AS_OF)
     return use_db
+
+
+#: the day run r1's campaign is sent (recorded by the ``sent`` fixture)
+SEND_DAY = AS_OF + timedelta(days=1)
+
+
+def buy(db, code: str, product: str, day, amount: float, doc: str | None = None) -> None:
+    """One purchase line in marts.order_line, as the warehouse would show a later sale."""
+    sql(
+        db,
+        """insert into marts.order_line (id, customer_code, product_key, order_date, doc_ref,
+               quantity, unit_price, amount_ht, amount_ttc, line_type, is_purchase)
+           select coalesce(max(id), 0) + 1, %s, %s, %s, %s, 1, %s, %s, %s * 1.2, 'sale', true
+           from marts.order_line""",
+        (code, product, day, doc or f"{code}-{day}", amount, amount, amount),
+    )
+
+
+@pytest.fixture
+def sent(scored, tmp_path):
+    """Run ``r1`` exported and its contacts recorded as sent on SEND_DAY."""
+    export_run(scored, "r1", tmp_path / "r1.csv", as_of=SEND_DAY)
+    record_contacts(scored, "r1", sent_at=SEND_DAY)
+    return scored
