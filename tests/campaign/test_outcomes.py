@@ -12,7 +12,7 @@ import pytest
 from reco.campaign.outcomes import measure_outcomes
 from reco.cli.main import main
 from reco.errors import RecoError
-from tests.campaign.conftest import SEND_DAY, buy, codes, sql
+from tests.campaign.conftest import SEND_DAY, buy, close_window, codes, sql
 
 WINDOW_LAST = SEND_DAY + timedelta(days=29)  # --window-days 30: [SEND_DAY, SEND_DAY + 30)
 
@@ -46,11 +46,6 @@ def _outcome(db, code: str) -> dict:
     )
     rows = sql(db, f"select {cols} from reco.run_outcome where run_id = 'r1' and customer_code = %s", (code,))
     return dict(zip([c.strip() for c in cols.split(",")], rows[0], strict=True))
-
-
-def _close_window(db) -> None:
-    """A sale on the window's last day by someone outside the run: the sales cover the window."""
-    buy(db, "NOT-IN-RUN", "P000000", WINDOW_LAST, 1.0)
 
 
 def test_each_run_customer_gets_one_outcome_from_the_sales_in_the_window(sent, capsys):
@@ -108,7 +103,7 @@ def test_each_run_customer_gets_one_outcome_from_the_sales_in_the_window(sent, c
 def test_a_rerun_replaces_the_rows_and_gives_the_same_numbers(sent):
     code = sorted(codes(sent, "r1", "treatment"))[0]
     buy(sent, code, _items(sent, code)[0], SEND_DAY + timedelta(days=3), 12.5)
-    _close_window(sent)
+    close_window(sent)
     query = (
         "select customer_code, grp, contacted, n_orders, revenue, bought_recommended, "
         "bought_recommended_family, days_to_first_purchase from reco.run_outcome order by 1"
@@ -145,7 +140,7 @@ def test_a_customer_merged_since_the_scoring_keeps_their_purchases(sent):
         (code,),
     )
     buy(sent, "MASTER-X", "P000001", SEND_DAY + timedelta(days=5), 30.0)
-    _close_window(sent)
+    close_window(sent)
     measure_outcomes(sent, "r1")
     assert _outcome(sent, code)["revenue"] == Decimal("30")
     assert sql(sent, "select customer_code from reco.outcome_event where amount_ht = 30") == [(code,)]
@@ -161,7 +156,7 @@ def test_a_product_without_a_family_never_counts_as_a_recommended_family(sent):
     )[0][0]
     sql(sent, "update marts.product set family_crm = null where product_key = any(%s)", ([*items, other],))
     buy(sent, code, other, SEND_DAY, 8.0)
-    _close_window(sent)
+    close_window(sent)
     measure_outcomes(sent, "r1")
     o = _outcome(sent, code)
     assert o["n_orders"] == 1 and not o["bought_recommended"] and not o["bought_recommended_family"]
