@@ -384,8 +384,16 @@ def show_run(db: Database, run_id: str) -> dict:
                from reco.run_customer where run_id = %s group by scenario order by scenario""",
             (run_id,),
         )
+        run["outcomes"] = _rows(
+            conn,
+            """select grp, min(window_start) as window_start, min(window_days) as window_days,
+                   bool_or(is_partial) as is_partial, count(*) as customers,
+                   count(*) filter (where n_orders > 0) as buyers, sum(revenue) as revenue
+               from reco.run_outcome where run_id = %s group by grp order by grp desc""",
+            (run_id,),
+        )
         run["audits"] = audit_summary(conn, run_id)
-    for key in ("scenarios", "suppression_reasons"):
+    for key in ("scenarios", "suppression_reasons", "outcomes"):
         run[key] = [{k: float(v) if hasattr(v, "as_tuple") else v for k, v in r.items()} for r in run[key]]
     return _jsonable(run)
 

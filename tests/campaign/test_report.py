@@ -140,3 +140,18 @@ def test_the_html_page_shows_the_figures_and_charts_in_a_headless_browser(measur
     for w in whiskers:
         assert float(w["data-low"]) <= float(w["data-high"])
     assert "under-powered" in text
+
+
+def test_runs_show_prints_the_outcomes_and_labels_them_partial(measured, capsys, monkeypatch):
+    monkeypatch.setattr(console, "width", 200)
+    assert main(["runs", "show", "r1"]) == 0
+    out = capsys.readouterr().out
+    assert "outcomes, 30 days from" in out and PARTIAL_LABEL not in out
+    sql(measured, "update reco.run_outcome set is_partial = true")
+    assert main(["runs", "show", "r1", "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out)["outcomes"]
+    assert [o["grp"] for o in outcomes] == ["treatment", "control"] and all(o["is_partial"] for o in outcomes)
+    n = sql(measured, "select count(*) from reco.run_outcome")[0][0]
+    assert sum(o["customers"] for o in outcomes) == n
+    assert main(["runs", "show", "r1"]) == 0
+    assert PARTIAL_LABEL in capsys.readouterr().out
