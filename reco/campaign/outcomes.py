@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reco.campaign import require_run
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.scoring.inputs import adbc_connect, fetch, marts_schema
@@ -181,11 +182,7 @@ class OutcomeSummary:
 
 
 def _send_date(conn, run_id: str) -> tuple[dt.date, str | None]:
-    run = fetch(conn, "select status from reco.reco_run where run_id = $1", (run_id,))
-    if run.height == 0:
-        raise RecoError(f"no run {run_id!r} (see: reco runs list)")
-    if run["status"][0] != "succeeded":
-        raise RecoError(f"run {run_id!r} did not succeed (status {run['status'][0]}); it has no outcomes")
+    require_run(conn, run_id, unless_succeeded="it has no outcomes")
     sent = fetch(
         conn,
         """select min(contact_date) as sent, min(campaign_id)::text as campaign_id

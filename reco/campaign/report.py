@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from reco.campaign import require_run
 from reco.campaign.uplift import METRICS, MIN_GROUP_SIZE, compare
 from reco.db.resolver import Database
 from reco.errors import RecoError
@@ -115,9 +116,7 @@ def relative(v: float | None) -> str:
 def read_outcomes(db: Database, run_id: str) -> pl.DataFrame:
     """The run's ``reco.run_outcome`` rows; refuses a run that has none."""
     with adbc_connect(db) as conn:
-        run = fetch(conn, "select status from reco.reco_run where run_id = $1", (run_id,))
-        if run.height == 0:
-            raise RecoError(f"no run {run_id!r} (see: reco runs list)")
+        require_run(conn, run_id)
         rows = fetch(
             conn,
             """select customer_code::text as customer_code, campaign_id::text as campaign_id,
