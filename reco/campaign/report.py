@@ -113,6 +113,22 @@ def relative(v: float | None) -> str:
     return "n/a" if v is None else f"{v * 100:+.1f}%"
 
 
+def cells(row: dict) -> list[str]:
+    """One comparison as the report shows it, in the columns of its tables (terminal and HTML):
+    metric, treated, control, uplift, its interval, relative uplift, its interval, MDE."""
+    m = row["metric"]
+    return [
+        LABELS[m],
+        value(m, row["treatment"]),
+        value(m, row["control"]),
+        signed(m, row["abs_uplift"]),
+        interval(m, row["abs_low"], row["abs_high"]),
+        relative(row["rel_uplift"]),
+        interval(m, row["rel_low"], row["rel_high"], relative=True),
+        value(m, row["mde"]),
+    ]
+
+
 def read_outcomes(db: Database, run_id: str) -> pl.DataFrame:
     """The run's ``reco.run_outcome`` rows; refuses a run that has none."""
     with adbc_connect(db) as conn:

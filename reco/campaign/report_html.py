@@ -18,10 +18,8 @@ from reco.campaign.report import (
     OVERALL,
     PARTIAL_LABEL,
     UpliftReport,
-    interval,
-    relative,
+    cells,
     signed,
-    value,
 )
 from reco.campaign.uplift import METRICS, MIN_GROUP_SIZE
 
@@ -62,24 +60,13 @@ def _table(report: UpliftReport, scenario: str) -> str:
     )
     body = []
     for r in report.rows(scenario):
-        m = r["metric"]
         weak = r["under_powered"]
-        cells = [
-            escape(LABELS[m]),
-            value(m, r["treatment"]),
-            value(m, r["control"]),
-            signed(m, r["abs_uplift"]),
-            interval(m, r["abs_low"], r["abs_high"]),
-            relative(r["rel_uplift"]),
-            interval(m, r["rel_low"], r["rel_high"], relative=True),
-            value(m, r["mde"]),
-            "under-powered" if weak else "ok",
-        ]
+        shown = [*cells(r), "under-powered" if weak else "ok"]
         tds = "".join(
-            f"<td{' class=weak' if weak and i == len(cells) - 1 else ''}>{escape(c)}</td>"
-            for i, c in enumerate(cells)
+            f"<td{' class=weak' if weak and i == len(shown) - 1 else ''}>{escape(c)}</td>"
+            for i, c in enumerate(shown)
         )
-        body.append(f'<tr data-metric="{m}">{tds}</tr>')
+        body.append(f'<tr data-metric="{r["metric"]}">{tds}</tr>')
     first = report.rows(scenario)[0]
     sizes = f"{first['n_treatment']:,} treated, {first['n_control']:,} control"
     return (

@@ -11,14 +11,10 @@ from rich import box
 from rich.table import Table
 
 from reco.campaign.report import (
-    LABELS,
     OVERALL,
     PARTIAL_LABEL,
     build_report,
-    interval,
-    relative,
-    signed,
-    value,
+    cells,
 )
 from reco.campaign.report_html import write_html
 from reco.cli._common import console, database
@@ -66,18 +62,7 @@ def report(
         ):
             table.add_column(col, justify="left" if col == "metric" else "right", no_wrap=col != "metric")
         for row in rows:
-            m = row["metric"]
-            table.add_row(
-                LABELS[m],
-                value(m, row["treatment"]),
-                value(m, row["control"]),
-                signed(m, row["abs_uplift"]),
-                interval(m, row["abs_low"], row["abs_high"]),
-                relative(row["rel_uplift"]),
-                interval(m, row["rel_low"], row["rel_high"], relative=True),
-                value(m, row["mde"]),
-                "[yellow]weak[/]" if row["under_powered"] else "",
-            )
+            table.add_row(*cells(row), "[yellow]weak[/]" if row["under_powered"] else "")
         console.print(table)
     weak = r.under_powered()
     if weak:
