@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from reco.campaign import require_run
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.scoring.inputs import adbc_connect, fetch
@@ -42,11 +43,7 @@ def record_contacts(
     if not channel:
         raise RecoError("--channel: expected a channel name such as email")
     with adbc_connect(db) as conn:
-        run = fetch(conn, "select status from reco.reco_run where run_id = $1", (run_id,))
-        if run.height == 0:
-            raise RecoError(f"no run {run_id!r} (see: reco runs list)")
-        if run["status"][0] != "succeeded":
-            raise RecoError(f"run {run_id!r} did not succeed (status {run['status'][0]}); nothing to record")
+        require_run(conn, run_id, unless_succeeded="nothing to record")
         state = fetch(
             conn,
             """select count(*) filter (where grp = 'treatment') as treated,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from reco.campaign import require_run
 from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.scoring.config import Eligibility
@@ -130,22 +131,6 @@ def reason_in_words(labels: pl.Expr) -> pl.Expr:
     )
 
 
-def _run(conn, run_id: str) -> dict:
-    rows = fetch(
-        conn,
-        "select status, config_json::text as config from reco.reco_run where run_id = $1",
-        (run_id,),
-    )
-    if rows.height == 0:
-        raise RecoError(f"no run {run_id!r} (see: reco runs list)")
-    run = rows.row(0, named=True)
-    if run["status"] != "succeeded":
-        raise RecoError(
-            f"run {run_id!r} did not succeed (status {run['status']}); only a succeeded run is exported"
-        )
-    return run
-
-
 def _rows(treated: pl.DataFrame, items: pl.DataFrame, products: pl.DataFrame) -> pl.DataFrame:
     """One row per exported customer, with the generic :data:`COLUMNS`."""
     because = products.select(because_key="product_key", because_label="product_label")
@@ -214,7 +199,9 @@ def export_run(
     schema = f"{schema_prefix}marts"
     run = _literal(run_id)
     with adbc_connect(db) as conn:
-        config = json.loads(_run(conn, run_id)["config"] or "{}")
+        config = json.loads(
+            require_run(conn, run_id, unless_succeeded="only a succeeded run is exported")["config"] or "{}"
+        )
     rules = Eligibility(**config.get("eligibility", {}))
     customers, contacts = read_consent(db, schema_prefix=schema_prefix, exclude_run=run_id)
     verdict = eligibility(customers, contacts, as_of, rules)

@@ -29,6 +29,8 @@ from reco.cli import demo_data as demo_data_cli
 from reco.cli import docs as docs_cli
 from reco.cli import export as export_cli
 from reco.cli import load as load_cli
+from reco.cli import outcomes as outcomes_cli
+from reco.cli import report as report_cli
 from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
 from reco.cli._common import STATE, err_console
@@ -76,6 +78,8 @@ app.command("demo-data")(demo_data_cli.demo_data)
 app.command("demo-campaign")(demo_data_cli.demo_campaign)
 app.command("export")(export_cli.export)
 app.add_typer(contacts_cli.app, name="contacts")
+app.command("outcomes")(outcomes_cli.outcomes)
+app.command("report")(report_cli.report)
 
 
 #: Exit codes (README, "Exit codes"). An interruption exits 128 + the signal's number.

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from reco.campaign.report import PARTIAL_LABEL
 from reco.cli._common import console, database
 from reco.scoring.runs import list_runs, run_audit, show_run
 
@@ -98,6 +99,16 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
     for r in run["groups"]:
         groups.add_row(r["scenario"], f"{r['treatment']:,}", f"{r['control']:,}")
     console.print(groups)
+    if run["outcomes"]:
+        first = run["outcomes"][0]
+        partial = " (PARTIAL)" if first["is_partial"] else ""
+        title = f"outcomes, {first['window_days']} days from {first['window_start']} (reco report){partial}"
+        if first["is_partial"]:
+            console.print(f"[bold red]{PARTIAL_LABEL}[/]", soft_wrap=True)
+        outcomes = Table("group", "customers", "buyers", "revenue", title=title)
+        for r in run["outcomes"]:
+            outcomes.add_row(r["grp"], f"{r['customers']:,}", f"{r['buyers']:,}", f"{r['revenue']:,.2f}")
+        console.print(outcomes)
     sup = Table("reason", "customers", title="suppression reasons")
     for r in run["suppression_reasons"]:
         sup.add_row(r["reason_code"], f"{r['customers']:,}")

@@ -26,9 +26,11 @@ import polars as pl
 
 from reco.db.models.base import CONSENT_SOURCES
 from reco.db.resolver import Database, mask_url
+from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
 
 _PREFIX = re.compile(r"([a-z_][a-z0-9_]*)?")
+_STATUS = re.compile(r"[a-z0-9_-]+")
 AROMA_AXES = ("fruity", "floral", "spicy", "herbal", "mineral", "woody", "toasty")
 
 #: Columns read from each mart, with the SQL cast applied on read.
@@ -69,6 +71,8 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
         "aroma_confidence": "float8",
         "aroma_level": "text",
         "n_unmapped_lines": "integer",
+        #: the RFM segment, kept on reco.run_customer (uplift per segment), not scored on
+        "segment": "text",
     },
     "contact_history": {
         "customer_code": "text",
@@ -82,9 +86,13 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
 #: (through the code map; a code the map does not know stands for itself) or of the same
 #: e-mail address. An opt-out or a "may not be contacted" on any record suppresses; the
 #: address's latest known bounce status (by updated_at, load time, record id, as dbt orders
-#: records) suppresses when it says bounced. ``consent_tightened`` marks the customers for whom
-#: the records say what the mart does not (a mart older than the customer export). Text keys
-#: are compared in the "C" collation: byte equality, and a sort several times cheaper.
+#: records) suppresses when it says bounced. The e-mailing tool's results in ``raw.contact``
+#: tighten them as ``int_customers_merged`` does at the build, with the same vocabulary (the
+#: seed ``contact_statuses``): an unsubscribe or a complaint opts out; a hard bounce bounces
+#: unless a record of the master was updated after the day of the bounce.
+#: ``consent_tightened`` marks the customers for whom the sources say what the mart does not
+#: (a mart older than the exports). Text keys are compared in the "C" collation: byte
+#: equality, and a sort several times cheaper.
 CUSTOMERS_SQL = """
 with records as (
     select
@@ -108,6 +116,27 @@ by_code as (
     from records
     group by customer_code
 ),
+record_updates as (
+    select
+        customer_code,
+        max(updated_at) as latest_updated_at,
+        bool_or(updated_at is null) as has_undated_record
+    from records
+    group by customer_code
+),
+tool_feedback as (
+    select
+        coalesce(code_map.customer_code, btrim(contact.customer_code)) collate "C" as customer_code,
+        max(contact.contact_date) filter (
+            where lower(btrim(contact.status)) in ({bounce_statuses})
+        ) as last_hard_bounce_date,
+        bool_or(lower(btrim(contact.status)) in ({optout_statuses})) as unsubscribed
+    from raw.contact as contact
+    left join {schema}.customer_code_map as code_map
+        on btrim(contact.customer_code) = code_map.source_customer_code
+    where lower(btrim(contact.status)) in ({bounce_statuses}, {optout_statuses})
+    group by 1
+),
 by_email as (
     select
         email,
@@ -127,11 +156,21 @@ flags as (
         mart.is_bounced,
         mart.is_optout,
         coalesce(by_code.refused, false) or coalesce(by_email.refused, false) as raw_refused,
-        coalesce(by_email.bounced, false) as raw_bounced,
-        coalesce(by_code.optout, false) or coalesce(by_email.optout, false) as raw_optout
+        coalesce(by_email.bounced, false) or coalesce(
+            tool_feedback.last_hard_bounce_date is not null and (
+                record_updates.latest_updated_at is null
+                or record_updates.has_undated_record
+                or record_updates.latest_updated_at::date <= tool_feedback.last_hard_bounce_date
+            ),
+            false
+        ) as raw_bounced,
+        coalesce(by_code.optout, false) or coalesce(by_email.optout, false)
+            or coalesce(tool_feedback.unsubscribed, false) as raw_optout
     from {schema}.customer as mart
     left join by_code on mart.customer_code collate "C" = by_code.customer_code
     left join by_email on lower(btrim(mart.email)) collate "C" = by_email.email
+    left join record_updates on mart.customer_code collate "C" = record_updates.customer_code
+    left join tool_feedback on mart.customer_code collate "C" = tool_feedback.customer_code
 ),
 strict as (
     select
@@ -161,6 +200,35 @@ select
     )::boolean as consent_tightened
 from strict
 """
+
+
+def contact_status_effects() -> dict[str, str]:
+    """{status: "optout" | "bounced"} for the e-mailing tool's statuses that change consent,
+    from the dbt seed ``contact_statuses``: the vocabulary is written there once, and the
+    scorer reads the file itself, so it applies before a build has loaded the seed."""
+    path = dbt_project_dir() / "seeds" / "contact_statuses.csv"
+    seed = pl.read_csv(path, infer_schema=False).filter(pl.col("consent_effect").is_not_null())
+    effects = dict(seed.select("status", "consent_effect").iter_rows())
+    for status, effect in effects.items():
+        if not _STATUS.fullmatch(status) or effect not in ("optout", "bounced"):
+            raise RecoError(
+                f"{path}: status {status!r} with consent_effect {effect!r}: expected a lower-case"
+                " status (letters, digits, _ and -) and optout, bounced or nothing"
+            )
+    return effects
+
+
+def customers_sql(schema: str) -> str:
+    """:data:`CUSTOMERS_SQL` for ``schema``, with the consent vocabulary of the seed."""
+    effects = contact_status_effects()
+    quoted = {
+        effect: ", ".join(f"'{status}'" for status in sorted(effects) if effects[status] == effect) or "null"
+        for effect in ("optout", "bounced")
+    }
+    return CUSTOMERS_SQL.format(
+        schema=schema, optout_statuses=quoted["optout"], bounce_statuses=quoted["bounced"]
+    )
+
 
 #: Every contact, from the durable sources, on master codes (see the module's docstring).
 CONTACTS_SQL = """
@@ -300,7 +368,7 @@ def read_inputs(
     day = as_of.isoformat()
     until = f"where contacts.contact_date <= date '{contacts_until.isoformat()}'" if contacts_until else ""
     queries = {
-        "customers": CUSTOMERS_SQL.format(schema=schema),
+        "customers": customers_sql(schema),
         "products": _select(schema, "product"),
         "order_lines": _select(schema, "order_line", f"where is_purchase and order_date < date '{day}'"),
         "profiles": _select(schema, "client_master_profile"),
@@ -378,7 +446,7 @@ def read_consent(
                     select campaign_id from reco.contact_event
                     where run_id = {run} and campaign_id is not null)))"""
     queries = {
-        "customers": CUSTOMERS_SQL.format(schema=schema),
+        "customers": customers_sql(schema),
         "contacts": CONTACTS_SQL.format(schema=schema, where=where),
     }
     frames, _ = _read_checked(db, schema, queries, "check consent")

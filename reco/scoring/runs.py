@@ -174,6 +174,13 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def with_segments(groups: pl.DataFrame, profiles: pl.LazyFrame) -> pl.DataFrame:
+    """``groups`` with each customer's RFM ``segment`` from the profiles read for the run (null
+    without a profile): uplift can then be read per segment as it was at scoring time."""
+    segments = profiles.select("customer_code", pl.col("segment").cast(pl.String)).collect()
+    return groups.join(segments, on="customer_code", how="left")
+
+
 def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict, groups: pl.DataFrame) -> None:
     """Items, audits, groups and the run's success in one transaction: all visible at once,
     or none."""
@@ -200,8 +207,8 @@ def write_result(db: Database, run_id: str, result: ScoringResult, fp: dict, gro
             from _audit_item_in"""
         )
         cur.execute(
-            f"""insert into reco.run_customer (run_id, customer_code, scenario, grp)
-            select {run}, customer_code, scenario, grp from _run_customer_in"""
+            f"""insert into reco.run_customer (run_id, customer_code, scenario, grp, segment)
+            select {run}, customer_code, scenario, grp, segment from _run_customer_in"""
         )
         counts = result.counts
         cur.execute(
@@ -278,7 +285,9 @@ def run_scoring(
                 inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
                 t_read = time.perf_counter() - t0
                 result = score(inputs, config)
-                groups = assign_groups(result.items, run_id, config.campaign.control_share)
+                groups = with_segments(
+                    assign_groups(result.items, run_id, config.campaign.control_share), inputs.profiles
+                )
                 result.counts["groups"] = group_counts(groups)
                 t_score = time.perf_counter() - t0 - t_read
                 fp = fingerprint(inputs)
@@ -375,8 +384,16 @@ def show_run(db: Database, run_id: str) -> dict:
                from reco.run_customer where run_id = %s group by scenario order by scenario""",
             (run_id,),
         )
+        run["outcomes"] = _rows(
+            conn,
+            """select grp, min(window_start) as window_start, min(window_days) as window_days,
+                   bool_or(is_partial) as is_partial, count(*) as customers,
+                   count(*) filter (where n_orders > 0) as buyers, sum(revenue) as revenue
+               from reco.run_outcome where run_id = %s group by grp order by grp desc""",
+            (run_id,),
+        )
         run["audits"] = audit_summary(conn, run_id)
-    for key in ("scenarios", "suppression_reasons"):
+    for key in ("scenarios", "suppression_reasons", "outcomes"):
         run[key] = [{k: float(v) if hasattr(v, "as_tuple") else v for k, v in r.items()} for r in run[key]]
     return _jsonable(run)
 

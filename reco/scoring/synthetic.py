@@ -319,6 +319,10 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
         if attrs
         else pl.lit(None, pl.Float64),
         aroma_axe_1=pl.lit("fruity" if attrs else None, pl.String),
+        # a stand-in for dbt's RFM segment (no random draw: the other columns stay as they were)
+        segment=pl.when(pl.col("nb_commandes") >= 3)
+        .then(pl.lit("loyal_customers"))
+        .otherwise(pl.lit("promising")),
     ).with_columns(
         aroma_level=pl.when(pl.col("aroma_confidence").is_null())
         .then(pl.lit("none"))

@@ -118,3 +118,66 @@ def test_an_opt_out_or_a_bounce_loaded_after_the_last_build_suppresses_and_is_au
     others = """select customer_code, scenario, rank, product_key from reco.reco_item
                 where run_id = %s and customer_code not in (%s, %s) order by 1, 3"""
     assert rows(db, others, ("stale", opted_out, bounced)) == rows(db, others, ("base", opted_out, bounced))
+
+
+def test_the_tools_unsubscribe_and_hard_bounce_loaded_after_the_last_build_suppress_as_the_build_will(
+    fault_server, fault_db, score_day, tmp_path
+):
+    """The e-mailing tool's results (``reco load contacts``, statuses of the seed
+    contact_statuses) suppress before the next ``dbt build``, by the same rule the build then
+    applies: an unsubscribe opts out; a hard bounce bounces unless a record of the customer was
+    updated after it; a soft bounce or an open changes nothing. The contacts are dated well
+    before the silence window, so only consent can suppress."""
+    db = fault_db
+    _score(fault_server, db, "base", score_day)
+    unsubscribed, bounced, soft, readdressed = _recommended(db, "base", 4)
+    long_ago = score_day - timedelta(days=120)
+    contacts = tmp_path / "tool_results.csv"
+    contacts.write_text(
+        "customer_code,contact_date,channel,campaign_id,status\n"
+        f"{unsubscribed},{long_ago},email,spring,Unsubscribed\n"
+        f"{bounced},{long_ago},email,spring,hard_bounce\n"
+        f"{soft},{long_ago},email,spring,soft_bounce\n"
+        f"{soft},{long_ago},email,spring,opened\n"
+        f"{readdressed},{long_ago},email,spring,hard_bounce\n"
+    )
+    assert fault_server.reco(db, "load", "contacts", str(contacts)).returncode == 0
+    # the customer with the bounce gave a new address after it (a newer customer record)
+    email = one(db, "select email from marts.customer where customer_code = %s", (readdressed,))
+    update = tmp_path / "customers_new_address.csv"
+    update.write_text(
+        "customer_code,email,is_contactable,is_bounced,is_optout,updated_at\n"
+        f"{readdressed},new.{email},1,0,0,{long_ago + timedelta(days=10)} 08:00:00\n"
+    )
+    assert fault_server.reco(db, "load", "customers", str(update)).returncode == 0
+
+    def suppressions(run_id: str) -> dict:
+        return {c: _reason(db, run_id, c) for c in (unsubscribed, bounced, soft, readdressed)}
+
+    expected = {unsubscribed: "opted_out", bounced: "bounced", soft: None, readdressed: None}
+    _score(fault_server, db, "stale", score_day)
+    assert suppressions("stale") == expected
+    assert _items(db, "stale", unsubscribed) == _items(db, "stale", bounced) == 0
+    for customer in (soft, readdressed):
+        assert _items(db, "stale", customer) == _items(db, "base", customer) > 0
+    audited = {
+        c
+        for (c,) in rows(
+            db,
+            "select customer_code from reco.audit_item where run_id = 'stale'"
+            " and reason_code = 'consent_newer_than_warehouse'",
+        )
+    }
+    assert audited == {unsubscribed, bounced}
+
+    # the build then says the same, and the scorer has nothing left to tighten
+    # (contact_history, a view over the code map, is dropped with it by the rebuild: select it too)
+    built = fault_server.reco(db, "dbt", "run", "--select", "+customer", "+contact_history")
+    assert built.returncode == 0, built.stdout[-2000:]
+    _score(fault_server, db, "rebuilt", score_day)
+    assert suppressions("rebuilt") == expected
+    assert not one(
+        db,
+        "select count(*) from reco.audit_item where run_id = 'rebuilt'"
+        " and reason_code = 'consent_newer_than_warehouse'",
+    )

@@ -15,15 +15,15 @@
       value: records ordered by updated_at (missing last), then load time, then record id.
       Customers known only from sales take the country of their latest sales line.
     - is_optout: opted out when any record of any merged code says so, or when the e-mailing
-      tool reported an unsubscribe or a spam complaint for any merged code (raw.contact
-      status unsubscribed, unsubscribe, spam or complaint): an unsubscribe is never undone
-      by a later record.
+      tool reported an unsubscribe or a spam complaint for any merged code (a raw.contact
+      status whose consent_effect is optout in the seed contact_statuses): an unsubscribe is
+      never undone by a later record.
     - is_bounced: the latest known bounce status of the master's current e-mail address; a
       bounce on an address the customer no longer uses does not count. Conservatively, a
-      hard bounce reported by the e-mailing tool for any merged code (raw.contact status
-      bounced, hard_bounce or hard_bounced) also counts, unless a customer record was
-      updated after the day of the bounce (a new address, say); the same day, or a record
-      without updated_at, keeps the bounce. A soft bounce does not count.
+      hard bounce reported by the e-mailing tool for any merged code (consent_effect
+      bounced) also counts, unless a customer record was updated after the day of the
+      bounce (a new address, say); the same day, or a record without updated_at, keeps the
+      bounce. A soft bounce does not count.
     - is_contactable: an address, not opted out, not bounced, and no record saying the
       customer may not be contacted.
     - batch_id: the batch of the latest record (the latest sales batch for sales-only
@@ -45,6 +45,12 @@ code_map as (
 contacts as (
 
     select * from {{ ref('stg_raw__contacts') }}
+
+),
+
+contact_statuses as (
+
+    select * from {{ ref('contact_statuses') }}
 
 ),
 
@@ -114,14 +120,16 @@ contact_feedback as (
     select
         code_map.customer_code as master_customer_code,
         max(contacts.contact_date) filter (
-            where contacts.status in ('bounced', 'hard_bounce', 'hard_bounced')
+            where contact_statuses.consent_effect = 'bounced'
         ) as last_hard_bounce_date,
-        bool_or(contacts.status in ('unsubscribed', 'unsubscribe', 'spam', 'complaint'))
-            as has_unsubscribed
+        bool_or(contact_statuses.consent_effect = 'optout') as has_unsubscribed
 
     from contacts
+    inner join contact_statuses
+        on contacts.status = contact_statuses.status
     inner join code_map
         on contacts.customer_code = code_map.source_customer_code
+    where contact_statuses.consent_effect is not null
     group by code_map.customer_code
 
 ),
