@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from reco.campaign import require_run
 from reco.db.models.reco import SCENARIOS
 from reco.db.resolver import Database
 from reco.demo_data import vocab
@@ -255,13 +256,7 @@ def read_population(db: Database, run_id: str, *, schema_prefix: str = "") -> tu
     schema = marts_schema(schema_prefix)
     with adbc_connect(db) as conn:
         fetch(conn, "set transaction isolation level repeatable read, read only")
-        run = fetch(conn, "select status from reco.reco_run where run_id = $1", (run_id,))
-        if run.height == 0:
-            raise RecoError(f"no run {run_id!r} (see: reco runs list)")
-        if run["status"][0] != "succeeded":
-            raise RecoError(
-                f"run {run_id!r} did not succeed (status {run['status'][0]}); no campaign to simulate"
-            )
+        require_run(conn, run_id, unless_succeeded="no campaign to simulate")
         sent = fetch(
             conn, "select min(contact_date) as d from reco.contact_event where run_id = $1", (run_id,)
         )
