@@ -2,20 +2,30 @@
 
 Generate the demo exports (once), load them as a client would (one batch per export file,
 oldest first, so that later CRM exports update earlier ones), build the warehouse, score.
-Every step is idempotent: running the demo twice loads nothing new and scores a new run.
+Then the campaign loop, once per database: export the run, record its contacts as sent the day
+it was scored, simulate the 30 days that follow with the campaign simulator's known lifts
+(reco/demo_data/campaign.py), load them, rebuild the warehouse, measure the outcomes and
+compare treated with control. Every step is idempotent: running the demo twice loads nothing
+new, scores a new run and shows the campaign measured the first time again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from reco.campaign.contacts import record_contacts
+from reco.campaign.export import export_run
+from reco.campaign.outcomes import measure_outcomes
+from reco.campaign.report import UpliftReport, build_report
 from reco.db import migrate
 from reco.db.resolver import Database
 from reco.dbt.runner import run_dbt
 from reco.demo_data import Manifest, ensure
+from reco.demo_data.campaign import DEFAULT_DAYS, TRUTH_FILE, simulate_campaign
 from reco.ingest import LoadOptions, LoadReport, load_files
 from reco.scoring.runs import RunSummary, run_scoring
 from reco.settings import get_settings
@@ -32,6 +42,11 @@ class DemoResult:
     manifest: Manifest | None = None
     loads: list[LoadReport] = field(default_factory=list)
     run: RunSummary | None = None
+    #: the run whose campaign the demo simulated and measured (the first run of the database)
+    campaign_run: str | None = None
+    #: the simulator's truth for it (campaign_truth.json) and the report that measured it
+    truth: dict | None = None
+    report: UpliftReport | None = None
 
 
 def demo_dir() -> Path:
@@ -74,7 +89,57 @@ def plan(
         result.run = run_scoring(db, None, as_of=result.manifest.end_date + timedelta(days=1))
 
     steps.append(("score (reco score)", score))
+    steps += campaign_steps(db, result, data_dir / "campaign", seed)
     return result, steps
+
+
+def _measured_campaign(db: Database) -> str | None:
+    """The run whose campaign an earlier demo measured in this database, if any."""
+    import psycopg
+
+    with psycopg.connect(db.conninfo()) as conn:
+        row = conn.execute("select min(run_id) from reco.run_outcome").fetchone()
+    return row[0] if row else None
+
+
+def campaign_steps(
+    db: Database, result: DemoResult, out_dir: Path, seed: int
+) -> list[tuple[str, Callable[[], object]]]:
+    """The campaign loop on the run just scored, the first time; later demos report it again."""
+    todo: dict[str, bool] = {}
+
+    def send() -> None:
+        assert result.run is not None and result.manifest is not None
+        result.campaign_run = _measured_campaign(db)
+        todo["new"] = result.campaign_run is None
+        if todo["new"]:
+            result.campaign_run = result.run.run_id
+            sent = result.manifest.end_date + timedelta(days=1)  # sent the day it was scored
+            out_dir.mkdir(parents=True, exist_ok=True)
+            export_run(db, result.campaign_run, out_dir / "campaign.csv", as_of=sent)
+            record_contacts(db, result.campaign_run, sent_at=sent)
+
+    def simulate() -> None:
+        if todo["new"]:
+            assert result.campaign_run is not None
+            period = simulate_campaign(db, result.campaign_run, out_dir, days=DEFAULT_DAYS, seed=seed)
+            result.loads.append(load_files(db, "sales", [period.sales_path], LoadOptions()))
+            run_dbt(db, ["build"], capture=True)
+
+    def measure() -> None:
+        assert result.campaign_run is not None
+        if todo["new"]:
+            measure_outcomes(db, result.campaign_run, window_days=DEFAULT_DAYS)
+        result.report = build_report(db, result.campaign_run)
+        truth = out_dir / TRUTH_FILE
+        facts = json.loads(truth.read_text(encoding="utf-8")) if truth.is_file() else None
+        result.truth = facts if facts and facts["run_id"] == result.campaign_run else None
+
+    return [
+        ("campaign: export and record the contacts", send),
+        (f"simulate {DEFAULT_DAYS} days after it, load them, rebuild the warehouse", simulate),
+        ("measure the outcomes, compare with the control group", measure),
+    ]
 
 
 SAMPLE_SQL = """

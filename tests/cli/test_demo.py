@@ -50,6 +50,14 @@ def test_demo_loads_the_exports_and_builds_the_warehouse(capsys, demo_run):
     assert n_profiles > 0
     (n_aroma,) = _one(db, "select count(*) from marts.client_master_profile where aroma_confidence > 0")
     assert n_aroma > 0
+    # the campaign loop ran once on the run: contacts, the simulated period, outcomes, the table
+    (measured_runs, measured, contacted) = _one(
+        db,
+        "select count(distinct run_id), count(*), count(*) filter (where contacted) from reco.run_outcome",
+    )
+    assert measured_runs == 1 and 0 < contacted < measured
+    assert (data_dir / "campaign" / "campaign_truth.json").is_file()
+    assert "conversion rate: 30 days from" in result.out and "truth" in result.out
 
 
 def test_a_second_demo_loads_nothing_new(capsys, demo_run):
@@ -58,6 +66,9 @@ def test_a_second_demo_loads_nothing_new(capsys, demo_run):
     result = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir))
     assert result.code == 0, result.err
     assert _one(db, "select count(*) from raw.sales_line") == before
+    # the campaign is not simulated twice: the first one is shown again
+    assert _one(db, "select count(distinct run_id) from reco.run_outcome") == (1,)
+    assert "conversion rate: 30 days from" in result.out
 
 
 def test_the_glance_states_rebuy_picks_as_a_chance_and_co_occurrence_with_its_purchases():
