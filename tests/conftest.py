@@ -23,6 +23,27 @@ from reco.db.embedded import EmbeddedServer
 from reco.db.resolver import Database, parse_url, resolve
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, see pyproject), a test file runs on one worker,
+    so its module fixtures (a built warehouse) are built once; the fault suite runs on one worker
+    as a whole, so its embedded server and demo template are built once."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = "tests/faults" if path.startswith("tests/faults/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_dbt_artefacts(tmp_path_factory) -> Iterator[None]:
+    """dbt's artefacts and logs go to a folder of the test session (one per xdist worker), not
+    to the project's target/ and logs/, which concurrent sessions would share."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt_target")))
+        mp.setenv("DBT_LOG_PATH", str(tmp_path_factory.mktemp("dbt_logs")))
+        yield
+
+
 def _admin_exec(admin: Database, sql: str) -> None:
     with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
         conn.execute(sql)

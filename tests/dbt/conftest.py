@@ -39,14 +39,6 @@ def _built(pg_admin, migrated_template, load: Callable[[Database], None], *extra
         _drop(pg_admin, db)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _own_dbt_target(tmp_path_factory) -> Iterator[None]:
-    """dbt artefacts of the tests go to a temporary folder, not the project's target/."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt_target")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def migrated_db(pg_admin, migrated_template) -> Iterator[Database]:
     """A fresh migrated database with nothing loaded, for tests that build a few models."""

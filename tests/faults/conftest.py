@@ -233,14 +233,6 @@ def score_day(fault_server) -> date:
 # -- reco processes and their dbt children ---------------------------------------------------
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _own_dbt_target(tmp_path_factory) -> Iterator[None]:
-    """dbt artefacts of the tests go to a temporary folder, not the project's target/."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt_target")))
-        yield
-
-
 @pytest.fixture
 def wine_db(use_db) -> Database:
     """A migrated database of its own with the wine sample in raw (warehouse not built)."""
