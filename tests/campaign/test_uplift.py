@@ -183,3 +183,24 @@ def test_the_95_percent_intervals_cover_the_truth_about_95_percent_of_the_time()
         rel_covered = ((rows["rel_low"] <= rel_truth) & (rel_truth <= rows["rel_high"])).mean()
         assert 0.92 <= covered <= 0.98, (metric, covered)
         assert 0.92 <= rel_covered <= 0.98, (metric, rel_covered)
+
+
+@pytest.mark.parametrize(("control_buyers", "given"), [(9, False), (10, True)])
+def test_a_revenue_interval_is_withheld_when_a_group_has_fewer_than_ten_buyers(control_buyers, given):
+    """A mean over a handful of baskets gets no 95% interval (the simulator showed such intervals
+    covering half the time); the point estimate stays and the comparison is under-powered."""
+    treated = [(1, 20.0 + i, False) for i in range(30)] + [(0, 0.0, False)] * 170
+    control = [(1, 25.0 + i, False) for i in range(control_buyers)] + [(0, 0.0, False)] * (
+        200 - control_buyers
+    )
+    rows = {
+        r["metric"]: r
+        for r in compare(_outcomes({"treatment": treated, "control": control})).iter_rows(named=True)
+    }
+    for metric in ("revenue_per_customer", "incremental_revenue"):
+        row = rows[metric]
+        assert row["abs_uplift"] is not None and row["mde"] is not None
+        assert (row["abs_low"] is not None) is given and (row["abs_high"] is not None) is given
+        if not given:
+            assert row["under_powered"] and f"{control_buyers} buyers in a group" in row["note"]
+    assert rows["conversion"]["abs_low"] is not None  # the rate's interval does not depend on the tails
