@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reco.scoring import rebuy_model
+from reco.scoring import rebuy_model, rhythm
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
@@ -278,11 +278,13 @@ def score(
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
+    run_rhythm = with_rhythm(history, lines, as_of, config)
+    window = run_rhythm.window_days
     model = None
     if "REBUY" in config.priority:
-        model = rebuy_model.calibrate(lines, inputs.products, as_of, config)
+        model = rebuy_model.calibrate(lines, inputs.products, as_of, config, window)
     pool = popular_pool(products, config.rules.popular_pool_size)
-    ctx = Context(as_of, config, products, history, pool, model)
+    ctx = Context(as_of, config, products, history, pool, model, window or config.rhythm.horizon_days)
     customers = history.customers
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())
@@ -355,8 +357,19 @@ def score(
         "audits": {f"{k}:{r}": n for k, r, n in sorted(audit_counts.iter_rows())},
         "active_products": int(products["is_active"].sum()),
         "rebuy_model": model.as_dict() if model else None,
+        "rhythm": run_rhythm.as_dict(),
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
+
+
+def with_rhythm(history: History, lines: pl.LazyFrame, as_of: date, config: ScoringConfig) -> rhythm.Rhythm:
+    """Derive the run's rhythm (reco.scoring.rhythm) and add each customer's ``cycle_days``
+    and ``lapsed_after`` to ``history.customers`` (in place, its cid order kept)."""
+    run_rhythm, per_customer = rhythm.derive(lines, as_of, config)
+    history.customers = history.customers.join(
+        per_customer, on="customer_code", how="left", maintain_order="left"
+    ).with_columns(pl.col("lapsed_after").fill_null(run_rhythm.lapsed_days))
+    return run_rhythm
 
 
 def consent_audits(inputs: ScoringInputs) -> list:

@@ -28,6 +28,8 @@ class Context:
     pool: pl.DataFrame
     #: REBUY's weights (calibrated on the history, or the configured ones)
     rebuy: rebuy_model.RebuyModel | None = None
+    #: the scale of REBUY's recency features: the run's window (reco.scoring.rhythm)
+    window_days: int | None = None
 
 
 def _active(ctx: Context) -> pl.LazyFrame:
@@ -130,7 +132,12 @@ def rebuy(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         .join(_active(ctx), on="pid", how="semi")
     )
     cands = rebuy_model.features(
-        own, ctx.history.customers.lazy(), repeat_rate(ctx), ctx.products.lazy(), ctx.config
+        own,
+        ctx.history.customers.lazy(),
+        repeat_rate(ctx),
+        ctx.products.lazy(),
+        ctx.config,
+        ctx.window_days or ctx.config.rhythm.horizon_days,
     ).select(
         "cid",
         "pid",
@@ -314,10 +321,12 @@ BUILDERS = {
 
 
 def fits(scenario: str, config: ScoringConfig) -> pl.Expr:
-    """Which customers a scenario is for (before checking it has candidates for them)."""
+    """Which customers a scenario is for (before checking it has candidates for them).
+    Lapsed: more days since the last purchase than the customer's ``lapsed_after``
+    (reco.scoring.rhythm)."""
     has_history = pl.col("n_orders") > 0
     return {
-        "WINBACK": has_history & (pl.col("days_since_last") > config.winback.lapsed_days),
+        "WINBACK": has_history & (pl.col("days_since_last") > pl.col("lapsed_after")),
         "REBUY": has_history,
         "NURTURE": pl.col("n_orders") <= config.nurture.max_orders,
         "UPSELL": has_history & pl.col("usual_tier").is_not_null(),
