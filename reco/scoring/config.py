@@ -67,6 +67,20 @@ class Rhythm:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """Self-validation before every run (reco.scoring.validation, docs/scoring.md)."""
+
+    #: Compare each scenario's learnt list with its simple baseline on the window before as_of.
+    enabled: bool = True
+    #: Customers judged at most (every k-th code), to stay fast.
+    max_customers: int = 50_000
+    #: Below this many customers judged, a scenario uses its baseline (too few to tell).
+    min_customers: int = 200
+    #: One-sided confidence that the learnt list is better before it is used.
+    confidence: float = 0.9
+
+
+@dataclass(frozen=True)
 class Winback:
     w_own: float = 0.5
     w_popularity: float = 0.3
@@ -171,6 +185,7 @@ class ScoringConfig:
     #: A scenario left out is disabled; NURTURE always catches customers no scenario fits.
     priority: tuple[str, ...] = SCENARIOS
     rhythm: Rhythm = field(default_factory=Rhythm)
+    validation: Validation = field(default_factory=Validation)
     eligibility: Eligibility = field(default_factory=Eligibility)
     rules: Rules = field(default_factory=Rules)
     winback: Winback = field(default_factory=Winback)
@@ -209,6 +224,9 @@ _CHECKS: dict[str, tuple] = {
     "cross_sell.seed_items": _AT_LEAST_ONE,
     "cross_sell.neighbours_per_item": _AT_LEAST_ONE,
     "upsell.min_tier_step": _AT_LEAST_ONE,
+    "validation.max_customers": (lambda v: v >= 100, "an integer >= 100"),
+    "validation.min_customers": _AT_LEAST_ONE,
+    "validation.confidence": (lambda v: 0.5 <= v < 1, "a number from 0.5 to below 1"),
     "rhythm.horizon_days": _AT_LEAST_ONE,
     "rhythm.lapsed_cycles": _POSITIVE,
     "rhythm.lapsed_min_days": _AT_LEAST_ONE,

@@ -9,7 +9,7 @@ the customer's purchased products that contributed most. Formulas are in docs/sc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -30,6 +30,9 @@ class Context:
     rebuy: rebuy_model.RebuyModel | None = None
     #: the scale of REBUY's recency features: the run's window (reco.scoring.rhythm)
     window_days: int | None = None
+    #: per scenario, "learnt" or "baseline": what self-validation chose (reco.scoring.validation);
+    #: a scenario missing here uses its learnt builder
+    modes: dict[str, str] = field(default_factory=dict)
 
 
 def _active(ctx: Context) -> pl.LazyFrame:
@@ -318,6 +321,64 @@ BUILDERS = {
     "UPSELL": upsell,
     "CROSS_SELL": cross_sell,
 }
+
+
+# -- the simple baselines self-validation compares each scenario with ---------------------------
+
+
+def repeat(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """REPEAT (ANCHORS.md): the customer's own active products by number of orders (the
+    score), ties by most recent purchase (``tb``), then popularity rank. No probability floor:
+    the model that would set it is the one self-validation did not trust."""
+    return (
+        ctx.history.cp.lazy()
+        .join(subset.lazy().select("cid"), on="cid", how="semi")
+        .join(_active(ctx), on="pid", how="semi")
+        .select(
+            "cid",
+            "pid",
+            tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
+            c_orders=pl.col("n_orders").cast(pl.Float64),
+        )
+    )
+
+
+def popular(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """POP: the most popular active products (the overall pool), less recent purchases."""
+    pool = ctx.pool.lazy().filter(pl.col("pool_family").is_null()).select("pid")
+    cands = subset.lazy().select("cid").join(pool, how="cross")
+    return (
+        _without_recent(ctx, cands)
+        .join(ctx.products.lazy().select("pid", "pop"), on="pid")
+        .select("cid", "pid", tb=pl.lit(0.0), c_popularity=pl.col("pop"))
+    )
+
+
+def cooccurring(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """SAR-like: co-occurrence neighbours of the customer's products by similarity alone
+    (never a product they own)."""
+    return (
+        cooccurrence(ctx, subset)
+        .join(_active(ctx), on="pid", how="semi")
+        .select("cid", "pid", "because_1", "because_2", tb=pl.lit(0.0), c_cooccurrence=pl.col("cooc"))
+    )
+
+
+#: Each scenario's simple baseline: (name, builder).
+BASELINES = {
+    "REBUY": ("REPEAT", repeat),
+    "WINBACK": ("POP", popular),
+    "NURTURE": ("POP", popular),
+    "UPSELL": ("COOCCURRENCE", cooccurring),
+    "CROSS_SELL": ("COOCCURRENCE", cooccurring),
+}
+
+
+def build(ctx: Context, scenario: str, subset: pl.DataFrame, mode: str | None = None) -> pl.LazyFrame:
+    """The candidates of ``scenario`` for ``subset``: its learnt builder, or its baseline when
+    ``mode`` (default: the one self-validation chose, ``ctx.modes``) is "baseline"."""
+    mode = mode or ctx.modes.get(scenario, "learnt")
+    return (BASELINES[scenario][1] if mode == "baseline" else BUILDERS[scenario])(ctx, subset)
 
 
 def fits(scenario: str, config: ScoringConfig) -> pl.Expr:
