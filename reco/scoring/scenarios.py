@@ -364,12 +364,25 @@ def cooccurring(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+def cooccurring_up(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """:func:`cooccurring` restricted to a premium tier at least ``min_tier_step`` above the
+    customer's usual one: SAR restricted to higher tiers, so an UPSELL list stays an upsell."""
+    step = ctx.config.upsell.min_tier_step
+    return (
+        cooccurring(ctx, subset.filter(pl.col("usual_tier").is_not_null()))
+        .join(ctx.products.lazy().select("pid", "tier"), on="pid")
+        .join(ctx.history.customers.lazy().select("cid", "usual_tier"), on="cid")
+        .filter(pl.col("tier") >= pl.col("usual_tier") + step)
+        .drop("tier", "usual_tier")
+    )
+
+
 #: Each scenario's simple baseline: (name, builder).
 BASELINES = {
     "REBUY": ("REPEAT", repeat),
     "WINBACK": ("POP", popular),
     "NURTURE": ("POP", popular),
-    "UPSELL": ("COOCCURRENCE", cooccurring),
+    "UPSELL": ("COOCCURRENCE_UP", cooccurring_up),
     "CROSS_SELL": ("COOCCURRENCE", cooccurring),
 }
 

@@ -8,9 +8,10 @@ past and keep each scenario's learnt choice only where it beats its simple basel
 - The customers are those who bought both before and in the window (the backtest's eligible
   customers), every k-th code so that at most ``validation.max_customers`` are kept.
 - For each scenario of ``priority``, its learnt list and its baseline's list
-  (scenarios.BASELINES: REBUY against REPEAT, CROSS_SELL and UPSELL against co-occurrence,
-  WINBACK and NURTURE against POP) are built by the scorer's own code as of the window's
-  start, for the customers the scenario fits, and judged on the window: hit@top_n for
+  (scenarios.BASELINES: REBUY against REPEAT, CROSS_SELL against co-occurrence, UPSELL
+  against co-occurrence restricted to higher tiers, WINBACK and NURTURE against POP) are
+  built by the scorer's own code as of the window's start, for the customers the scenario
+  fits, and judged on the window: hit@top_n for
   REBUY, WINBACK and NURTURE; new-item hit@top_n (among customers who bought something new)
   for CROSS_SELL and UPSELL.
 - The rule: the learnt list is used when at least ``min_customers`` were judged and the
