@@ -5,8 +5,11 @@ past and keep each scenario's learnt choice only where it beats its simple basel
 - The validation window is the run's window (reco.scoring.rhythm: the horizon, at most half
   the history) just before as_of; training is every purchase before it. Nothing on or after
   as_of is read.
-- The customers are those who bought both before and in the window (the backtest's eligible
-  customers), every k-th code so that at most ``validation.max_customers`` are kept.
+- The data is a sample: every k-th customer code among those with history before the window,
+  at most ``validation.max_customers``, and their whole history (the validation's model,
+  popularity and co-occurrences are learnt from it, so its cost does not grow with the
+  customer base). The customers judged are the sampled ones who bought both before and in
+  the window (the backtest's eligible customers).
 - For each scenario of ``priority``, its learnt list and its baseline's list
   (scenarios.BASELINES: REBUY against REPEAT, CROSS_SELL against co-occurrence, UPSELL
   against co-occurrence restricted to higher tiers, WINBACK and NURTURE against POP) are
@@ -124,17 +127,16 @@ def validate(
     # each scenario's own list for every customer it fits, as the backtest's scenario lists
     config = replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
     start = as_of - timedelta(days=window_days)
-    train = lines.filter(pl.col("order_date") < start)
-    window = lines.filter(pl.col("order_date") >= start)
-    eligible = (
-        train.select("customer_code")
-        .unique()
-        .join(window.select("customer_code").unique(), on="customer_code", how="semi")
-        .collect()
-    )
-    sample = _sample(eligible, v.max_customers)
+    # a sample of customers (every k-th code among those with history before the window) whose
+    # whole history is the validation's data: its model, popularity and co-occurrences too
+    codes = lines.filter(pl.col("order_date") < start).select("customer_code").unique().collect()
+    sample = _sample(codes, v.max_customers)
+    sampled = lines.join(sample.lazy(), on="customer_code", how="semi")
+    train = sampled.filter(pl.col("order_date") < start)
+    window = sampled.filter(pl.col("order_date") >= start)
+    eligible = sample.join(window.select("customer_code").unique().collect(), on="customer_code", how="semi")
     past = prepare_products(products, train, start, config)
-    history = build_history(train, past, sample.lazy(), start, config)
+    history = build_history(train, past, eligible.lazy(), start, config)
     from reco.scoring.engine import with_rhythm
 
     past_rhythm = with_rhythm(history, train, start, config)
@@ -187,8 +189,8 @@ def validate(
             "end": (as_of - timedelta(days=1)).isoformat(),
             "days": window_days,
         },
-        "customers": sample.height,
-        "eligible_customers": eligible.height,
+        "sampled_customers": sample.height,
+        "customers": eligible.height,
         "rebuy_model": model.as_dict() if model else None,
         "rule": rule,
         "scenarios": rows,
