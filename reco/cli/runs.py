@@ -124,14 +124,17 @@ def _decisions_tables(counts: dict) -> None:
         table = Table(
             "scenario", "metric", "learnt", "baseline", "difference [95%]", "n", "uses", "why", title=title
         )
-        for r in validation.get("scenarios", []):
+        rows = list(validation.get("scenarios", []))
+        if validation.get("assignment"):
+            rows.append({"scenario": "(assignment)", "metric": "hit", **validation["assignment"]})
+        for r in rows:
             diff = r.get("difference")
             ci = "" if diff is None else f"{diff:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             table.add_row(
                 r["scenario"],
                 r["metric"],
                 "" if r.get("learnt") is None else f"{r['learnt']:.3f}",
-                "" if r.get("baseline") is None else f"{r['baseline']:.3f} ({r['baseline_name']})",
+                "" if r.get("baseline") is None else f"{r['baseline']:.3f} ({r.get('baseline_name', '')})",
                 ci,
                 f"{r.get('n', 0):,}",
                 r["choice"],

@@ -285,7 +285,14 @@ def score(
         model = rebuy_model.calibrate(lines, inputs.products, as_of, config, window)
     pool = popular_pool(products, config.rules.popular_pool_size)
     modes, checked = validation.validate(lines, inputs.products, as_of, config, window)
-    ctx = Context(as_of, config, products, history, pool, model, window or config.rhythm.horizon_days, modes)
+    run_config = config
+    if (checked.get("assignment") or {}).get("choice") == "repeat":
+        # the assignment lost to REPEAT for everyone on the validation window: REPEAT it is
+        run_config = replace(config, priority=("REBUY",))
+        modes = modes | {"REBUY": "baseline"}
+    ctx = Context(
+        as_of, run_config, products, history, pool, model, window or config.rhythm.horizon_days, modes
+    )
     customers = history.customers
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())

@@ -125,6 +125,7 @@ def validate(
         return dict.fromkeys(scenarios, "baseline"), record | {"rule": rule}
 
     # each scenario's own list for every customer it fits, as the backtest's scenario lists
+    run_config = config
     config = replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
     start = as_of - timedelta(days=window_days)
     # a sample of customers (every k-th code among those with history before the window) whose
@@ -183,6 +184,7 @@ def validate(
         rows.append(
             {"scenario": scenario, "metric": metric, "baseline_name": BASELINES[scenario][0]} | verdict
         )
+    assignment = guard(replace(ctx, config=run_config, modes=modes), in_scope, truth)
     record = {
         "window": {
             "start": start.isoformat(),
@@ -194,8 +196,38 @@ def validate(
         "rebuy_model": model.as_dict() if model else None,
         "rule": rule,
         "scenarios": rows,
+        "assignment": assignment,
     }
     return modes, record
+
+
+def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
+    """The whole assignment (each customer's scenario, in the chosen modes) against REPEAT for
+    everyone, hit@top_n on the validation window. When at least ``min_customers`` are judged and
+    the assignment is worse at ``confidence`` (the one-sided upper bound of the paired
+    difference is below 0), the run gives everyone with history REPEAT (``choice`` "repeat")."""
+    from reco.scoring.engine import _score_chunk
+
+    v = ctx.config.validation
+    population = in_scope.select("cid").join(truth.select("cid").unique(), on="cid", how="semi")
+    if population.height == 0:
+        return {"n": 0, "choice": "assignment", "why": "no customer to judge on"}
+    items, _ = _score_chunk(ctx, in_scope.join(population, on="cid", how="semi"))
+    assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
+    repeat = _lists(ctx, "REBUY", in_scope.join(population, on="cid", how="semi"), "baseline")
+    platform = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
+    verdict = compare(platform, _hits(repeat, truth, population), ctx.config)
+    verdict = {k: val for k, val in verdict.items() if k not in ("choice", "why")}
+    d, n = verdict.get("difference"), verdict["n"]
+    upper = None
+    if d is not None and verdict.get("lower_bound") is not None:
+        upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
+    out = {"baseline_name": "REPEAT for everyone", **verdict, "upper_bound": upper}
+    if n >= v.min_customers and upper is not None and upper < 0:
+        return out | {"choice": "repeat", "why": f"the assignment is worse at {v.confidence:.0%} confidence"}
+    if n < v.min_customers:
+        return out | {"choice": "assignment", "why": f"too few customers to tell ({n} < {v.min_customers})"}
+    return out | {"choice": "assignment", "why": "not worse"}
 
 
 __all__ = ["validate", "compare", "METRIC", "rhythm"]

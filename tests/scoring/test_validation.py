@@ -94,3 +94,17 @@ def test_the_rule_needs_enough_customers_and_a_positive_lower_bound():
     slightly[np.flatnonzero(noisy == 1)[:28]] = 0.0
     verdict = compare(slightly, noisy, config)
     assert verdict["difference"] > 0 and verdict["choice"] == "baseline"
+
+
+def test_an_assignment_worse_than_repeat_for_everyone_falls_back_to_it(inputs):
+    # UPSELL first takes every customer with a usual tier: its step-up picks are bought far
+    # less often than the customers' own products, so on the validation window the
+    # assignment loses to REPEAT for everyone, and the run gives everyone REPEAT
+    config = config_from_dict({"priority": ["UPSELL", "REBUY"]})
+    result = score(inputs, config, apply_contact_rules=False)
+    guard = result.counts["validation"]["assignment"]
+    assert guard["choice"] == "repeat" and guard["upper_bound"] < 0 and guard["n"] >= 200
+    assert result.counts["by_scenario"]["UPSELL"] == 0 and result.counts["by_scenario"]["REBUY"] > 2000
+    # the default assignment is not worse than REPEAT here, and is kept
+    kept = score(inputs, ScoringConfig(), apply_contact_rules=False).counts["validation"]["assignment"]
+    assert kept["choice"] == "assignment"
