@@ -7,7 +7,7 @@ fills its free slots with the most popular products the customer has not bought 
 
 - :func:`pop`: most distinct buyers in the ``recent_days`` before the cutoff.
 - :func:`repeat`: the customer's own products by number of orders, ties by most recent
-  purchase (the anchors' best tie-break), then product key.
+  purchase, then by POP rank (the anchors' definition, ``ANCHORS.md``).
 - :func:`sar`: SAR-like item co-occurrence, Jaccard similarity, time-decayed affinity
   (half-life 90 days), already-bought products excluded.
 - :func:`random_floor`: ``k`` products drawn uniformly from the catalogue.
@@ -86,17 +86,28 @@ def pop(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
 
 
 def repeat(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
-    """The customer's own products by number of orders, ties by most recent purchase."""
-    own = (
-        split.train.group_by("customer_code", "product_key")
+    """The customer's own products by number of orders, ties by most recent purchase, then
+    by POP rank (:func:`popularity`), as ANCHORS.md defines REPEAT."""
+    return _fill(split, customers, repeat_order(split.train, popularity(split)), k)
+
+
+def repeat_order(train: pl.LazyFrame, pop_rank: pl.LazyFrame) -> pl.LazyFrame:
+    """Every (customer, owned product) of ``train`` events with its REPEAT position ``order``
+    (0 first): number of orders descending, last purchase date descending, then POP rank
+    (``pop_rank`` frame: ``product_key, pop_rank``), then product key. Shared with the
+    scorer's self-validation, so that both use one definition."""
+    return (
+        train.group_by("customer_code", "product_key")
         .agg(n_orders=pl.col("order_id").n_unique(), last=pl.col("order_date").max())
+        .join(pop_rank, on="product_key", how="left")
         .sort(
-            ["customer_code", "n_orders", "last", "product_key"],
-            descending=[False, True, True, False],
+            ["customer_code", "n_orders", "last", "pop_rank", "product_key"],
+            descending=[False, True, True, False, False],
+            nulls_last=True,
         )
         .with_columns(order=pl.int_range(pl.len()).over("customer_code"))
+        .select("customer_code", "product_key", "order", "n_orders", "last")
     )
-    return _fill(split, customers, own, k)
 
 
 def _index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:

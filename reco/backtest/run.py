@@ -73,9 +73,9 @@ TRUTH_MARTS = ["+order_line"]
 TRUTH_CHOICES = ("auto", "live", "rebuild")
 
 #: Scores the customers of a rebuilt warehouse: (db, schema_prefix, cutoff, config_path,
-#: apply_contact_rules) -> customer_code, scenario, rank, product_key. History is every
-#: purchase strictly before the cutoff.
-Scorer = Callable[[Database, str, date, Path | None, bool], pl.DataFrame]
+#: apply_contact_rules, horizon_days) -> customer_code, scenario, rank, product_key. History
+#: is every purchase strictly before the cutoff.
+Scorer = Callable[[Database, str, date, Path | None, bool, int], pl.DataFrame]
 
 
 @dataclass
@@ -288,15 +288,29 @@ def read_purchase_events(
     return frame.cast({"order_date": pl.Date})
 
 
+def scoring_config(path: Path | None, horizon_days: int):
+    """The configuration at ``path`` with the backtest's horizon as ``rhythm.horizon_days``:
+    the window evaluated is the campaign's, which drives calibration and self-validation."""
+    from reco.scoring import load_config
+
+    config = load_config(path)
+    return replace(config, rhythm=replace(config.rhythm, horizon_days=horizon_days))
+
+
 def platform_scorer(
-    db: Database, schema_prefix: str, cutoff: date, config: Path | None, contact_rules: bool
+    db: Database,
+    schema_prefix: str,
+    cutoff: date,
+    config: Path | None,
+    contact_rules: bool,
+    horizon_days: int,
 ) -> pl.DataFrame:
     """The platform's own scoring (``reco.scoring``) on the rebuilt marts; its ``as_of`` is
     the cutoff (it reads purchases strictly before it, contacts up to it)."""
-    from reco.scoring import load_config, read_inputs, score
+    from reco.scoring import read_inputs, score
 
     inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff, contacts_until=cutoff)
-    result = score(inputs, load_config(config), apply_contact_rules=contact_rules)
+    result = score(inputs, scoring_config(config, horizon_days), apply_contact_rules=contact_rules)
     items = result.items
     items = items.collect() if isinstance(items, pl.LazyFrame) else items
     return items.select("customer_code", "scenario", "rank", "product_key")
@@ -324,13 +338,13 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
 
 
 def platform_lists(
-    db: Database, schema_prefix: str, cutoff: date, config: Path | None
+    db: Database, schema_prefix: str, cutoff: date, config: Path | None, horizon_days: int
 ) -> dict[str, pl.DataFrame]:
     """:func:`score_lists` on the rebuilt marts as of ``cutoff``."""
-    from reco.scoring import load_config, read_inputs
+    from reco.scoring import read_inputs
 
     inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff, contacts_until=cutoff)
-    return score_lists(inputs, load_config(config))
+    return score_lists(inputs, scoring_config(config, horizon_days))
 
 
 def live_truth_covers(db: Database, window_end: date) -> bool:
@@ -520,13 +534,13 @@ def run_backtest(
                 t_rebuild = time.perf_counter() - t0
                 progress(f"cutoff {cutoff}: scoring")
                 t0 = time.perf_counter()
-                recs = scorer(db, prefix, cutoff, config, with_contact_rules)
+                recs = scorer(db, prefix, cutoff, config, with_contact_rules, horizon_days)
                 t_score = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 lists = None
                 if scenario_lists:
                     progress(f"cutoff {cutoff}: scoring each scenario's own list")
-                    lists = platform_lists(db, prefix, cutoff, config)
+                    lists = platform_lists(db, prefix, cutoff, config, horizon_days)
                 t_lists = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 train = read_purchase_events(db, prefix, until=cutoff)

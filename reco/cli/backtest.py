@@ -29,7 +29,11 @@ def backtest(
         str | None, typer.Option(help="Cutoff date (YYYY-MM-DD): training is strictly before it.")
     ] = None,
     horizon_days: Annotated[
-        int, typer.Option(help="Test window: purchases in [cutoff, cutoff + N days).")
+        int,
+        typer.Option(
+            help="Test window: purchases in [cutoff, cutoff + N days); also the scoring's "
+            "horizon (rhythm.horizon_days: calibration and self-validation window)."
+        ),
     ] = 90,
     cutoffs: Annotated[
         str | None,

@@ -91,6 +91,7 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
         if isinstance(values, dict):
             meta.add_row(f"input {name}", ", ".join(f"{k}={v}" for k, v in values.items()))
     console.print(meta)
+    _decisions_tables(run.get("counts_json") or {})
     scen = Table(*SCENARIO_COLUMNS, title="scores by scenario")
     for r in run["scenarios"]:
         scen.add_row(*(str(r[k]) for k in SCENARIO_COLUMNS))
@@ -114,6 +115,45 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
         sup.add_row(r["reason_code"], f"{r['customers']:,}")
     console.print(sup)
     _audit_table(run["audits"])
+
+
+def _decisions_tables(counts: dict) -> None:
+    """The rhythm a run derived and its self-validation choices (docs/scoring.md)."""
+    rhythm = counts.get("rhythm")
+    if rhythm:
+        table = Table(show_header=False, title="horizon and rhythm")
+        for key, value in rhythm.items():
+            table.add_row(key, "" if value is None else str(value))
+        console.print(table)
+    validation = counts.get("validation")
+    if validation:
+        window = validation.get("window") or {}
+        title = "self-validation"
+        if window.get("start"):
+            n = validation.get("customers", 0)
+            title += f" on {window['start']} .. {window['end']} ({n:,} customers)"
+        table = Table(
+            "scenario", "metric", "learnt", "baseline", "difference [95%]", "n", "uses", "why", title=title
+        )
+        rows = list(validation.get("scenarios", []))
+        if validation.get("assignment"):
+            rows.append({"scenario": "(assignment)", "metric": "hit", **validation["assignment"]})
+        for r in rows:
+            diff = r.get("difference")
+            ci = "" if diff is None else f"{diff:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            table.add_row(
+                r["scenario"],
+                r["metric"],
+                "" if r.get("learnt") is None else f"{r['learnt']:.3f}",
+                "" if r.get("baseline") is None else f"{r['baseline']:.3f} ({r.get('baseline_name', '')})",
+                ci,
+                f"{r.get('n', 0):,}",
+                r["choice"],
+                r.get("why") or "",
+            )
+        console.print(table)
+        if validation.get("skipped"):
+            console.print(f"self-validation skipped: {validation['skipped']}")
 
 
 def _audit_table(summary: list[dict]) -> None:

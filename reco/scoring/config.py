@@ -47,9 +47,42 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Rhythm:
+    """The campaign horizon and the thresholds that follow the purchase cycle
+    (reco.scoring.rhythm; formulas in docs/scoring.md)."""
+
+    #: The campaign horizon: REBUY's calibration window and recency scale, the
+    #: self-validation window, and the window ``reco backtest --horizon-days`` evaluates.
+    horizon_days: int = 90
+    #: Lapsed = no purchase for more than this many of the customer's cycles (their median
+    #: days between orders, or the retailer's when they have too few orders).
+    lapsed_cycles: float = 3.0
+    #: Bounds of the lapsed threshold in days (the upper one also at most half the history).
+    lapsed_min_days: int = 14
+    lapsed_max_days: int = 365
+    #: A customer's own cycle is used once they have this many gaps between order days.
+    min_gaps: int = 3
+    #: A calibration or validation window shorter than this is not used (too little history).
+    min_window_days: int = 7
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Self-validation before every run (reco.scoring.validation, docs/scoring.md)."""
+
+    #: Compare each scenario's learnt list with its simple baseline on the window before as_of.
+    enabled: bool = True
+    #: Customers sampled at most (every k-th code with history): their history is the
+    #: validation's data, so its cost does not grow with the customer base.
+    max_customers: int = 20_000
+    #: Below this many customers judged, a scenario uses its baseline (too few to tell).
+    min_customers: int = 200
+    #: One-sided confidence that the learnt list is better before it is used.
+    confidence: float = 0.9
+
+
+@dataclass(frozen=True)
 class Winback:
-    #: Lapsed = no purchase for more than N days.
-    lapsed_days: int = 180
     w_own: float = 0.5
     w_popularity: float = 0.3
     w_preference: float = 0.2
@@ -58,18 +91,17 @@ class Winback:
 @dataclass(frozen=True)
 class Rebuy:
     """REBUY ranks a customer's own products by the chance that they buy each again within
-    ``calibration_days``: a logistic model of the features in ``reco.scoring.rebuy_model``,
-    whose weights are learnt from the customer base's own past (``calibrate``) or, when that is
-    off or impossible, the ``w_*`` below."""
+    the calibration window (``rhythm.horizon_days``, bounded by the history): a logistic
+    model of the features in ``reco.scoring.rebuy_model``, whose weights are learnt from the
+    customer base's own past (``calibrate``) or, when that is off or impossible, the ``w_*``
+    below."""
 
     #: REBUY takes a customer when their three best own products give at least this chance
-    #: of a re-purchase within calibration_days (0: anyone with history).
+    #: of a re-purchase within the calibration window (0: anyone with history).
     min_hit_probability: float = 0.05
-    #: Learn the weights from the history: features as of as_of - calibration_days, outcome =
-    #: bought again in the calibration_days up to as_of (nothing on or after as_of is read).
+    #: Learn the weights from the history: features as of as_of minus the calibration window,
+    #: outcome = bought again in the window up to as_of (nothing on or after as_of is read).
     calibrate: bool = True
-    #: The horizon of the model: the calibration window, and the recency half-life.
-    calibration_days: int = 90
     #: Customers sampled (every k-th code) to learn the weights from.
     calibration_customers: int = 100_000
     #: A favourite is a product bought in at least this many distinct orders ("due" feature).
@@ -153,6 +185,8 @@ class ScoringConfig:
     #: Scenario priority: a customer gets the first scenario (in this order) that fits them.
     #: A scenario left out is disabled; NURTURE always catches customers no scenario fits.
     priority: tuple[str, ...] = SCENARIOS
+    rhythm: Rhythm = field(default_factory=Rhythm)
+    validation: Validation = field(default_factory=Validation)
     eligibility: Eligibility = field(default_factory=Eligibility)
     rules: Rules = field(default_factory=Rules)
     winback: Winback = field(default_factory=Winback)
@@ -181,7 +215,6 @@ _CHECKS: dict[str, tuple] = {
     "eligibility.contact_cap_days": _AT_LEAST_ONE,
     "rebuy.min_orders": (lambda v: v >= 2, "an integer >= 2"),
     "rebuy.min_hit_probability": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
-    "rebuy.calibration_days": _AT_LEAST_ONE,
     "rebuy.calibration_customers": (lambda v: v >= 100, "an integer >= 100"),
     # log-odds: the intercept and the weights may be negative (a calibrated model's can be)
     **{f"rebuy.w_{f}": (lambda v: True, "a number") for f in ("baseline", *REBUY_FEATURES)},
@@ -192,7 +225,15 @@ _CHECKS: dict[str, tuple] = {
     "cross_sell.seed_items": _AT_LEAST_ONE,
     "cross_sell.neighbours_per_item": _AT_LEAST_ONE,
     "upsell.min_tier_step": _AT_LEAST_ONE,
-    "winback.lapsed_days": _AT_LEAST_ONE,
+    "validation.max_customers": (lambda v: v >= 100, "an integer >= 100"),
+    "validation.min_customers": _AT_LEAST_ONE,
+    "validation.confidence": (lambda v: 0.5 <= v < 1, "a number from 0.5 to below 1"),
+    "rhythm.horizon_days": _AT_LEAST_ONE,
+    "rhythm.lapsed_cycles": _POSITIVE,
+    "rhythm.lapsed_min_days": _AT_LEAST_ONE,
+    "rhythm.lapsed_max_days": _AT_LEAST_ONE,
+    "rhythm.min_gaps": _AT_LEAST_ONE,
+    "rhythm.min_window_days": _AT_LEAST_ONE,
     "quality.low_aroma_confidence": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
     "campaign.control_share": (lambda v: 0 <= v < 1, "a number from 0 (no control group) to below 1"),
 }
@@ -216,12 +257,24 @@ def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+#: Settings replaced by the purchase rhythm: what to write instead.
+_REPLACED = {
+    "rebuy.calibration_days": "[rhythm] horizon_days (the calibration window follows it)",
+    "winback.lapsed_days": "[rhythm] lapsed_cycles, lapsed_min_days and lapsed_max_days "
+    "(lapsed follows the purchase cycle)",
+}
+
+
 def _section(source: str, name: str, cls: type, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise RecoError(f"{source}: [{name}] must be a table of settings, got {raw!r}")
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     values = {}
     for key, value in raw.items():
+        if f"{name}.{key}" in _REPLACED:
+            raise RecoError(
+                f"{source}: [{name}] {key} is no longer a setting; use {_REPLACED[f'{name}.{key}']}"
+            )
         if key not in defaults:
             known = ", ".join(defaults)
             raise RecoError(f"{source}: unknown setting [{name}] {key} (known: {known})")
@@ -256,7 +309,14 @@ def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Scor
         else:
             known = ", ".join(["priority", *sections])
             raise RecoError(f"{source}: unknown section or setting {key!r} (known: {known})")
-    return ScoringConfig(**kwargs)
+    config = ScoringConfig(**kwargs)
+    r = config.rhythm
+    if r.lapsed_min_days > r.lapsed_max_days:
+        raise RecoError(
+            f"{source}: [rhythm] lapsed_min_days ({r.lapsed_min_days}) must not exceed "
+            f"lapsed_max_days ({r.lapsed_max_days})"
+        )
+    return config
 
 
 def load_config(path: Path | None) -> ScoringConfig:

@@ -8,12 +8,12 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reco.scoring import rebuy_model
+from reco.scoring import rebuy_model, rhythm, validation
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
 from reco.scoring.inputs import ScoringInputs
-from reco.scoring.scenarios import BUILDERS, Context, fallback, fits, repeat_rate
+from reco.scoring.scenarios import BUILDERS, Context, build, fallback, fits, repeat_rate
 
 ITEM_SCHEMA = {
     "customer_code": pl.String,
@@ -129,7 +129,7 @@ def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: lis
     because = pl.concat_list(key("because_1"), key("because_2")).list.drop_nulls().alias("because")
     top = top.with_columns(pl.lit(None, pl.Float64).alias(c) for c in FALLBACK_COMPONENTS if c not in schema)
     extra = []
-    if scenario == "REBUY":  # its score is a log-odds: say the chance it stands for
+    if "c_baseline" in comps:  # REBUY's model: its score is a log-odds, say the chance it stands for
         extra.append((1 / (1 + (-pl.col("score")).exp())).round(4).alias("probability"))
     reasons = {
         0: pl.struct(_components(comps), because, *extra, source=pl.lit("scenario")),
@@ -212,12 +212,12 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
         subset = remaining.filter(fits(scenario, config))
         if subset.height == 0:
             continue
-        cands = _scored(BUILDERS[scenario](ctx, subset), fill=0).collect()
+        cands = _scored(build(ctx, scenario, subset), fill=0).collect()
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
         claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
         remaining = remaining.join(enough, on="cid", how="anti")
     if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
-        claimed["NURTURE"].append(_scored(BUILDERS["NURTURE"](ctx, remaining), fill=0).collect())
+        claimed["NURTURE"].append(_scored(build(ctx, "NURTURE", remaining), fill=0).collect())
 
     top_n = config.rules.top_n
     items = []
@@ -278,11 +278,21 @@ def score(
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
+    run_rhythm = with_rhythm(history, lines, as_of, config)
+    window = run_rhythm.window_days
     model = None
     if "REBUY" in config.priority:
-        model = rebuy_model.calibrate(lines, inputs.products, as_of, config)
+        model = rebuy_model.calibrate(lines, inputs.products, as_of, config, window)
     pool = popular_pool(products, config.rules.popular_pool_size)
-    ctx = Context(as_of, config, products, history, pool, model)
+    modes, checked = validation.validate(lines, inputs.products, as_of, config, window)
+    run_config = config
+    if (checked.get("assignment") or {}).get("choice") == "repeat":
+        # the assignment lost to REPEAT for everyone on the validation window: REPEAT it is
+        run_config = replace(config, priority=("REBUY",))
+        modes = modes | {"REBUY": "baseline"}
+    ctx = Context(
+        as_of, run_config, products, history, pool, model, window or config.rhythm.horizon_days, modes
+    )
     customers = history.customers
     if n_customers is None:
         n_customers = int(customers["in_scope"].sum())
@@ -355,8 +365,20 @@ def score(
         "audits": {f"{k}:{r}": n for k, r, n in sorted(audit_counts.iter_rows())},
         "active_products": int(products["is_active"].sum()),
         "rebuy_model": model.as_dict() if model else None,
+        "rhythm": run_rhythm.as_dict(),
+        "validation": checked,
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
+
+
+def with_rhythm(history: History, lines: pl.LazyFrame, as_of: date, config: ScoringConfig) -> rhythm.Rhythm:
+    """Derive the run's rhythm (reco.scoring.rhythm) and add each customer's ``cycle_days``
+    and ``lapsed_after`` to ``history.customers`` (in place, its cid order kept)."""
+    run_rhythm, per_customer = rhythm.derive(lines, as_of, config)
+    history.customers = history.customers.join(
+        per_customer, on="customer_code", how="left", maintain_order="left"
+    ).with_columns(pl.col("lapsed_after").fill_null(run_rhythm.lapsed_days))
+    return run_rhythm
 
 
 def consent_audits(inputs: ScoringInputs) -> list:

@@ -6,17 +6,19 @@ Features of a (customer, product) the customer bought, all as of a date (docs/sc
 |---|---|
 | frequency | ln(1 + time-decayed orders of the product), half-life ``half_life_days`` |
 | orders | ln(1 + orders of the product) |
-| recency | 0.5 ** (days since the product's last purchase / ``calibration_days``) |
+| recency | 0.5 ** (days since the product's last purchase / the window) |
 | due | for a favourite (``min_orders``+ orders): min(days since / usual interval, 2) / 2; else 0 |
 | staple | the product's repeat rate: share of its buyers who bought it in 2+ orders (shrunk) |
 | popularity | distinct buyers over the popularity window / the most any product has |
-| activity | 0.5 ** (days since the customer's last purchase / ``calibration_days``) |
+| activity | 0.5 ** (days since the customer's last purchase / the window) |
 
-The log-odds are ``w_baseline + Σ w_f × f``. :func:`calibrate` learns the weights from the
-history itself: features as of ``as_of - calibration_days``, outcome = bought again in the
-``calibration_days`` up to as_of, a ridge-regularised logistic regression (Newton steps,
-NumPy). Everything it reads is before as_of, so a backtest at a cutoff stays leak-free. With
-too little history (or ``calibrate = false``) the configured ``w_*`` are used, and the run says so.
+The window is the run's (reco.scoring.rhythm): the campaign horizon, shortened so that at
+least as much history lies before it. The log-odds are ``w_baseline + Σ w_f × f``.
+:func:`calibrate` learns the weights from the history itself: features as of
+``as_of - window``, outcome = bought again in the window up to as_of, a ridge-regularised
+logistic regression (Newton steps, NumPy). Everything it reads is before as_of, so a
+backtest at a cutoff stays leak-free. With too little history (or ``calibrate = false``) the
+configured ``w_*`` are used, and the run says so.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class RebuyModel:
     calibrated_as_of: date | None = None
     rows: int = 0
     repurchases: int = 0
+    #: the calibration window in days (None when not calibrated)
+    window_days: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -59,6 +63,7 @@ class RebuyModel:
             "calibrated_as_of": self.calibrated_as_of.isoformat() if self.calibrated_as_of else None,
             "rows": self.rows,
             "repurchases": self.repurchases,
+            "window_days": self.window_days,
         }
 
 
@@ -82,10 +87,12 @@ def features(
     rates: pl.LazyFrame,
     products: pl.LazyFrame,
     config: ScoringConfig,
+    window_days: int,
 ) -> pl.LazyFrame:
-    """``cid, pid, last_date`` and ``f_<feature>`` for every row of ``cp`` (a History.cp)."""
+    """``cid, pid, last_date`` and ``f_<feature>`` for every row of ``cp`` (a History.cp);
+    ``window_days`` scales recency and activity."""
     cfg = config.rebuy
-    horizon = float(cfg.calibration_days)
+    horizon = float(window_days)
     return (
         cp.join(rates, on="pid", how="left")
         .join(products.select("pid", "pop"), on="pid")
@@ -127,16 +134,29 @@ def _fit(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, steps: int = 50) ->
     return np.r_[w[0] - (coef * mean).sum(), coef]
 
 
-def calibrate(lines: pl.LazyFrame, products: pl.LazyFrame, as_of: date, config: ScoringConfig) -> RebuyModel:
+def calibrate(
+    lines: pl.LazyFrame,
+    products: pl.LazyFrame,
+    as_of: date,
+    config: ScoringConfig,
+    window_days: int | None,
+) -> RebuyModel:
     """Learn the REBUY weights from ``lines`` (purchase lines strictly before ``as_of``).
 
     Every k-th customer code (k so that at most ``calibration_customers`` are kept) who bought
-    before ``as_of - calibration_days``; their features as of that date; the outcome is
-    whether they bought the product again before ``as_of``."""
+    before ``as_of - window_days``; their features as of that date; the outcome is whether
+    they bought the product again before ``as_of``. ``window_days`` None (too little history,
+    reco.scoring.rhythm): the configured weights."""
     cfg = config.rebuy
     if not cfg.calibrate:
         return configured(config, "calibrate = false")
-    start = as_of - timedelta(days=cfg.calibration_days)
+    if window_days is None:
+        return configured(
+            config,
+            f"too little history for a calibration window of at least "
+            f"{config.rhythm.min_window_days} days with as much history before it",
+        )
+    start = as_of - timedelta(days=window_days)
     before = lines.filter(pl.col("order_date") < start)
     codes = before.select("customer_code").unique().sort("customer_code").collect()
     if codes.height == 0:
@@ -152,6 +172,7 @@ def calibrate(lines: pl.LazyFrame, products: pl.LazyFrame, as_of: date, config: 
         repeat_rates(history.cp.lazy(), cfg.repeat_prior),
         past.lazy(),
         config,
+        window_days,
     )
     bought = (
         lines.filter(pl.col("order_date") >= start)
@@ -179,4 +200,4 @@ def calibrate(lines: pl.LazyFrame, products: pl.LazyFrame, as_of: date, config: 
     weights = {"baseline": round(float(w[0]), 6)} | {
         f: round(float(v), 6) for f, v in zip(FEATURES, w[1:], strict=True)
     }
-    return RebuyModel(weights, "calibrated", None, start, data.height, positives)
+    return RebuyModel(weights, "calibrated", None, start, data.height, positives, window_days)

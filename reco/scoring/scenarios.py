@@ -9,7 +9,7 @@ the customer's purchased products that contributed most. Formulas are in docs/sc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
@@ -28,6 +28,11 @@ class Context:
     pool: pl.DataFrame
     #: REBUY's weights (calibrated on the history, or the configured ones)
     rebuy: rebuy_model.RebuyModel | None = None
+    #: the scale of REBUY's recency features: the run's window (reco.scoring.rhythm)
+    window_days: int | None = None
+    #: per scenario, "learnt" or "baseline": what self-validation chose (reco.scoring.validation);
+    #: a scenario missing here uses its learnt builder
+    modes: dict[str, str] = field(default_factory=dict)
 
 
 def _active(ctx: Context) -> pl.LazyFrame:
@@ -130,7 +135,12 @@ def rebuy(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         .join(_active(ctx), on="pid", how="semi")
     )
     cands = rebuy_model.features(
-        own, ctx.history.customers.lazy(), repeat_rate(ctx), ctx.products.lazy(), ctx.config
+        own,
+        ctx.history.customers.lazy(),
+        repeat_rate(ctx),
+        ctx.products.lazy(),
+        ctx.config,
+        ctx.window_days or ctx.config.rhythm.horizon_days,
     ).select(
         "cid",
         "pid",
@@ -313,11 +323,84 @@ BUILDERS = {
 }
 
 
+# -- the simple baselines self-validation compares each scenario with ---------------------------
+
+
+def repeat(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """REPEAT (ANCHORS.md): the customer's own active products by number of orders (the
+    score), ties by most recent purchase (``tb``), then popularity rank. No probability floor:
+    the model that would set it is the one self-validation did not trust."""
+    return (
+        ctx.history.cp.lazy()
+        .join(subset.lazy().select("cid"), on="cid", how="semi")
+        .join(_active(ctx), on="pid", how="semi")
+        .select(
+            "cid",
+            "pid",
+            tb=pl.col("last_date").cast(pl.Int32).cast(pl.Float64),
+            c_orders=pl.col("n_orders").cast(pl.Float64),
+        )
+    )
+
+
+def popular(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """POP: the most popular active products (the overall pool), less recent purchases."""
+    pool = ctx.pool.lazy().filter(pl.col("pool_family").is_null()).select("pid")
+    cands = subset.lazy().select("cid").join(pool, how="cross")
+    return (
+        _without_recent(ctx, cands)
+        .join(ctx.products.lazy().select("pid", "pop"), on="pid")
+        .select("cid", "pid", tb=pl.lit(0.0), c_popularity=pl.col("pop"))
+    )
+
+
+def cooccurring(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """SAR-like: co-occurrence neighbours of the customer's products by similarity alone
+    (never a product they own)."""
+    return (
+        cooccurrence(ctx, subset)
+        .join(_active(ctx), on="pid", how="semi")
+        .select("cid", "pid", "because_1", "because_2", tb=pl.lit(0.0), c_cooccurrence=pl.col("cooc"))
+    )
+
+
+def cooccurring_up(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
+    """:func:`cooccurring` restricted to a premium tier at least ``min_tier_step`` above the
+    customer's usual one: SAR restricted to higher tiers, so an UPSELL list stays an upsell."""
+    step = ctx.config.upsell.min_tier_step
+    return (
+        cooccurring(ctx, subset.filter(pl.col("usual_tier").is_not_null()))
+        .join(ctx.products.lazy().select("pid", "tier"), on="pid")
+        .join(ctx.history.customers.lazy().select("cid", "usual_tier"), on="cid")
+        .filter(pl.col("tier") >= pl.col("usual_tier") + step)
+        .drop("tier", "usual_tier")
+    )
+
+
+#: Each scenario's simple baseline: (name, builder).
+BASELINES = {
+    "REBUY": ("REPEAT", repeat),
+    "WINBACK": ("POP", popular),
+    "NURTURE": ("POP", popular),
+    "UPSELL": ("COOCCURRENCE_UP", cooccurring_up),
+    "CROSS_SELL": ("COOCCURRENCE", cooccurring),
+}
+
+
+def build(ctx: Context, scenario: str, subset: pl.DataFrame, mode: str | None = None) -> pl.LazyFrame:
+    """The candidates of ``scenario`` for ``subset``: its learnt builder, or its baseline when
+    ``mode`` (default: the one self-validation chose, ``ctx.modes``) is "baseline"."""
+    mode = mode or ctx.modes.get(scenario, "learnt")
+    return (BASELINES[scenario][1] if mode == "baseline" else BUILDERS[scenario])(ctx, subset)
+
+
 def fits(scenario: str, config: ScoringConfig) -> pl.Expr:
-    """Which customers a scenario is for (before checking it has candidates for them)."""
+    """Which customers a scenario is for (before checking it has candidates for them).
+    Lapsed: more days since the last purchase than the customer's ``lapsed_after``
+    (reco.scoring.rhythm)."""
     has_history = pl.col("n_orders") > 0
     return {
-        "WINBACK": has_history & (pl.col("days_since_last") > config.winback.lapsed_days),
+        "WINBACK": has_history & (pl.col("days_since_last") > pl.col("lapsed_after")),
         "REBUY": has_history,
         "NURTURE": pl.col("n_orders") <= config.nurture.max_orders,
         "UPSELL": has_history & pl.col("usual_tier").is_not_null(),

@@ -22,6 +22,25 @@ def test_repeat_ranks_own_products_by_orders_then_most_recent(small_events):
     assert recs["bob"][2] not in {"A", "D"}
 
 
+def test_repeat_breaks_ties_on_orders_and_recency_by_popularity():
+    # x bought K and Z in one order (a tie on orders and on recency); Z has more buyers, so
+    # it comes first although K sorts first by code (ANCHORS.md: "then by POP rank")
+    s = split(
+        events(
+            [
+                ("x", "o1", "K", "2021-05-01"),
+                ("x", "o1", "Z", "2021-05-01"),
+                ("x", "o9", "K", "2021-06-02"),
+                ("y", "o2", "Z", "2021-05-02"),
+                ("w", "o3", "Z", "2021-05-03"),
+            ]
+        ),
+        CUTOFF,
+        90,
+    )
+    assert _lists(baselines.repeat(s, s.eligible))["x"][:2] == ["Z", "K"]
+
+
 def test_pop_gives_everyone_the_most_recent_buyers_products(small_events):
     s = split(small_events, CUTOFF, 90)
     recs = _lists(baselines.pop(s, s.eligible))

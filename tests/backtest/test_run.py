@@ -168,3 +168,12 @@ def test_verdicts_hold_each_scenario_to_the_baseline_of_its_task(result, monkeyp
         assert v["verdict"].startswith("beats" if better else "does not beat")
     data = json.loads(rep.to_json(_report(result)))
     assert {v["comparison"] for v in data["cutoffs"][0]["verdicts"]} == set(verdicts)
+
+
+def test_the_backtest_horizon_is_the_scoring_horizon(tmp_path):
+    # --horizon-days drives the scorer's rhythm.horizon_days, over a configuration file's
+    config = tmp_path / "reco.toml"
+    config.write_text("[rhythm]\nhorizon_days = 90\nlapsed_cycles = 2.0\n")
+    scoring = run.scoring_config(config, 28)
+    assert scoring.rhythm.horizon_days == 28 and scoring.rhythm.lapsed_cycles == 2.0
+    assert run.scoring_config(None, 45).rhythm.horizon_days == 45

@@ -32,6 +32,12 @@ def test_score_prints_a_generated_run_id_and_tables(marts, capsys):
     out = capsys.readouterr().out
     assert "run id: " in out and "eligible" in out
     assert main(["runs", "list"]) == 0 and "run id" in capsys.readouterr().out
+    run_id = out.split("run id: ")[1].split()[0]
+    assert main(["runs", "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    # the rhythm and the self-validation choices the run made, with their window
+    assert "horizon and rhythm" in shown and "lapsed_days" in shown
+    assert "self-validation" in shown and "REPEAT" in shown
 
 
 def test_user_errors_are_one_line(marts, capsys):

@@ -42,7 +42,8 @@ def _frames(n_customers: int, *, after_as_of: bool = False) -> tuple[dict[str, p
     return frames | {"product": products, "order_line": lines}, staple
 
 
-REBUY_ONLY = {"priority": ["REBUY"], "rules": {"top_n": 3}}
+#: the model itself, as if self-validation had kept it (tests/scoring/test_validation.py)
+REBUY_ONLY = {"priority": ["REBUY"], "rules": {"top_n": 3}, "validation": {"enabled": False}}
 
 
 def test_weights_are_learnt_from_the_history_before_as_of_and_rank_the_staple_first():

@@ -1,0 +1,233 @@
+"""Self-validation: before scoring, replay the backtest's protocol on the retailer's own recent
+past and keep each scenario's learnt choice only where it beats its simple baseline there
+(docs/scoring.md, "Self-validation").
+
+- The validation window is the run's window (reco.scoring.rhythm: the horizon, at most half
+  the history) just before as_of; training is every purchase before it. Nothing on or after
+  as_of is read.
+- The data is a sample: every k-th customer code among those with history before the window,
+  at most ``validation.max_customers``, and their whole history (the validation's model,
+  popularity and co-occurrences are learnt from it, so its cost does not grow with the
+  customer base). The customers judged are the sampled ones who bought both before and in
+  the window (the backtest's eligible customers).
+- For each scenario of ``priority``, its learnt list and its baseline's list
+  (scenarios.BASELINES: REBUY against REPEAT, CROSS_SELL against co-occurrence, UPSELL
+  against co-occurrence restricted to higher tiers, WINBACK and NURTURE against POP) are
+  built by the scorer's own code as of the window's start, for the customers the scenario
+  fits, and judged on the window: hit@top_n for
+  REBUY, WINBACK and NURTURE; new-item hit@top_n (among customers who bought something new)
+  for CROSS_SELL and UPSELL.
+- The rule: the learnt list is used when at least ``min_customers`` were judged and the
+  one-sided lower bound at ``confidence`` of the paired mean difference (learnt − baseline,
+  per customer; normal approximation, se = sd / √n) is above 0. Otherwise the baseline is
+  used: a run is never worse than the baseline on its own validation window. When there is
+  no window (too little history), every scenario uses its baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date, timedelta
+from statistics import NormalDist
+
+import numpy as np
+import polars as pl
+
+from reco.scoring import rebuy_model, rhythm
+from reco.scoring.config import ScoringConfig
+from reco.scoring.features import build_history, popular_pool, prepare_products
+from reco.scoring.scenarios import BASELINES, Context, build, fits, repeat_rate
+
+#: the task each scenario is judged on (as in reco.backtest.run.TASKS)
+METRIC = {
+    "REBUY": "hit",
+    "WINBACK": "hit",
+    "NURTURE": "hit",
+    "UPSELL": "new_item_hit",
+    "CROSS_SELL": "new_item_hit",
+}
+
+
+def _sample(codes: pl.DataFrame, limit: int) -> pl.DataFrame:
+    """Every k-th code (sorted), k so that at most ``limit`` are kept."""
+    return codes.sort("customer_code").gather_every(max(1, math.ceil(codes.height / limit)))
+
+
+def _lists(ctx: Context, scenario: str, subset: pl.DataFrame, mode: str) -> pl.DataFrame:
+    """The top-n list of ``scenario`` in ``mode`` for ``subset``: ``cid, pid``."""
+    from reco.scoring.engine import _scored, family_cap, select_top
+
+    cands = _scored(build(ctx, scenario, subset, mode), fill=0)
+    cap = family_cap(scenario, ctx.config)
+    return select_top(cands, ctx.products, ctx.config, cap).select("cid", "pid").collect()
+
+
+def _hits(lists: pl.DataFrame, truth: pl.DataFrame, population: pl.DataFrame) -> np.ndarray:
+    """Per customer of ``population`` (in its order): 1 if their list holds a product of
+    ``truth`` (cid, pid), else 0."""
+    hit = lists.join(truth, on=["cid", "pid"], how="semi").select("cid").unique().with_columns(h=pl.lit(1.0))
+    return population.join(hit, on="cid", how="left", maintain_order="left")["h"].fill_null(0.0).to_numpy()
+
+
+def compare(learnt: np.ndarray, baseline: np.ndarray, config: ScoringConfig) -> dict:
+    """The paired comparison and the choice, by the rule of this module's docstring."""
+    v = config.validation
+    n = len(learnt)
+    out: dict = {"n": n}
+    if n == 0:
+        return out | {"choice": "baseline", "why": "no customer to judge on"}
+    d = learnt - baseline
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf
+    z95 = NormalDist().inv_cdf(0.975)
+    lower = mean - NormalDist().inv_cdf(v.confidence) * se
+    out |= {
+        "learnt": round(float(learnt.mean()), 4),
+        "baseline": round(float(baseline.mean()), 4),
+        "difference": round(mean, 4),
+        "ci_low": round(mean - z95 * se, 4) if math.isfinite(se) else None,
+        "ci_high": round(mean + z95 * se, 4) if math.isfinite(se) else None,
+        "lower_bound": round(lower, 4) if math.isfinite(lower) else None,
+    }
+    if n < v.min_customers:
+        return out | {"choice": "baseline", "why": f"too few customers to tell ({n} < {v.min_customers})"}
+    if lower > 0:
+        return out | {"choice": "learnt", "why": f"better at {v.confidence:.0%} confidence"}
+    if mean > 0:
+        return out | {"choice": "baseline", "why": f"not better at {v.confidence:.0%} confidence"}
+    return out | {"choice": "baseline", "why": "not better"}
+
+
+def validate(
+    lines: pl.LazyFrame,
+    products: pl.LazyFrame,
+    as_of: date,
+    config: ScoringConfig,
+    window_days: int | None,
+) -> tuple[dict[str, str], dict]:
+    """Each scenario's mode ("learnt" or "baseline") and the record written to the run's
+    counts_json under ``validation``. ``lines``: purchase lines before ``as_of``;
+    ``products``: the catalogue as ScoringInputs.products."""
+    scenarios = list(config.priority)
+    if "NURTURE" not in scenarios:  # NURTURE catches the customers no scenario fits
+        scenarios.append("NURTURE")
+    v = config.validation
+    if not v.enabled:
+        record = {"skipped": "validation.enabled = false: every scenario uses its learnt list"}
+        return dict.fromkeys(scenarios, "learnt"), record
+    rule = (
+        f"learnt when n >= {v.min_customers} and the one-sided {v.confidence:.0%} lower bound of "
+        "the paired difference (learnt - baseline) is above 0; else the baseline"
+    )
+    if window_days is None:
+        record = {"skipped": "too little history for a validation window: every scenario uses its baseline"}
+        return dict.fromkeys(scenarios, "baseline"), record | {"rule": rule}
+
+    # each scenario's own list for every customer it fits, as the backtest's scenario lists
+    run_config = config
+    config = replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
+    start = as_of - timedelta(days=window_days)
+    # a sample of customers (every k-th code among those with history before the window) whose
+    # whole history is the validation's data: its model, popularity and co-occurrences too
+    codes = lines.filter(pl.col("order_date") < start).select("customer_code").unique().collect()
+    sample = _sample(codes, v.max_customers)
+    sampled = lines.join(sample.lazy(), on="customer_code", how="semi")
+    train = sampled.filter(pl.col("order_date") < start)
+    window = sampled.filter(pl.col("order_date") >= start)
+    eligible = sample.join(window.select("customer_code").unique().collect(), on="customer_code", how="semi")
+    past = prepare_products(products, train, start, config)
+    history = build_history(train, past, eligible.lazy(), start, config)
+    from reco.scoring.engine import with_rhythm
+
+    past_rhythm = with_rhythm(history, train, start, config)
+    model = None
+    if "REBUY" in scenarios:
+        model = rebuy_model.calibrate(train, products, start, config, past_rhythm.window_days)
+    ctx = Context(
+        start,
+        config,
+        past,
+        history,
+        popular_pool(past, config.rules.popular_pool_size),
+        model,
+        past_rhythm.window_days or config.rhythm.horizon_days,
+    )
+    repeat_rate(ctx)
+    codes = history.customers.lazy().select("customer_code", "cid")
+    truth = (
+        window.select("customer_code", "product_key")
+        .unique()
+        .join(codes, on="customer_code")
+        .join(past.lazy().select("product_key", "pid"), on="product_key")
+        .select("cid", "pid")
+        .collect()
+    )
+    owned = history.cp.select("cid", "pid")
+    new_truth = truth.join(owned, on=["cid", "pid"], how="anti")
+    in_scope = history.customers.filter("in_scope")
+    modes: dict[str, str] = {}
+    rows = []
+    for scenario in scenarios:
+        metric = METRIC[scenario]
+        subset = in_scope.filter(fits(scenario, config))
+        target = new_truth if metric == "new_item_hit" else truth
+        population = subset.select("cid").join(target.select("cid").unique(), on="cid", how="semi")
+        subset = subset.join(population, on="cid", how="semi")
+        if subset.height:
+            learnt = _hits(_lists(ctx, scenario, subset, "learnt"), target, population)
+            base = _hits(_lists(ctx, scenario, subset, "baseline"), target, population)
+        else:
+            learnt = base = np.zeros(0)
+        verdict = compare(learnt, base, config)
+        modes[scenario] = verdict["choice"]
+        rows.append(
+            {"scenario": scenario, "metric": metric, "baseline_name": BASELINES[scenario][0]} | verdict
+        )
+    assignment = guard(replace(ctx, config=run_config, modes=modes), in_scope, truth)
+    record = {
+        "window": {
+            "start": start.isoformat(),
+            "end": (as_of - timedelta(days=1)).isoformat(),
+            "days": window_days,
+        },
+        "sampled_customers": sample.height,
+        "customers": eligible.height,
+        "rebuy_model": model.as_dict() if model else None,
+        "rule": rule,
+        "scenarios": rows,
+        "assignment": assignment,
+    }
+    return modes, record
+
+
+def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
+    """The whole assignment (each customer's scenario, in the chosen modes) against REPEAT for
+    everyone, hit@top_n on the validation window. When at least ``min_customers`` are judged and
+    the assignment is worse at ``confidence`` (the one-sided upper bound of the paired
+    difference is below 0), the run gives everyone with history REPEAT (``choice`` "repeat")."""
+    from reco.scoring.engine import _score_chunk
+
+    v = ctx.config.validation
+    population = in_scope.select("cid").join(truth.select("cid").unique(), on="cid", how="semi")
+    if population.height == 0:
+        return {"n": 0, "choice": "assignment", "why": "no customer to judge on"}
+    items, _ = _score_chunk(ctx, in_scope.join(population, on="cid", how="semi"))
+    assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
+    repeat = _lists(ctx, "REBUY", in_scope.join(population, on="cid", how="semi"), "baseline")
+    platform = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
+    verdict = compare(platform, _hits(repeat, truth, population), ctx.config)
+    verdict = {k: val for k, val in verdict.items() if k not in ("choice", "why")}
+    d, n = verdict.get("difference"), verdict["n"]
+    upper = None
+    if d is not None and verdict.get("lower_bound") is not None:
+        upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
+    out = {"baseline_name": "REPEAT for everyone", **verdict, "upper_bound": upper}
+    if n >= v.min_customers and upper is not None and upper < 0:
+        return out | {"choice": "repeat", "why": f"the assignment is worse at {v.confidence:.0%} confidence"}
+    if n < v.min_customers:
+        return out | {"choice": "assignment", "why": f"too few customers to tell ({n} < {v.min_customers})"}
+    return out | {"choice": "assignment", "why": "not worse"}
+
+
+__all__ = ["validate", "compare", "METRIC", "rhythm"]
