@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
 import pytest
 from warehouse_sample import by_key, query
 
@@ -250,3 +255,19 @@ def test_the_wine_vocabulary_is_the_shipped_seeds(wine_warehouse):
             f" except select {column} from lookups.{seed}",
         )
         assert unknown == [], column
+
+
+def test_source_freshness_measures_each_loaded_entity_against_its_thresholds(wine_warehouse):
+    """The sample's customers and catalogue were loaded in 2024 (stale: an error at the default
+    thresholds), its sales batch and contacts now (fresh); the sales lines' load time is their
+    batch's, read from raw.load_batch. dbt exits non-zero because of the errors."""
+    with pytest.raises(RecoError):
+        run_dbt(wine_warehouse, ["source", "freshness", "--select", "source:raw"], capture=True)
+    results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "sources.json").read_text(encoding="utf-8"))
+    status = {r["unique_id"].removeprefix("source.reco.raw."): r["status"] for r in results["results"]}
+    assert status == {"customer": "error", "product": "error", "sales_line": "pass", "contact": "pass"}
+    (sales,) = (r for r in results["results"] if r["unique_id"].endswith(".sales_line"))
+    (loaded_at,) = query(
+        wine_warehouse, "select max(loaded_at) as at from raw.load_batch where entity = 'sales'"
+    )
+    assert datetime.fromisoformat(sales["max_loaded_at"]) == loaded_at["at"]
