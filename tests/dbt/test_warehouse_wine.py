@@ -8,6 +8,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from warehouse_sample import by_key, query
 
@@ -271,3 +272,32 @@ def test_source_freshness_measures_each_loaded_entity_against_its_thresholds(win
         wine_warehouse, "select max(loaded_at) as at from raw.load_batch where entity = 'sales'"
     )
     assert datetime.fromisoformat(sales["max_loaded_at"]) == loaded_at["at"]
+
+
+def test_staging_reads_the_sales_lines_without_joining_their_files(wine_warehouse):
+    """stg_raw__sales_lines reads the lineage view; PostgreSQL drops the view's join to
+    raw.load_file (a left join on its key, no column read), so staging costs no extra join."""
+    plan = "\n".join(
+        r["QUERY PLAN"] for r in query(wine_warehouse, "explain select * from staging.stg_raw__sales_lines")
+    )
+    assert "load_batch" in plan
+    assert "load_file" not in plan
+
+
+def test_a_source_key_without_its_constraint_fails_the_source_tests(wine_warehouse):
+    """constraint_exists reads the catalog: the build ran it and it passed; once raw.load_file's
+    primary key is dropped, the same compiled test returns a failing row."""
+    compiled = Path(os.environ["DBT_TARGET_PATH"], "compiled")
+    (sql_file,) = compiled.rglob("source_constraint_exists_raw_load_file_batch_id__file_no.sql")
+    sql = sql_file.read_text(encoding="utf-8")
+    assert query(wine_warehouse, sql) == []
+    with psycopg.connect(wine_warehouse.conninfo(), autocommit=True) as conn:
+        conn.execute("alter table raw.load_file drop constraint pk_load_file")
+        try:
+            (failure,) = query(wine_warehouse, sql)
+        finally:
+            conn.execute(
+                "alter table raw.load_file add constraint pk_load_file primary key (batch_id, file_no)"
+            )
+    assert failure["table_name"] == "raw.load_file"
+    assert failure["wanted_columns"] == ["batch_id", "file_no"]
