@@ -7,7 +7,9 @@ with segments as (
 
 grid as (
 
-    select r_score, f_score
+    select
+        r_score,
+        f_score
     from generate_series(1, 5) as r (r_score)
     cross join generate_series(1, 5) as f (f_score)
 
@@ -20,7 +22,8 @@ select
 
 from grid
 left join segments
-    on grid.r_score between segments.r_min and segments.r_max
-    and grid.f_score between segments.f_min and segments.f_max
+    on
+        grid.r_score between segments.r_min and segments.r_max
+        and grid.f_score between segments.f_min and segments.f_max
 group by grid.r_score, grid.f_score
 having count(segments.segment) <> 1

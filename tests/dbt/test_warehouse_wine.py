@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
 import pytest
 from warehouse_sample import by_key, query
 
@@ -250,3 +256,48 @@ def test_the_wine_vocabulary_is_the_shipped_seeds(wine_warehouse):
             f" except select {column} from lookups.{seed}",
         )
         assert unknown == [], column
+
+
+def test_source_freshness_measures_each_loaded_entity_against_its_thresholds(wine_warehouse):
+    """The sample's customers and catalogue were loaded in 2024 (stale: an error at the default
+    thresholds), its sales batch and contacts now (fresh); the sales lines' load time is their
+    batch's, read from raw.load_batch. dbt exits non-zero because of the errors."""
+    with pytest.raises(RecoError):
+        run_dbt(wine_warehouse, ["source", "freshness", "--select", "source:raw"], capture=True)
+    results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "sources.json").read_text(encoding="utf-8"))
+    status = {r["unique_id"].removeprefix("source.reco.raw."): r["status"] for r in results["results"]}
+    assert status == {"customer": "error", "product": "error", "sales_line": "pass", "contact": "pass"}
+    (sales,) = (r for r in results["results"] if r["unique_id"].endswith(".sales_line"))
+    (loaded_at,) = query(
+        wine_warehouse, "select max(loaded_at) as at from raw.load_batch where entity = 'sales'"
+    )
+    assert datetime.fromisoformat(sales["max_loaded_at"]) == loaded_at["at"]
+
+
+def test_staging_reads_the_sales_lines_without_joining_their_files(wine_warehouse):
+    """stg_raw__sales_lines reads the lineage view; PostgreSQL drops the view's join to
+    raw.load_file (a left join on its key, no column read), so staging costs no extra join."""
+    plan = "\n".join(
+        r["QUERY PLAN"] for r in query(wine_warehouse, "explain select * from staging.stg_raw__sales_lines")
+    )
+    assert "load_batch" in plan
+    assert "load_file" not in plan
+
+
+def test_a_source_key_without_its_constraint_fails_the_source_tests(wine_warehouse):
+    """constraint_exists reads the catalog: the build ran it and it passed; once raw.load_file's
+    primary key is dropped, the same compiled test returns a failing row."""
+    compiled = Path(os.environ["DBT_TARGET_PATH"], "compiled")
+    (sql_file,) = compiled.rglob("source_constraint_exists_raw_load_file_batch_id__file_no.sql")
+    sql = sql_file.read_text(encoding="utf-8")
+    assert query(wine_warehouse, sql) == []
+    with psycopg.connect(wine_warehouse.conninfo(), autocommit=True) as conn:
+        conn.execute("alter table raw.load_file drop constraint pk_load_file")
+        try:
+            (failure,) = query(wine_warehouse, sql)
+        finally:
+            conn.execute(
+                "alter table raw.load_file add constraint pk_load_file primary key (batch_id, file_no)"
+            )
+    assert failure["table_name"] == "raw.load_file"
+    assert failure["wanted_columns"] == ["batch_id", "file_no"]

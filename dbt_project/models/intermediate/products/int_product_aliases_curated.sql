@@ -109,7 +109,7 @@ ranked as (
     from candidates
     where
         rank_in_source = 1
-        and product_key in (select product_key from known_product_keys)
+        and product_key in (select product_key from known_product_keys)  -- noqa: RF02
 
 ),
 

@@ -36,7 +36,7 @@ totals as (
         -- a customer bought it in the window when their last purchase of it falls there
         count(*) filter (
             where purchases.last_order_date
-                > as_of.as_of_date - {{ var('popularity_window_days') }}
+            > as_of.as_of_date - {{ var('popularity_window_days') }}
         ) as n_buyers_recent
 
     from purchases

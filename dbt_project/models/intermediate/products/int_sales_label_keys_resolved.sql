@@ -45,8 +45,9 @@ final as (
 
     from keyed_pairs
     left join sales_aliases
-        on keyed_pairs.product_label_normalized = sales_aliases.alias_label
-        and keyed_pairs.first_pass_resolution is null
+        on
+            keyed_pairs.product_label_normalized = sales_aliases.alias_label
+            and keyed_pairs.first_pass_resolution is null
 
 )
 

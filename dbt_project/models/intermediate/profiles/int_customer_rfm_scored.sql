@@ -72,8 +72,9 @@ final as (
 
     from scored
     left join segments
-        on scored.r_score between segments.r_min and segments.r_max
-        and scored.f_score between segments.f_min and segments.f_max
+        on
+            scored.r_score between segments.r_min and segments.r_max
+            and scored.f_score between segments.f_min and segments.f_max
 
 )
 

@@ -45,10 +45,10 @@ final as (
 
         ---------- top values and their share of purchase revenue
         {% for name in dimensions -%}
-        {% for n in [1, 2, 3] -%}
-        shares.top_{{ name }}_{{ n }}::text as top_{{ name }}_{{ n }},
-        shares.top_{{ name }}_{{ n }}_ca_share::double precision as top_{{ name }}_{{ n }}_ca_share,
-        {% endfor -%}
+            {% for n in [1, 2, 3] -%}
+                shares.top_{{ name }}_{{ n }}::text as top_{{ name }}_{{ n }},
+                shares.top_{{ name }}_{{ n }}_ca_share::double precision as top_{{ name }}_{{ n }}_ca_share,
+            {% endfor -%}
         {% endfor %}
         ---------- aroma profile
         aromas.aroma_axe_1::text as aroma_axe_1,

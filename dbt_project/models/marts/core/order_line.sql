@@ -50,8 +50,9 @@ joined as (
     inner join code_map
         on sales_lines.customer_code = code_map.source_customer_code
     inner join resolved_keys
-        on coalesce(sales_lines.product_key, '') = coalesce(resolved_keys.source_product_key, '')
-        and coalesce(sales_lines.product_label, '') = coalesce(resolved_keys.source_product_label, '')
+        on
+            coalesce(sales_lines.product_key, '') = coalesce(resolved_keys.source_product_key, '')
+            and coalesce(sales_lines.product_label, '') = coalesce(resolved_keys.source_product_label, '')
 
 ),
 

@@ -94,7 +94,7 @@ all_products as (
         catalogue.premium_tier,
         catalogue.unit_price,
         {% for axis in aroma_axes() -%}
-        catalogue.aroma_{{ axis }},
+            catalogue.aroma_{{ axis }},
         {% endfor -%}
         catalogue.is_active,
         catalogue.season_tags,
@@ -102,8 +102,9 @@ all_products as (
 
     from catalogue
     left join sales_labels_ranked
-        on catalogue.product_key = sales_labels_ranked.product_key
-        and sales_labels_ranked.label_rank = 1
+        on
+            catalogue.product_key = sales_labels_ranked.product_key
+            and sales_labels_ranked.label_rank = 1
 
     union all
 
@@ -117,7 +118,7 @@ all_products as (
         null::integer as premium_tier,
         null::numeric as unit_price,
         {% for axis in aroma_axes() -%}
-        null::integer as aroma_{{ axis }},
+            null::integer as aroma_{{ axis }},
         {% endfor -%}
         null::boolean as is_active,
         null::jsonb as season_tags,
@@ -179,7 +180,7 @@ final as (
 
         ---------- aroma axes (1-5)
         {% for axis in aroma_axes() -%}
-        priced.aroma_{{ axis }}::integer as aroma_{{ axis }},
+            priced.aroma_{{ axis }}::integer as aroma_{{ axis }},
         {% endfor %}
         ---------- availability and popularity
         coalesce(
@@ -201,7 +202,7 @@ final as (
                     when priced.n_purchase_lines >= 5 and priced.summer_share >= 0.4
                         then 'summer'
                 end
-            ]::text[], null))
+            ]::text[], null))  -- noqa: LT01
         )::json as season_tags,
         coalesce(
             priced.n_buyers_recent::double precision
@@ -215,9 +216,10 @@ final as (
     left join price_ladder
         on priced.product_key = price_ladder.product_key
     left join price_bands
-        on priced.effective_unit_price * (1 + {{ var('vat_rate') }})
+        on
+            priced.effective_unit_price * (1 + {{ var('vat_rate') }})
             >= price_bands.min_price_ttc
-        and priced.effective_unit_price * (1 + {{ var('vat_rate') }})
+            and priced.effective_unit_price * (1 + {{ var('vat_rate') }})
             < price_bands.max_price_ttc
 
 )

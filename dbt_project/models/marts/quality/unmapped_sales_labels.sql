@@ -11,7 +11,7 @@ per_label as (
 
     select
         coalesce(product_label_normalized, '(no label)') as alias_label,
-        (array_agg(source_product_label order by n_lines desc, source_product_label))[1]
+        (array_agg(source_product_label order by n_lines desc, source_product_label asc))[1]
             as example_label,
         count(*) as n_label_variants,
         sum(n_lines) as n_lines,
@@ -35,7 +35,7 @@ final as (
         n_sale_lines::bigint as n_sale_lines,
         revenue_ht_at_stake::double precision as revenue_ht_at_stake,
         row_number() over (
-            order by revenue_ht_at_stake desc, n_lines desc, alias_label
+            order by revenue_ht_at_stake desc, n_lines desc, alias_label asc
         )::integer as curation_rank,
         first_order_date,
         last_order_date

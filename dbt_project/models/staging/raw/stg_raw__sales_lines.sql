@@ -1,15 +1,11 @@
 -- Labels are normalised in int_sales_label_keys_resolved, once per distinct label rather than
 -- once per line: the regular expressions are the costly part of a 10 M-line build.
--- raw.sales_line keeps its rows narrow: the load time is recorded once per batch.
+-- raw.sales_line keeps its rows narrow: the load time is recorded once per batch, and the
+-- view raw.sales_line_lineage adds it (a left join on load_batch's key; its join to load_file
+-- is skipped by PostgreSQL, since no column of it is read here).
 with source as (
 
-    select * from {{ source('raw', 'sales_line') }}
-
-),
-
-batches as (
-
-    select batch_id, loaded_at from {{ source('raw', 'load_batch') }}
+    select * from {{ source('raw', 'sales_line_lineage') }}
 
 ),
 
@@ -39,11 +35,10 @@ final as (
         lower(btrim(line_type)) as line_type,
 
         ---------- lineage
-        source.batch_id,
-        batches.loaded_at
+        batch_id,
+        loaded_at
 
     from source
-    left join batches on batches.batch_id = source.batch_id
 
 )
 
