@@ -203,15 +203,17 @@ def validate(
 
 def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     """The whole assignment (each customer's scenario, in the chosen modes) against REPEAT for
-    everyone, hit@top_n on the validation window. When at least ``min_customers`` are judged and
-    the assignment is worse at ``confidence`` (the one-sided upper bound of the paired
-    difference is below 0), the run gives everyone with history REPEAT (``choice`` "repeat")."""
+    everyone, hit@top_n on the validation window. The assignment is kept only when at least
+    ``min_customers`` are judged and it scored at least as well as REPEAT there; otherwise
+    (too few customers to tell, or worse) the run gives everyone with history REPEAT
+    (``choice`` "repeat"): the simple baseline unless the platform shows it does no worse on
+    the retailer's own recent past."""
     from reco.scoring.engine import _score_chunk
 
     v = ctx.config.validation
     population = in_scope.select("cid").join(truth.select("cid").unique(), on="cid", how="semi")
     if population.height == 0:
-        return {"n": 0, "choice": "assignment", "why": "no customer to judge on"}
+        return {"n": 0, "choice": "repeat", "why": "no customer to judge on"}
     items, _ = _score_chunk(ctx, in_scope.join(population, on="cid", how="semi"))
     assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
     repeat = _lists(ctx, "REBUY", in_scope.join(population, on="cid", how="semi"), "baseline")
@@ -223,11 +225,11 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     if d is not None and verdict.get("lower_bound") is not None:
         upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
     out = {"baseline_name": "REPEAT for everyone", **verdict, "upper_bound": upper}
-    if n >= v.min_customers and upper is not None and upper < 0:
-        return out | {"choice": "repeat", "why": f"the assignment is worse at {v.confidence:.0%} confidence"}
     if n < v.min_customers:
-        return out | {"choice": "assignment", "why": f"too few customers to tell ({n} < {v.min_customers})"}
-    return out | {"choice": "assignment", "why": "not worse"}
+        return out | {"choice": "repeat", "why": f"too few customers to tell ({n} < {v.min_customers})"}
+    if d is None or d < 0:
+        return out | {"choice": "repeat", "why": "the assignment scored below REPEAT on the validation window"}
+    return out | {"choice": "assignment", "why": "not worse than REPEAT on the validation window"}
 
 
 __all__ = ["validate", "compare", "METRIC", "rhythm"]

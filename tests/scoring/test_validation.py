@@ -108,3 +108,15 @@ def test_an_assignment_worse_than_repeat_for_everyone_falls_back_to_it(inputs):
     # the default assignment is not worse than REPEAT here, and is kept
     kept = score(inputs, ScoringConfig(), apply_contact_rules=False).counts["validation"]["assignment"]
     assert kept["choice"] == "assignment"
+
+
+def test_too_few_customers_to_tell_give_everyone_repeat(inputs):
+    """The principle: the simple baseline unless the platform shows on the retailer's own
+    window that it does no worse. With a minimum above the customers judged, it cannot."""
+    result = score(
+        inputs, config_from_dict({"validation": {"min_customers": 100_000}}), apply_contact_rules=False
+    )
+    guard = result.counts["validation"]["assignment"]
+    assert guard["choice"] == "repeat" and guard["why"].startswith("too few customers to tell")
+    assigned = {k for k, n in result.counts["by_scenario"].items() if n}
+    assert assigned <= {"REBUY", "NURTURE"} and result.counts["by_scenario"]["REBUY"] > 2000
