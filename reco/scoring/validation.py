@@ -228,7 +228,8 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     if n < v.min_customers:
         return out | {"choice": "repeat", "why": f"too few customers to tell ({n} < {v.min_customers})"}
     if d is None or d < 0:
-        return out | {"choice": "repeat", "why": "the assignment scored below REPEAT on the validation window"}
+        why = "the assignment scored below REPEAT on the validation window"
+        return out | {"choice": "repeat", "why": why}
     return out | {"choice": "assignment", "why": "not worse than REPEAT on the validation window"}
 
 
