@@ -286,10 +286,16 @@ def score(
     pool = popular_pool(products, config.rules.popular_pool_size)
     modes, checked = validation.validate(lines, inputs.products, as_of, config, window)
     run_config = config
-    if (checked.get("assignment") or {}).get("choice") == "repeat":
-        # the assignment lost to REPEAT for everyone on the validation window: REPEAT it is
+    fallback = (checked.get("assignment") or {}).get("choice")
+    if fallback == "repeat":
+        # the assignment did not show it does as well as REPEAT for everyone: REPEAT it is
         run_config = replace(config, priority=("REBUY",))
         modes = modes | {"REBUY": "baseline"}
+    elif fallback == "pop":
+        # ... nor as well as POP for everyone, which beat REPEAT there: everyone gets POP
+        nurture = replace(config.nurture, max_orders=2**31 - 1)
+        run_config = replace(config, priority=("NURTURE",), nurture=nurture)
+        modes = modes | {"NURTURE": "baseline"}
     ctx = Context(
         as_of, run_config, products, history, pool, model, window or config.rhythm.horizon_days, modes
     )

@@ -201,36 +201,57 @@ def validate(
     return modes, record
 
 
+#: the simple lists the whole assignment is judged against: (choice, name, scenario whose
+#: baseline it is); the better of them on the window is the run's fallback
+FALLBACKS = (("repeat", "REPEAT for everyone", "REBUY"), ("pop", "POP for everyone", "NURTURE"))
+
+
 def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
-    """The whole assignment (each customer's scenario, in the chosen modes) against REPEAT for
-    everyone, hit@top_n on the validation window. The assignment is kept only when at least
-    ``min_customers`` are judged and it scored at least as well as REPEAT there; otherwise
-    (too few customers to tell, or worse) the run gives everyone with history REPEAT
-    (``choice`` "repeat"): the simple baseline unless the platform shows it does no worse on
-    the retailer's own recent past."""
+    """The whole assignment (each customer's scenario, in the chosen modes) against the better
+    of REPEAT and POP for everyone, hit@top_n on the validation window. The assignment is kept
+    only when at least ``min_customers`` are judged and it scored at least as well as that
+    baseline there; otherwise (too few customers to tell, or worse) the run gives everyone that
+    baseline (``choice`` "repeat" or "pop"; REPEAT when too few are judged to tell the two
+    apart): the simple baseline unless the platform shows it does no worse on the retailer's
+    own recent past."""
     from reco.scoring.engine import _score_chunk
 
     v = ctx.config.validation
     population = in_scope.select("cid").join(truth.select("cid").unique(), on="cid", how="semi")
     if population.height == 0:
         return {"n": 0, "choice": "repeat", "why": "no customer to judge on"}
-    items, _ = _score_chunk(ctx, in_scope.join(population, on="cid", how="semi"))
+    judged = in_scope.join(population, on="cid", how="semi")
+    items, _ = _score_chunk(ctx, judged)
     assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
-    repeat = _lists(ctx, "REBUY", in_scope.join(population, on="cid", how="semi"), "baseline")
     platform = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
-    verdict = compare(platform, _hits(repeat, truth, population), ctx.config)
+    baselines = {
+        choice: (name, _hits(_lists(ctx, scenario, judged, "baseline"), truth, population))
+        for choice, name, scenario in FALLBACKS
+    }
+    enough = population.height >= v.min_customers
+    # the better baseline on the window (REPEAT on a tie, or when too few customers to tell)
+    fallback = max(baselines, key=lambda c: (enough and float(baselines[c][1].mean()), c == "repeat"))
+    name, best = baselines[fallback]
+    verdict = compare(platform, best, ctx.config)
     verdict = {k: val for k, val in verdict.items() if k not in ("choice", "why")}
     d, n = verdict.get("difference"), verdict["n"]
     upper = None
     if d is not None and verdict.get("lower_bound") is not None:
         upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
-    out = {"baseline_name": "REPEAT for everyone", **verdict, "upper_bound": upper}
+    out = {
+        "baseline_name": name,
+        **verdict,
+        "upper_bound": upper,
+        "baselines": {nm: round(float(h.mean()), 4) for nm, h in baselines.values()},
+    }
     if n < v.min_customers:
-        return out | {"choice": "repeat", "why": f"too few customers to tell ({n} < {v.min_customers})"}
+        return out | {"choice": fallback, "why": f"too few customers to tell ({n} < {v.min_customers})"}
     if d is None or d < 0:
-        why = "the assignment scored below REPEAT on the validation window"
-        return out | {"choice": "repeat", "why": why}
-    return out | {"choice": "assignment", "why": "not worse than REPEAT on the validation window"}
+        return out | {
+            "choice": fallback,
+            "why": f"the assignment scored below {name} on the validation window",
+        }
+    return out | {"choice": "assignment", "why": f"not worse than {name} on the validation window"}
 
 
 __all__ = ["validate", "compare", "METRIC", "rhythm"]

@@ -4,7 +4,8 @@ baseline on the window before as_of; the run is never worse than the baseline th
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -96,18 +97,21 @@ def test_the_rule_needs_enough_customers_and_a_positive_lower_bound():
     assert verdict["difference"] > 0 and verdict["choice"] == "baseline"
 
 
-def test_an_assignment_worse_than_repeat_for_everyone_falls_back_to_it(inputs):
+def test_an_assignment_worse_than_the_better_simple_list_falls_back_to_it(inputs):
     # UPSELL first takes every customer with a usual tier: its step-up picks are bought far
-    # less often than the customers' own products, so on the validation window the
-    # assignment loses to REPEAT for everyone, and the run gives everyone REPEAT
+    # less often, so on the validation window the assignment loses to the simple lists, and
+    # the run gives everyone the better of REPEAT and POP there
     config = config_from_dict({"priority": ["UPSELL", "REBUY"]})
     result = score(inputs, config, apply_contact_rules=False)
     guard = result.counts["validation"]["assignment"]
-    assert guard["choice"] == "repeat" and guard["upper_bound"] < 0 and guard["n"] >= 200
-    assert result.counts["by_scenario"]["UPSELL"] == 0 and result.counts["by_scenario"]["REBUY"] > 2000
-    # the default assignment is not worse than REPEAT here, and is kept
+    pop, repeat = guard["baselines"]["POP for everyone"], guard["baselines"]["REPEAT for everyone"]
+    assert guard["choice"] == ("pop" if pop > repeat else "repeat"), guard
+    assert guard["upper_bound"] < 0 and guard["n"] >= 200
+    fallback = "NURTURE" if guard["choice"] == "pop" else "REBUY"
+    assert result.counts["by_scenario"]["UPSELL"] == 0 and result.counts["by_scenario"][fallback] > 2000
+    # the default assignment is not worse than the better simple list here, and is kept
     kept = score(inputs, ScoringConfig(), apply_contact_rules=False).counts["validation"]["assignment"]
-    assert kept["choice"] == "assignment"
+    assert kept["choice"] == "assignment", kept
 
 
 def test_too_few_customers_to_tell_give_everyone_repeat(inputs):
@@ -120,3 +124,40 @@ def test_too_few_customers_to_tell_give_everyone_repeat(inputs):
     assert guard["choice"] == "repeat" and guard["why"].startswith("too few customers to tell")
     assigned = {k for k, n in result.counts["by_scenario"].items() if n}
     assert assigned <= {"REBUY", "NURTURE"} and result.counts["by_scenario"]["REBUY"] > 2000
+
+
+def test_where_pop_beats_repeat_on_the_window_the_fallback_is_pop(inputs):
+    """A retailer whose customers buy what is in fashion, not what they bought before: in the
+    90 days before the window half the customers take up three new products, and in the window
+    the other half buy only those. POP then beats REPEAT there, the assignment does not match
+    it, and the run gives everyone POP, not REPEAT."""
+    lines = inputs.order_lines.collect()
+    start = AS_OF - timedelta(days=90)
+    active = inputs.products.filter("is_active").select("product_key").collect()["product_key"].sort()
+    trend, other = active[:3].to_list(), active[3]
+    even = pl.col("customer_code").str.slice(-1).cast(pl.Int32) % 2 == 0
+    row = pl.int_range(pl.len()) % 3
+    pick = (
+        pl.when(row == 0)
+        .then(pl.lit(trend[0]))
+        .when(row == 1)
+        .then(pl.lit(trend[1]))
+        .otherwise(pl.lit(trend[2]))
+    )
+    before, recent = pl.col("order_date") < start - timedelta(days=90), pl.col("order_date") < start
+    lines = lines.filter(
+        recent | even
+    ).with_columns(  # in the window, only the even half buys (and is judged)
+        product_key=pl.when(even & recent & pl.col("product_key").is_in(trend))
+        .then(pl.lit(other))  # the even half never had them
+        .when(~even & ~before & recent)
+        .then(pick)  # the odd half takes them up before the window
+        .when(~recent)
+        .then(pick)  # in the window: the fashion
+        .otherwise(pl.col("product_key"))
+    )
+    result = score(replace(inputs, order_lines=lines.lazy()), ScoringConfig(), apply_contact_rules=False)
+    guard = result.counts["validation"]["assignment"]
+    assert guard["baselines"]["POP for everyone"] > guard["baselines"]["REPEAT for everyone"], guard
+    assert guard["choice"] == "pop" and guard["baseline_name"] == "POP for everyone", guard
+    assert {k for k, n in result.counts["by_scenario"].items() if n} == {"NURTURE"}
