@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from reco.cli._common import console, database
-from reco.demo_data import DEFAULT_END_DATE, generate
+from reco.cli._common import DATE_FORMATS, DATE_METAVAR, Steps, console, database, day
+from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_END_DATE, DEFAULT_SEED, generate
 from reco.demo_data.campaign import DEFAULT_DAYS, DEFAULT_LIFTS, parse_lifts, simulate_campaign
-from reco.errors import RecoError
-
-
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise RecoError(f"--end-date: expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def demo_data(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the CSV files into (created if missing).")],
-    customers: Annotated[int, typer.Option("--customers", help="Number of customer codes.")] = 10_000,
+    out_dir: Annotated[
+        Path,
+        typer.Argument(file_okay=False, help="Folder to write the CSV files into (created if missing)."),
+    ],
+    customers: Annotated[
+        int, typer.Option("--customers", min=1, help="Number of customer codes.")
+    ] = DEFAULT_CUSTOMERS,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")
-    ] = 42,
+    ] = DEFAULT_SEED,
     products: Annotated[
         int | None,
         typer.Option(
@@ -38,20 +35,26 @@ def demo_data(
         ),
     ] = None,
     end_date: Annotated[
-        str,
-        typer.Option("--end-date", help="Last day of the sales, YYYY-MM-DD (the reference date)."),
-    ] = DEFAULT_END_DATE.isoformat(),
+        datetime | None,
+        typer.Option(
+            "--end-date",
+            formats=DATE_FORMATS,
+            metavar=DATE_METAVAR,
+            show_default=DEFAULT_END_DATE.isoformat(),
+            help="Last day of the sales (the reference date).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Write the CSV exports of a synthetic French wine merchant (catalogue, CRM, ERP sales,
     aliases, e-mailing history). See docs/demo-data.md for the files and their dialects."""
-    with console.status(f"generating {customers:,} customers…"):
+    with Steps(1) as shown, shown.step(f"generate {customers:,} customers (seed {seed})"):
         manifest = generate(
-            out_dir,
-            customers,
-            seed,
-            products=products,
-            end_date=_parse_date(end_date),
+            out_dir, customers, seed, products=products, end_date=day(end_date) or DEFAULT_END_DATE
         )
+    if as_json:
+        typer.echo(manifest.to_json(), nl=False)
+        return
     table = Table(
         "file",
         "entity",
@@ -73,7 +76,9 @@ def demo_data(
 
 
 def demo_campaign(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sales file and the truth into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(file_okay=False, help="Folder to write the sales file and the truth into.")
+    ],
     run_id: Annotated[str, typer.Option("--run-id", help="A run whose contacts are recorded.")],
     lift: Annotated[
         str | None,
