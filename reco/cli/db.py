@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from reco.cli._common import console, database
+from reco.cli._common import console, database, print_json
 from reco.db import migrate, ops, roles
 from reco.db.engine import server_version
 from reco.dbt.runner import dbt_env
@@ -17,6 +18,8 @@ from reco.dbt.runner import dbt_env
 app = typer.Typer(
     help="Start, stop, inspect, migrate, back up and restore the database.", no_args_is_help=True
 )
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print it as JSON.")]
 
 
 @app.command()
@@ -42,23 +45,32 @@ def stop() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: AsJson = False) -> None:
     """Which server is used, whether it runs, its version and the migration revision."""
     db = database(start=False)
-    table = Table(show_header=False, box=None)
-    table.add_row("source", db.origin)
-    table.add_row("url", db.masked)
+    facts: dict[str, object] = {"source": db.origin, "url": db.masked, "embedded": db.embedded is not None}
     running = True
     if db.embedded is not None:
         state = db.embedded.status()
         running = state.running
-        table.add_row("data", str(state.pgdata))
-        table.add_row("running", f"yes (pid {state.pid})" if running else "no")
+        facts.update(data=str(state.pgdata), pid=state.pid if running else None)
+    facts["running"] = running
     if running:
-        table.add_row("server", server_version(db))
-        table.add_row(
-            "revision", f"{migrate.current_revision(db) or 'none'} (head {migrate.head_revision()})"
+        facts.update(
+            server=server_version(db), revision=migrate.current_revision(db), head=migrate.head_revision()
         )
+    if as_json:
+        print_json(facts)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("source", db.origin)
+    table.add_row("url", db.masked)
+    if db.embedded is not None:
+        table.add_row("data", facts["data"])
+        table.add_row("running", f"yes (pid {facts['pid']})" if running else "no")
+    if running:
+        table.add_row("server", facts["server"])
+        table.add_row("revision", f"{facts['revision'] or 'none'} (head {facts['head']})")
     console.print(table)
 
 
@@ -78,10 +90,13 @@ def env() -> None:
 
 
 @app.command()
-def check() -> None:
+def check(as_json: AsJson = False) -> None:
     """Check connectivity and print the server version."""
     db = database()
     version = server_version(db)
+    if as_json:
+        print_json({"ok": True, "server": version, "url": db.masked})
+        return
     console.print(f"ok: PostgreSQL {version} at {db.masked}", highlight=False, soft_wrap=True)
 
 
@@ -96,17 +111,21 @@ def init() -> None:
 
 
 @app.command()
-def sizes() -> None:
+def sizes(as_json: AsJson = False) -> None:
     """Table sizes across every schema, largest first."""
+    rows = ops.table_sizes(database())
+    if as_json:
+        print_json([asdict(row) for row in rows])
+        return
     table = Table("schema", "table", "size")
-    for row in ops.table_sizes(database()):
+    for row in rows:
         table.add_row(row.schema, row.table, row.size)
     console.print(table)
 
 
 @app.command()
 def backup(
-    file: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format).")],
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="Dump file to write (pg_dump custom format).")],
 ) -> None:
     """Back up the whole database with pg_dump."""
     path = ops.backup(database(), file)
@@ -115,7 +134,12 @@ def backup(
 
 @app.command()
 def restore(
-    file: Annotated[Path, typer.Argument(help="Dump file written by `reco db backup`.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Dump file written by `reco db backup`."
+        ),
+    ],
 ) -> None:
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)

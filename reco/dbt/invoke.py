@@ -21,8 +21,8 @@ from typing import IO
 #: The environment variable naming the descriptor events are written to.
 EVENT_FD_ENV = "RECO_DBT_EVENT_FD"
 
-#: dbt's events for a node that has finished; each carries its index out of a total and, except
-#: a skip, its execution time (dbt/events/types.py).
+#: dbt's events for a node that has finished, each with its index out of a total
+#: (dbt/events/types.py); between them they cover every node of a build, exposures included.
 RESULT_EVENTS = frozenset(
     {
         "LogModelResult",
@@ -31,9 +31,21 @@ RESULT_EVENTS = frozenset(
         "LogTestResult",
         "LogFunctionResult",
         "LogFreshnessResult",
+        "LogNodeNoOpResult",
         "SkippingDetails",
+        "LogSkipBecauseError",
     }
 )
+
+
+def _status(name: str, data) -> str:
+    if name in ("SkippingDetails", "LogSkipBecauseError"):
+        return "skipped"
+    if name == "LogNodeNoOpResult":
+        return "no-op"
+    if name in ("LogTestResult", "LogFreshnessResult"):
+        return data.status  # pass, fail, warn, error (runtime error for freshness)
+    return "error" if data.status == "error" else "ok"
 
 
 def node_event(msg) -> dict | None:
@@ -43,21 +55,14 @@ def node_event(msg) -> dict | None:
     if name not in RESULT_EVENTS:
         return None
     data = msg.data
-    node = data.node_info
-    if name == "SkippingDetails":
-        status, seconds = "skipped", 0.0
-    elif name == "LogTestResult":
-        status, seconds = data.status, data.execution_time
-    else:
-        status = "error" if data.status == "error" else "ok"
-        seconds = getattr(data, "execution_time", 0.0)
+    node = getattr(data, "node_info", None)
     return {
         "index": int(data.index),
         "total": int(data.num_models if name == "LogTestResult" else data.total),
-        "kind": node.resource_type or getattr(data, "resource_type", "") or "node",
-        "name": node.node_name or getattr(data, "node_name", "") or getattr(data, "name", ""),
-        "status": status,
-        "seconds": round(float(seconds), 3),
+        "kind": (node.resource_type if node else "") or getattr(data, "resource_type", "") or "node",
+        "name": (node.node_name if node else "") or getattr(data, "relation", "") or "",
+        "status": _status(name, data),
+        "seconds": round(float(getattr(data, "execution_time", 0.0)), 3),
     }
 
 

@@ -140,8 +140,8 @@ def test_backup_is_readable_by_its_owner_only_even_over_an_older_open_file(capsy
 
 def test_restore_of_a_missing_file_is_a_clear_error(capsys, use_db, tmp_path):
     result = run_cli(capsys, "db", "restore", str(tmp_path / "nope.dump"))
-    assert result.code == 1
-    assert "backup file not found" in result.err
+    assert result.code == 2  # caught by the command line, before the database is touched
+    assert "nope.dump' does not exist" in result.err
 
 
 def test_plain_alembic_check_reports_no_drift(use_db):

@@ -15,4 +15,3 @@ def test_each_finished_node_is_reported_with_its_count_out_of_the_total_and_its_
     assert {n.total for n in done} == {2}
     assert {n.name for n in done} == {"stg_raw__load_batches", "stg_raw__products"}
     assert all(n.kind == "model" and n.status == "ok" and n.seconds >= 0 for n in done)
-
