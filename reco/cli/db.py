@@ -101,10 +101,13 @@ def check(as_json: AsJson = False) -> None:
 
 
 @app.command()
-def init() -> None:
+def init(as_json: AsJson = False) -> None:
     """Migrate the database to head (Alembic) and list the tables Alembic owns."""
     db = database()
     migrate.upgrade(db)
+    if as_json:
+        print_json({"revision": migrate.current_revision(db), "tables": list(migrate.owned_tables(db))})
+        return
     console.print(f"✓ Database initialized successfully (revision {migrate.current_revision(db)})")
     for name in migrate.owned_tables(db):
         console.print(f"  - {name}", highlight=False)
@@ -126,9 +129,13 @@ def sizes(as_json: AsJson = False) -> None:
 @app.command()
 def backup(
     file: Annotated[Path, typer.Argument(dir_okay=False, help="Dump file to write (pg_dump custom format).")],
+    as_json: AsJson = False,
 ) -> None:
     """Back up the whole database with pg_dump."""
     path = ops.backup(database(), file)
+    if as_json:
+        print_json({"path": str(path), "bytes": path.stat().st_size})
+        return
     console.print(f"backup written to {path} ({path.stat().st_size:,} bytes)")
 
 
@@ -161,13 +168,21 @@ def roles_(
         str | None,
         typer.Option(help="Role that runs dbt and the migrations (default: the connecting role)."),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Create (idempotently) least-privilege group roles; log in as members of them
     (see "Least privilege" in the README)."""
+    ensured = roles.ensure_roles(database(), analyst=analyst, scorer=scorer, loader=loader, owner=owner)
+    if as_json:
+        print_json(
+            [
+                {"role": r.name, "reads": list(r.reads), "writes": list(r.writes), "created": created}
+                for r, created in ensured
+            ]
+        )
+        return
     table = Table("role", "reads", "writes", "")
-    for role, created in roles.ensure_roles(
-        database(), analyst=analyst, scorer=scorer, loader=loader, owner=owner
-    ):
+    for role, created in ensured:
         table.add_row(
             role.name, ", ".join(role.reads), ", ".join(role.writes), "created" if created else "exists"
         )

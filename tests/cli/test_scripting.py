@@ -61,7 +61,7 @@ def test_demo_and_demo_data_share_one_default_size(capsys):
         assert f"[default: {DEFAULT_CUSTOMERS}]" in help_text, command
 
 
-def test_db_status_sizes_and_check_print_json_and_only_json(capsys, use_db):
+def test_db_status_sizes_check_and_init_print_json_and_only_json(capsys, use_db):
     status = run_cli(capsys, "db", "status", "--json")
     assert status.code == 0
     facts = json.loads(status.out)
@@ -71,6 +71,8 @@ def test_db_status_sizes_and_check_print_json_and_only_json(capsys, use_db):
     assert tables[("raw", "sales_line")]["bytes"] >= 0
     check = json.loads(run_cli(capsys, "db", "check", "--json").out)
     assert check["ok"] is True and check["server"] == facts["server"]
+    init = json.loads(run_cli(capsys, "db", "init", "--json").out)
+    assert init["revision"] == facts["head"] and "raw.sales_line" in init["tables"]
 
 
 def test_load_outside_a_terminal_prints_a_line_as_it_starts_and_ends_and_json_on_stdout(
