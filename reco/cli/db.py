@@ -23,9 +23,20 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print it as JSON.")]
 
 
 @app.command()
-def start() -> None:
+def start(as_json: AsJson = False) -> None:
     """Start the embedded server (a no-op for an external DATABASE_URL)."""
     db = database()
+    if as_json:
+        state = db.embedded.status() if db.embedded is not None else None
+        print_json(
+            {
+                "embedded": state is not None,
+                "url": db.masked,
+                "pid": state.pid if state else None,
+                "data": str(state.pgdata) if state else None,
+            }
+        )
+        return
     if db.embedded is None:
         console.print(f"using the external server from {db.origin}: {db.masked} (nothing to start)")
         return
@@ -34,13 +45,16 @@ def start() -> None:
 
 
 @app.command()
-def stop() -> None:
+def stop(as_json: AsJson = False) -> None:
     """Stop the embedded server. It otherwise keeps running between commands."""
     db = database(start=False)
+    stopped = db.embedded.stop() if db.embedded is not None else False
+    if as_json:
+        print_json({"embedded": db.embedded is not None, "stopped": stopped})
+        return
     if db.embedded is None:
         console.print(f"using the external server from {db.origin}: reco does not stop it")
         return
-    stopped = db.embedded.stop()
     console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
@@ -147,9 +161,13 @@ def restore(
             exists=True, dir_okay=False, readable=True, help="Dump file written by `reco db backup`."
         ),
     ],
+    as_json: AsJson = False,
 ) -> None:
     """Restore a backup with pg_restore (objects in the dump are replaced)."""
     ops.restore(database(), file)
+    if as_json:
+        print_json({"restored": str(file)})
+        return
     console.print(f"restored {file}")
 
 

@@ -1,3 +1,4 @@
+import json
 import os
 import stat
 import subprocess
@@ -42,6 +43,7 @@ def test_embedded_start_status_stop_leaves_no_postgres_process(capsys, monkeypat
 
     again = run_cli(capsys, "db", "stop")
     assert "was not running" in again.out
+    assert json.loads(run_cli(capsys, "db", "stop", "--json").out) == {"embedded": True, "stopped": False}
 
 
 def test_db_check_reports_server_version(capsys, use_db):
