@@ -52,6 +52,9 @@ PROMO_SHARE = 0.03
 PROMO_DISCOUNT = 0.25
 OWN_LIFESTYLE = 0.75  # share of a household's explorations within its own lifestyle
 ADOPTION = 0.25  # chance that a product tried becomes a staple
+SKIP = 0.25  # share of planned trips skipped
+EXPLORE = 3.0  # mean products per trip beyond the staples
+SWITCH = 0.5  # chance that a staple is bought as another product of its subclass
 
 #: ``reco load`` mappings for the files above (file name: TOML text).
 MAPPINGS = {
@@ -135,7 +138,7 @@ def _catalogue(rng: np.random.Generator, n: int) -> pl.DataFrame:
     dept = sub % len(DEPARTMENTS)
     price = np.round(rng.lognormal(1.0, 0.6, n), 2) + 0.19
     # a Zipf-like popularity, shuffled over the catalogue
-    popularity = 1.0 / (rng.permutation(n) + 1.0) ** 0.9
+    popularity = 1.0 / (rng.permutation(n) + 1.0) ** 0.8
     return pl.DataFrame(
         {
             "product": np.arange(n),
@@ -175,6 +178,22 @@ class _Sampler:
         return self.order[pos]
 
 
+class _Siblings:
+    """Draws, for a product, a product of the same subclass (itself included), uniformly."""
+
+    def __init__(self, subclass: np.ndarray) -> None:
+        self.order = np.argsort(subclass, kind="stable")
+        sorted_sub = subclass[self.order]
+        _, first, counts = np.unique(sorted_sub, return_index=True, return_counts=True)
+        group = np.empty(len(subclass), dtype=np.int64)
+        group[self.order] = np.repeat(np.arange(len(first)), counts)
+        self.lo, self.size = first[group], counts[group]
+
+    def draw(self, rng: np.random.Generator, products: np.ndarray) -> np.ndarray:
+        pick = self.lo[products] + (rng.random(len(products)) * self.size[products]).astype(np.int64)
+        return self.order[pick]
+
+
 def generate_grocery(
     out_dir: Path,
     households: int = 3_000,
@@ -195,11 +214,12 @@ def generate_grocery(
     start = end_date - timedelta(days=7 * weeks - 1)
     cat = _catalogue(rng, products)
     sampler = _Sampler(cat["popularity"].to_numpy(), cat["lifestyle"].to_numpy())
+    siblings = _Siblings(cat["subclass"].to_numpy())
 
     # households: a lifestyle, a weekday, a cadence (trips a week), a span of weeks
     lifestyle = rng.integers(0, len(LIFESTYLES), households)
     weekday = rng.integers(0, 7, households)
-    cadence = rng.choice([2.0, 1.0, 0.5, 0.25], size=households, p=[0.1, 0.35, 0.3, 0.25])
+    cadence = rng.choice([2.0, 1.0, 0.5, 0.25], size=households, p=[0.05, 0.25, 0.3, 0.4])
     period = np.maximum(np.round(1.0 / cadence), 1).astype(np.int64)  # weeks between trips
     first_week = np.where(rng.random(households) < 0.15, rng.integers(1, weeks, households), 0)
     last_week = np.where(rng.random(households) < 0.12, rng.integers(0, weeks, households), weeks - 1)
@@ -207,11 +227,11 @@ def generate_grocery(
     store = rng.integers(0, len(STORES), households)
 
     # staples: a few to a few dozen products each, with a purchase chance per trip
-    n_staples = rng.integers(3, 16, households)
+    n_staples = rng.integers(6, 41, households)
     st_h = np.repeat(np.arange(households), n_staples)
     own = rng.random(len(st_h)) < OWN_LIFESTYLE
     st_p = sampler.draw(rng, np.where(own, lifestyle[st_h], -1))
-    st_q = rng.beta(2.0, 3.0, len(st_h)) * 0.9 + 0.05
+    st_q = rng.beta(1.2, 5.0, len(st_h)) * 0.7 + 0.03
 
     lines = []
     promotions = 0
@@ -227,7 +247,7 @@ def generate_grocery(
             (0, active & ((week + np.arange(households)) % period == 0)),
             (3, active & (cadence == 2.0)),
         ):
-            h = np.flatnonzero(who & (rng.random(households) >= 0.15))
+            h = np.flatnonzero(who & (rng.random(households) >= SKIP))
             trips_h.append(h)
             trips_d.append((weekday[h] + offset) % 7)
         t_h = np.concatenate(trips_h)
@@ -242,8 +262,12 @@ def generate_grocery(
         boost = np.where(promo[bought["p"].to_numpy()], 1.5, 1.0) / np.maximum(cadence[bought["h"].to_numpy()], 1.0)
         keep = rng.random(bought.height) < np.minimum(bought["q"].to_numpy() * boost, 0.98)
         staple_lines = bought.filter(pl.Series(keep)).select("h", "day", "p")
+        # another brand or size of the same subclass, now and then
+        sp = staple_lines["p"].to_numpy()
+        switch = rng.random(len(sp)) < SWITCH
+        staple_lines = staple_lines.with_columns(p=pl.Series(np.where(switch, siblings.draw(rng, sp), sp)))
         # explorations: ~1.2 per trip, in the household's lifestyle mostly, promotions often
-        n_explore = rng.poisson(1.2, trip.height)
+        n_explore = rng.poisson(EXPLORE, trip.height)
         e_trip = np.repeat(np.arange(trip.height), n_explore)
         e_h = trip["h"].to_numpy()[e_trip]
         e_own = rng.random(len(e_trip)) < OWN_LIFESTYLE
