@@ -1,18 +1,26 @@
-"""``reco demo-data``: write the synthetic wine merchant's CSV exports."""
+"""``reco demo-data``: write a synthetic retailer's CSV exports (the wine merchant, or with
+``--shape grocery`` a grocery chain)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from reco.cli._common import DATE_FORMATS, DATE_METAVAR, Steps, console, database, day
-from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_END_DATE, DEFAULT_SEED, generate
+from reco.cli._common import DATE_FORMATS, DATE_METAVAR, Steps, console, database, day, print_json
+from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_END_DATE, DEFAULT_SEED, generate, grocery
 from reco.demo_data.campaign import DEFAULT_DAYS, DEFAULT_LIFTS, parse_lifts, simulate_campaign
+
+
+class Shape(StrEnum):
+    wine = "wine"
+    grocery = "grocery"
 
 
 def demo_data(
@@ -30,7 +38,7 @@ def demo_data(
         int | None,
         typer.Option(
             "--products",
-            help="Catalogue size (default: 300, growing to 2,000 at 1 M customers).",
+            help="Catalogue size (wine: 300, growing to 2,000 at 1 M customers; grocery: 6,000).",
             show_default=False,
         ),
     ] = None,
@@ -40,18 +48,51 @@ def demo_data(
             "--end-date",
             formats=DATE_FORMATS,
             metavar=DATE_METAVAR,
-            show_default=DEFAULT_END_DATE.isoformat(),
-            help="Last day of the sales (the reference date).",
+            help=f"Last day of the sales (default {DEFAULT_END_DATE} for wine,"
+            f" {grocery.DEFAULT_END} for grocery).",
+            show_default=False,
         ),
     ] = None,
+    shape: Annotated[
+        Shape,
+        typer.Option(
+            "--shape",
+            help="wine: the wine merchant (years of history, receipts, taste attributes);"
+            " grocery: a grocery chain (four months, thousands of products, till lines with no"
+            " receipt number, loyalty cards; --customers are households).",
+        ),
+    ] = Shape.wine,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
-    """Write the CSV exports of a synthetic French wine merchant (catalogue, CRM, ERP sales,
-    aliases, e-mailing history). See docs/demo-data.md for the files and their dialects."""
-    with Steps(1) as shown, shown.step(f"generate {customers:,} customers (seed {seed})"):
-        manifest = generate(
-            out_dir, customers, seed, products=products, end_date=day(end_date) or DEFAULT_END_DATE
+    """Write the CSV exports of a synthetic retailer: by default a French wine merchant
+    (catalogue, CRM, ERP sales, aliases, e-mailing history), or a grocery chain with the
+    mappings that load it. See docs/demo-data.md for the files and their dialects."""
+    with Steps(1) as shown, shown.step(f"generate {customers:,} {shape.value} customers (seed {seed})"):
+        if shape is Shape.grocery:
+            made = grocery.generate_grocery(
+                out_dir,
+                customers,
+                products or 6_000,
+                end_date=day(end_date) or grocery.DEFAULT_END,
+                seed=seed,
+            )
+        else:
+            manifest = generate(
+                out_dir, customers, seed, products=products, end_date=day(end_date) or DEFAULT_END_DATE
+            )
+    if shape is Shape.grocery:
+        if as_json:
+            print_json(asdict(made))
+            return
+        console.print(
+            f"{made.households:,} households, {made.products:,} products in {made.subclasses:,}"
+            f" subclasses, {made.sales_lines:,} till lines in {made.baskets:,} baskets,"
+            f" {made.start_date} → {made.end_date}, seed {made.seed}\n"
+            f"load them with: reco load <sales|products|customers> {out_dir}/<entity>.csv"
+            f" --mapping {out_dir}/<entity>.toml",
+            highlight=False,
         )
+        return
     if as_json:
         typer.echo(manifest.to_json(), nl=False)
         return
