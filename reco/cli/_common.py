@@ -145,6 +145,8 @@ class Steps:
         if self._current is not None:
             self._end(ok=exc_type is None)
         if self._progress is not None:
+            if exc_type is None:
+                self._progress.update(self._steps, description="done")
             self._progress.__exit__(exc_type, *exc)
             self._progress = None
 
