@@ -234,7 +234,7 @@ def expected_values(ctx: Context, scenario: str, top: pl.DataFrame) -> pl.DataFr
     """``cid, raw, value, incrementality, p, ev`` of each customer's list of ``scenario`` (``top``:
     its picks, as :func:`select_top` returns them), or None when the scenario has no calibration
     (reco.scoring.arbitration)."""
-    cal = ctx.calibrations.get(scenario)
+    cal = calibration(ctx, scenario)
     if cal is None or ctx.incrementality is None or top.height == 0:
         return None
     incr = arbitration.customer_incrementality(ctx.incrementality, ctx.history.customers.lazy(), scenario)
@@ -276,7 +276,7 @@ def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.DataFra
     options = []
     for scenario in config.priority:
         subset = chunk.filter(fits(scenario, config))
-        if subset.height == 0 or scenario not in ctx.calibrations:
+        if subset.height == 0 or calibration(ctx, scenario) is None:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
@@ -332,6 +332,11 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
             top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
         items.append(_encode(top, products, scenario, comps, ev))
     return items, remaining, report
+
+
+def calibration(ctx: Context, scenario: str) -> arbitration.Calibration | None:
+    """The calibration of ``scenario``'s lists in the mode the run uses (``ctx.modes``)."""
+    return ctx.calibrations.get((scenario, ctx.modes.get(scenario, "learnt")))
 
 
 def by_value(ctx: Context) -> bool:
@@ -520,7 +525,7 @@ def arbitration_record(
             {k: v for k, v in row.items() if v is not None or k == "segment"}
             for row in incr.iter_rows(named=True)
         ],
-        "calibration": {s: c.as_dict() for s, c in calibrations.items()},
+        "calibration": {f"{s} ({mode})": c.as_dict() for (s, mode), c in calibrations.items()},
         "expected_value": {s: round(float(v), 4) for s, v in sorted(ev.iter_rows())},
     }
     if configured != method:

@@ -216,20 +216,24 @@ def validate(
 
 
 def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scenarios: list[str]) -> dict:
-    """Per scenario, its raw list score → P(buys from the list within the window), learnt on
-    the window: every sampled customer the scenario fits gets its list (in the mode chosen
-    above) as of the window's start, and a hit when they bought a product of it in the window
-    (arbitration.calibrate: decile bins, shrunk, monotone)."""
+    """Per (scenario, mode), its raw list score → P(buys from the list within the window),
+    learnt on the window: every sampled customer the scenario fits gets its list as of the
+    window's start, and a hit when they bought a product of it in the window
+    (arbitration.calibrate: quantile bins, shrunk, monotone). The modes are the ones chosen
+    above, and the baselines of REBUY and NURTURE too: the assignment guard's fallbacks use
+    them."""
     from reco.scoring import arbitration
     from reco.scoring.engine import _scored, family_cap, select_top
 
     a = ctx.config.arbitration
+    wanted = [(s, ctx.modes.get(s, "learnt")) for s in scenarios]
+    wanted += [(s, "baseline") for s in ("REBUY", "NURTURE") if (s, "baseline") not in wanted]
     out = {}
-    for scenario in scenarios:
+    for scenario, mode in wanted:
         subset = in_scope.filter(fits(scenario, ctx.config))
         if subset.height == 0:
             continue
-        cands = _scored(build(ctx, scenario, subset), fill=0)
+        cands = _scored(build(ctx, scenario, subset, mode), fill=0)
         top = select_top(cands, ctx.products, ctx.config, family_cap(scenario, ctx.config)).collect()
         hit = (
             top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique().with_columns(h=pl.lit(1.0))
@@ -243,7 +247,7 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
             a.calibration_prior_n,
         )
         if cal is not None:
-            out[scenario] = cal
+            out[(scenario, mode)] = cal
     return out
 
 
