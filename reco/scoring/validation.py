@@ -288,11 +288,18 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     upper = None
     if d is not None and verdict.get("lower_bound") is not None:
         upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
+    assigned_to = (
+        pl.concat(items, how="vertical_relaxed").group_by("scenario").agg(pl.col("cid").n_unique())
+        if items
+        else pl.DataFrame(schema={"scenario": pl.String, "cid": pl.UInt32})
+    )
     out = {
         "baseline_name": name,
         **verdict,
         "upper_bound": upper,
         "baselines": {nm: round(float(h.mean()), 4) for nm, h in baselines.values()},
+        # the customers judged per scenario of the assignment (what it would give them)
+        "by_scenario": dict(sorted(assigned_to.iter_rows())),
     }
     if n < v.min_customers:
         return out | {"choice": fallback, "why": f"too few customers to tell ({n} < {v.min_customers})"}
