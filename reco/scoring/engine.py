@@ -334,6 +334,14 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
     return items, remaining, report
 
 
+def without_floor(config: ScoringConfig) -> ScoringConfig:
+    """By expected value, EV decides who gets REBUY: its probability floor belongs to the
+    priority list and is not applied."""
+    if config.arbitration.method != "expected_value":
+        return config
+    return replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
+
+
 def calibration(ctx: Context, scenario: str) -> arbitration.Calibration | None:
     """The calibration of ``scenario``'s lists in the mode the run uses (``ctx.modes``)."""
     return ctx.calibrations.get((scenario, ctx.modes.get(scenario, "learnt")))
@@ -380,9 +388,6 @@ def score(
         suppressed = pl.DataFrame(schema={"customer_code": pl.String, "reason_code": pl.String})
         n_customers = None
 
-    if config.arbitration.method == "expected_value":
-        # expected value decides who gets REBUY: its probability floor was the priority list's
-        config = replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
     history = build_history(lines, products, scope, as_of, config)
     segments = inputs.profiles.select("customer_code", pl.col("segment").cast(pl.String)).collect()
     with_segment(history, segments)
@@ -396,17 +401,17 @@ def score(
     modes, checked, calibrations = validation.validate(
         lines, inputs.products, as_of, config, window, incr, segments
     )
-    run_config = config
+    run_config = without_floor(config) if calibrations else config
     fallback = (checked.get("assignment") or {}).get("choice")
     priority = replace(config.arbitration, method="priority")
     if fallback == "repeat":
         # the assignment did not show it does as well as REPEAT for everyone: REPEAT it is
-        run_config = replace(config, priority=("REBUY",), arbitration=priority)
+        run_config = replace(run_config, priority=("REBUY",), arbitration=priority)
         modes = modes | {"REBUY": "baseline"}
     elif fallback == "pop":
         # ... nor as well as POP for everyone, which beat REPEAT there: everyone gets POP
         nurture = replace(config.nurture, max_orders=2**31 - 1)
-        run_config = replace(config, priority=("NURTURE",), nurture=nurture, arbitration=priority)
+        run_config = replace(run_config, priority=("NURTURE",), nurture=nurture, arbitration=priority)
         modes = modes | {"NURTURE": "baseline"}
     ctx = Context(
         as_of,

@@ -145,7 +145,7 @@ def validate(
     # every sampled customer is in scope: P is calibrated on all of them, buyers in the window
     # or not; the comparisons and the guard judge those who bought in it (``population``)
     history = build_history(train, past, sample.lazy(), start, config)
-    from reco.scoring.engine import with_rhythm, with_segment
+    from reco.scoring.engine import with_rhythm, with_segment, without_floor
 
     if segments is not None:
         with_segment(history, segments)
@@ -195,9 +195,12 @@ def validate(
         rows.append(
             {"scenario": scenario, "metric": metric, "baseline_name": BASELINES[scenario][0]} | verdict
         )
-    ctx = replace(ctx, config=run_config, modes=modes)
-    cals = calibrations(ctx, in_scope, truth, scenarios) if incrementality is not None else {}
-    ctx = replace(ctx, calibrations=cals, incrementality=incrementality)
+    # calibrated without REBUY's probability floor (``config``): by expected value it is not used
+    cals = {}
+    if incrementality is not None:
+        cals = calibrations(replace(ctx, config=config, modes=modes), in_scope, truth, scenarios)
+    judged_config = without_floor(run_config) if cals else run_config
+    ctx = replace(ctx, config=judged_config, modes=modes, calibrations=cals, incrementality=incrementality)
     assignment = guard(ctx, in_scope, truth)
     record = {
         "window": {
