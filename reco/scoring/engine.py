@@ -265,14 +265,14 @@ def _claim_by_priority(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.Data
     return claimed, remaining
 
 
-def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.DataFrame, dict, pl.DataFrame]:
+def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, dict, pl.DataFrame, dict]:
     """Every scenario's list for every customer it fits, their expected values, and each
     customer's scenario by :func:`arbitration.arbitrate`. Returns the claimed candidates, the
-    customers no scenario takes, the constraints' report and the options (``cid, scenario,
-    ev``)."""
+    lists already ranked and their expected values (scenario → (top, ev), for the customers
+    it got), the customers no scenario takes, and the constraints' report."""
     config, products = ctx.config, ctx.products
     claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
-    cands_of: dict[str, pl.DataFrame] = {}
+    cands_of: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
     options = []
     for scenario in config.priority:
         subset = chunk.filter(fits(scenario, config))
@@ -285,13 +285,16 @@ def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.DataFra
         ev = expected_values(ctx, scenario, top)
         if ev is None:
             continue
-        cands_of[scenario] = cands
+        cands_of[scenario] = (cands, top, ev)
         options.append(ev.select("cid", pl.lit(scenario).alias("scenario"), "ev"))
     frame = pl.concat(options) if options else pl.DataFrame(schema=arbitration.EV_SCHEMA)
     assign, report = arbitration.arbitrate(frame, config)
-    for scenario, cands in cands_of.items():
-        claimed[scenario].append(cands.join(assign.filter(scenario=scenario), on="cid", how="semi"))
-    return claimed, chunk.join(assign, on="cid", how="anti"), report, frame
+    ready = {}
+    for scenario, (cands, top, ev) in cands_of.items():
+        mine = assign.filter(scenario=scenario).select("cid")
+        claimed[scenario].append(cands.join(mine, on="cid", how="semi"))
+        ready[scenario] = (top.join(mine, on="cid", how="semi"), ev.join(mine, on="cid", how="semi"))
+    return claimed, ready, chunk.join(assign, on="cid", how="anti"), report
 
 
 def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame, dict | None]:
@@ -303,8 +306,9 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
     config, products = ctx.config, ctx.products
     ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
     report = None
+    ready: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = {}
     if by_value(ctx):
-        claimed, remaining, report, _ = _claim_by_value(ctx, chunk)
+        claimed, ready, remaining, report = _claim_by_value(ctx, chunk)
     else:
         claimed, remaining = _claim_by_priority(ctx, chunk)
     if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
@@ -318,8 +322,15 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
         cands = pl.concat(parts, how="diagonal_relaxed").lazy()
         comps = [c for c in cands.collect_schema() if c.startswith("c_")]
         cap = family_cap(scenario, config)
-        top = select_top(cands, products, config, cap).collect()
-        ev = expected_values(ctx, scenario, top)
+        # lists ranked while arbitrating are kept; the others (NURTURE catching the customers no
+        # scenario took, or every list by priority) are ranked here
+        top, ev = ready.get(scenario, (None, None))
+        todo = parts[1:] if top is not None else parts
+        if todo:
+            more = select_top(pl.concat(todo, how="diagonal_relaxed").lazy(), products, config, cap).collect()
+            more_ev = expected_values(ctx, scenario, more)
+            top = more if top is None else pl.concat([top, more], how="diagonal_relaxed")
+            ev = more_ev if ev is None else ev if more_ev is None else pl.concat([ev, more_ev])
         counts = top.group_by("cid").len()
         short = chunk.join(counts, on="cid", how="left").filter(pl.col("len").fill_null(0) < top_n)
         short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
