@@ -280,7 +280,6 @@ def arbitrate(options: pl.DataFrame, config: ScoringConfig) -> tuple[pl.DataFram
     min_n = {s: math.ceil(getattr(a, f"min_share_{s.lower()}") * n - 1e-9) for s in SCENARIOS}
     max_n = {s: math.floor(getattr(a, f"max_share_{s.lower()}") * n + 1e-9) for s in SCENARIOS}
     assign = _best(allowed)
-    moved = 0
     for _ in range(2 * len(SCENARIOS)):
         counts = dict(assign.group_by("scenario").len().iter_rows())
         over = [s for s in SCENARIOS if counts.get(s, 0) > max_n[s]]
@@ -328,7 +327,6 @@ def arbitrate(options: pl.DataFrame, config: ScoringConfig) -> tuple[pl.DataFram
             assign = pl.concat([assign.join(move, on="cid", how="anti"), move]).sort("cid")
             changed += move.height
             counts = dict(assign.group_by("scenario").len().iter_rows())
-        moved += changed
         if not changed:
             break
     counts = dict(assign.group_by("scenario").len().iter_rows())
