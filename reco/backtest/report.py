@@ -64,6 +64,38 @@ def cutoff_table(result: CutoffResult) -> Table:
     return table
 
 
+def reliability_table(result: CutoffResult) -> Table | None:
+    """Predicted P against the observed rate by decile, per scenario list, with each
+    scenario's expected calibration error (reco.backtest.reliability); None without lists."""
+    from reco.backtest.reliability import expected_calibration_error
+
+    if result.reliability is None or result.reliability.height == 0:
+        return None
+    ece = expected_calibration_error(result.reliability)
+    table = Table(
+        "scenario",
+        "decile",
+        "n",
+        "predicted",
+        "observed",
+        title=f"reliability of P(buys from the list), cutoff {result.cutoff}",
+        title_justify="left",
+    )
+    for scenario, rows in result.reliability.group_by("scenario", maintain_order=True):
+        rows = rows.sort("decile")
+        for i, r in enumerate(rows.iter_rows(named=True)):
+            last = i == rows.height - 1
+            table.add_row(
+                f"{scenario[0]} (ECE {ece[scenario[0]]:.3f})" if i == 0 else "",
+                str(r["decile"]),
+                f"{r['n']:,}",
+                f"{r['predicted']:.3f}",
+                f"{r['observed']:.3f}",
+                end_section=last,
+            )
+    return table
+
+
 #: fewer customers in a comparison than this and no verdict is given
 MIN_CUSTOMERS = 30
 

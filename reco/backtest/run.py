@@ -35,6 +35,7 @@ from sqlalchemy import insert, text, update
 
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import Split, split
+from reco.backtest.reliability import reliability
 from reco.db import locks, migrate
 from reco.db.engine import connect
 from reco.db.models.backtest import BacktestResult, BacktestRun
@@ -95,6 +96,8 @@ class CutoffResult:
     platform_recs: pl.DataFrame | None = None
     #: platform recommendations of products nobody bought before the cutoff
     n_platform_outside_catalogue: int = 0
+    #: per scenario list, predicted P against observed rate by decile (reco.backtest.reliability)
+    reliability: pl.DataFrame | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -108,6 +111,7 @@ class CutoffResult:
             "n_platform_recs_outside_catalogue": self.n_platform_outside_catalogue,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "results": self.table.to_dicts(),
+            **({"reliability": self.reliability.to_dicts()} if self.reliability is not None else {}),
         }
 
 
@@ -241,6 +245,7 @@ def evaluate_cutoff(
         table=table,
         platform_recs=platform,
         n_platform_outside_catalogue=outside,
+        reliability=reliability(scenario_lists, s.test) if scenario_lists else None,
     )
 
 
@@ -340,7 +345,13 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
         lists[scenario] = (
             result.items.filter(scenario=scenario)
             .join(caught.select("customer_code"), on="customer_code", how="anti")
-            .select("customer_code", "rank", "product_key")
+            .select(
+                "customer_code",
+                "rank",
+                "product_key",
+                # the list's calibrated P(purchase) (reco.scoring.arbitration), for reliability
+                p=pl.col("reasons_json").str.json_path_match("$.expected_value.p").cast(pl.Float64),
+            )
         )
     return lists
 

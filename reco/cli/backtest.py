@@ -107,6 +107,8 @@ def backtest(
     for cut in result.cutoffs:
         console.print(rep.cutoff_table(cut))
         console.print(rep.verdict_table(cut))
+        if (reliability := rep.reliability_table(cut)) is not None:
+            console.print(reliability)
     console.print(
         f"backtest {result.backtest_id} saved to reco.backtest_result ({result.seconds:.1f} s); chart {png}",
         highlight=False,

@@ -154,6 +154,43 @@ def _decisions_tables(counts: dict) -> None:
         console.print(table)
         if validation.get("skipped"):
             console.print(f"self-validation skipped: {validation['skipped']}")
+    _arbitration_tables(counts.get("arbitration"))
+
+
+def _arbitration_tables(arbitration: dict | None) -> None:
+    """How customers were given their scenario: the method, the incrementality used per
+    scenario and segment with its source, the expected value per scenario, and what the
+    marketer's constraints cost (docs/scoring.md, "Arbitration")."""
+    if not arbitration:
+        return
+    title = f"arbitration: {arbitration['method']}"
+    if arbitration.get("why"):
+        title += f" (configured {arbitration['configured']}: {arbitration['why']})"
+    ev = arbitration.get("expected_value", {})
+    table = Table("scenario", "segment", "incrementality", "source", "treated", "control", "EV", title=title)
+    for r in arbitration.get("incrementality", []):
+        overall = r.get("segment") is None
+        table.add_row(
+            r["scenario"],
+            "(all)" if overall else r["segment"],
+            f"{r['incrementality']:.3f}",
+            r["source"],
+            _n(r.get("n_treated")),
+            _n(r.get("n_control")),
+            f"{ev[r['scenario']]:,.2f}" if overall and r["scenario"] in ev else "",
+        )
+    console.print(table)
+    c = arbitration.get("constraints")
+    if c:
+        shares = [f"{s} off" for s in c["off"]]
+        shares += [f"{s} >= {v:.0%}" for s, v in c["min_share"].items()]
+        shares += [f"{s} <= {v:.0%}" for s, v in c["max_share"].items()]
+        loss = "" if c["loss_share"] is None else f" ({c['loss_share']:.1%})"
+        console.print(
+            f"constraints {', '.join(shares)}: {c['customers_moved']:,} customers moved, expected value "
+            f"{c['ev']:,.2f} of {c['ev_unconstrained']:,.2f} unconstrained, loss {c['loss']:,.2f}{loss}"
+            + (f"; not met: {'; '.join(c['unmet'])}" if c["unmet"] else "")
+        )
 
 
 def _audit_table(summary: list[dict]) -> None:

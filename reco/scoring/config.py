@@ -180,11 +180,59 @@ class Campaign:
     control_share: float = 0.10
 
 
+#: How each customer's scenario is chosen (``[arbitration] method``).
+METHODS = ("expected_value", "priority")
+
+
+@dataclass(frozen=True)
+class Arbitration:
+    """Arbitration by expected value (reco.scoring.arbitration, docs/scoring.md): each customer
+    gets the scenario whose list has the highest P(purchase) × incrementality × value."""
+
+    #: "expected_value", or "priority": the first scenario of ``priority`` that fits.
+    method: str = "expected_value"
+    #: Incrementality priors: the share of a list's purchases the campaign causes, used until
+    #: measured runs' control groups say otherwise. Assumptions, not measurements: repeat
+    #: purchases mostly happen anyway (REBUY lowest); lapsed customers and products the
+    #: customer never bought are less likely to be bought without the campaign.
+    prior_rebuy: float = 0.10
+    prior_nurture: float = 0.20
+    prior_winback: float = 0.30
+    prior_upsell: float = 0.30
+    prior_cross_sell: float = 0.30
+    #: Pseudo-customers of the prior: the measured value weighs n / (n + prior_n), n = the
+    #: smaller of the treated and control groups.
+    prior_n: float = 200.0
+    #: Bounds of the incrementality used.
+    incrementality_min: float = 0.01
+    incrementality_max: float = 1.0
+    #: Calibration of P on the validation window: bins (by quantile of the raw list score) and
+    #: pseudo-customers shrinking each bin to the scenario's overall rate.
+    calibration_bins: int = 10
+    calibration_prior_n: float = 20.0
+    #: Marketer constraints, honoured at the least loss of expected value: scenarios turned
+    #: off, and a minimum / maximum share of the customers per scenario.
+    off: tuple[str, ...] = ()
+    min_share_rebuy: float = 0.0
+    min_share_winback: float = 0.0
+    min_share_nurture: float = 0.0
+    min_share_upsell: float = 0.0
+    min_share_cross_sell: float = 0.0
+    max_share_rebuy: float = 1.0
+    max_share_winback: float = 1.0
+    max_share_nurture: float = 1.0
+    max_share_upsell: float = 1.0
+    max_share_cross_sell: float = 1.0
+
+
 @dataclass(frozen=True)
 class ScoringConfig:
-    #: Scenario priority: a customer gets the first scenario (in this order) that fits them.
-    #: A scenario left out is disabled; NURTURE always catches customers no scenario fits.
+    #: The scenarios in play. With ``[arbitration] method = "priority"`` a customer gets the
+    #: first scenario (in this order) that fits them; with "expected_value" (the default) the
+    #: order does not matter. A scenario left out is disabled; NURTURE always catches
+    #: customers no scenario fits.
     priority: tuple[str, ...] = SCENARIOS
+    arbitration: Arbitration = field(default_factory=Arbitration)
     rhythm: Rhythm = field(default_factory=Rhythm)
     validation: Validation = field(default_factory=Validation)
     eligibility: Eligibility = field(default_factory=Eligibility)
@@ -200,6 +248,7 @@ class ScoringConfig:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["priority"] = list(self.priority)
+        out["arbitration"]["off"] = list(self.arbitration.off)
         return out
 
 
@@ -207,7 +256,14 @@ class ScoringConfig:
 _POSITIVE = (lambda v: v > 0, "a number > 0")
 _NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
 _AT_LEAST_ONE = (lambda v: v >= 1, "an integer >= 1")
+_SHARE = (lambda v: 0 <= v <= 1, "a share from 0 to 1")
 _CHECKS: dict[str, tuple] = {
+    "arbitration.method": (lambda v: v in METHODS, " or ".join(f'"{m}"' for m in METHODS)),
+    **{f"arbitration.prior_{s.lower()}": (lambda v: 0 <= v <= 1, "a number from 0 to 1") for s in SCENARIOS},
+    **{f"arbitration.{b}_share_{s.lower()}": _SHARE for s in SCENARIOS for b in ("min", "max")},
+    "arbitration.incrementality_min": (lambda v: 0 <= v <= 1, "a number from 0 to 1"),
+    "arbitration.incrementality_max": (lambda v: 0 < v <= 1, "a number above 0, at most 1"),
+    "arbitration.calibration_bins": (lambda v: 1 <= v <= 100, "an integer from 1 to 100"),
     "rules.top_n": (lambda v: 1 <= v <= 3, "an integer from 1 to 3"),
     "rules.popular_pool_size": _AT_LEAST_ONE,
     "rules.popularity_days": _AT_LEAST_ONE,
@@ -240,7 +296,12 @@ _CHECKS: dict[str, tuple] = {
 
 
 def _check_value(where: str, key: str, value: Any, default: Any) -> Any:
-    if isinstance(default, bool):
+    if isinstance(default, tuple):  # a list of scenario names
+        return _priority("", value, where)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise RecoError(f"{where}: expected a string, got {value!r}")
+    elif isinstance(default, bool):
         if not isinstance(value, bool):
             raise RecoError(f"{where}: expected true or false, got {value!r}")
         return value
@@ -283,8 +344,8 @@ def _section(source: str, name: str, cls: type, raw: Any) -> Any:
     return cls(**values)
 
 
-def _priority(source: str, raw: Any) -> tuple[str, ...]:
-    where = f"{source}: priority = {raw!r}"
+def _priority(source: str, raw: Any, where: str | None = None) -> tuple[str, ...]:
+    where = where or f"{source}: priority = {raw!r}"
     if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
         raise RecoError(f"{where}: expected a list of scenario names from {', '.join(SCENARIOS)}")
     names = tuple(s.strip().upper() for s in raw)
@@ -310,6 +371,18 @@ def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Scor
             known = ", ".join(["priority", *sections])
             raise RecoError(f"{source}: unknown section or setting {key!r} (known: {known})")
     config = ScoringConfig(**kwargs)
+    a = config.arbitration
+    for s in SCENARIOS:
+        lo, hi = getattr(a, f"min_share_{s.lower()}"), getattr(a, f"max_share_{s.lower()}")
+        if lo > hi:
+            raise RecoError(
+                f"{source}: [arbitration] min_share_{s.lower()} ({lo}) must not exceed "
+                f"max_share_{s.lower()} ({hi})"
+            )
+    if sum(getattr(a, f"min_share_{s.lower()}") for s in SCENARIOS) > 1:
+        raise RecoError(f"{source}: [arbitration] the min_share_* add up to more than 1")
+    if a.incrementality_min > a.incrementality_max:
+        raise RecoError(f"{source}: [arbitration] incrementality_min must not exceed incrementality_max")
     r = config.rhythm
     if r.lapsed_min_days > r.lapsed_max_days:
         raise RecoError(

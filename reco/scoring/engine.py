@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reco.scoring import rebuy_model, rhythm, validation
+from reco.scoring import arbitration, rebuy_model, rhythm, validation
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
@@ -114,10 +114,19 @@ def _components(names) -> pl.Expr:
     return pl.struct(pl.col(c).round(6).alias(c[2:]) for c in names).alias("components")
 
 
-def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: list[str]) -> pl.DataFrame:
+def _encode(
+    top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: list[str], ev: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Final item rows. reasons_json = {"components": {name: contribution}, "because": [product
     keys that drove a co-occurrence score], "source": "scenario" | "fallback_popular"}, and for
     REBUY's picks "probability": the chance of a re-purchase its score (a log-odds) stands for.
+
+    With ``ev`` (``cid, p, incrementality, value, ev``: the expected value of each customer's
+    list, reco.scoring.arbitration) the score is the item's share of it, ev / items on the
+    list, and reasons_json gains "expected_value": {p, incrementality, value, share,
+    raw_score}, with score = p × incrementality × value × share (so a list's scores add up to
+    its EV); raw_score is the scenario's own score, the sum of the components. Without it
+    (no calibration: no validation window) the score is the raw score.
     Product keys are looked up by position (``pid`` is the row of ``products``), and each row's
     JSON is built once, scenario picks and fallback fills apart."""
     keys = products["product_key"]
@@ -131,9 +140,31 @@ def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: lis
     extra = []
     if "c_baseline" in comps:  # REBUY's model: its score is a log-odds, say the chance it stands for
         extra.append((1 / (1 + (-pl.col("score")).exp())).round(4).alias("probability"))
+    value: list[pl.Expr] = []
+    if ev is not None:
+        top = top.join(ev.select("cid", "p", "incrementality", "value", "ev"), on="cid", how="left")
+        share = 1 / pl.len().over("cid")
+        top = top.with_columns(raw_score=pl.col("score"), share=share).with_columns(
+            score=pl.when(pl.col("ev").is_not_null())
+            .then((pl.col("p") * pl.col("incrementality") * pl.col("value") * pl.col("share")).round(9))
+            .otherwise(pl.col("score"))
+        )
+        value.append(
+            pl.when(pl.col("ev").is_not_null())
+            .then(
+                pl.struct(
+                    pl.col("p").round(6),
+                    pl.col("incrementality").round(6),
+                    pl.col("value").round(6),
+                    pl.col("share").round(6),
+                    pl.col("raw_score").round(6),
+                )
+            )
+            .alias("expected_value")
+        )
     reasons = {
-        0: pl.struct(_components(comps), because, *extra, source=pl.lit("scenario")),
-        1: pl.struct(_components(FALLBACK_COMPONENTS), source=pl.lit("fallback_popular")),
+        0: pl.struct(_components(comps), because, *extra, *value, source=pl.lit("scenario")),
+        1: pl.struct(_components(FALLBACK_COMPONENTS), *value, source=pl.lit("fallback_popular")),
     }
     return pl.concat(
         top.filter(pl.col("fill") == fill).select(
@@ -199,13 +230,28 @@ def _chunk_history(history: History, chunk: pl.DataFrame) -> History:
     )
 
 
-def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
-    customers. Every step is per customer (global tables come from ``ctx``), so the result for a
-    customer does not depend on which chunk it is in. Returns the encoded items per scenario and
-    the customers no scenario fits."""
-    config, products = ctx.config, ctx.products
-    ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
+def expected_values(ctx: Context, scenario: str, top: pl.DataFrame) -> pl.DataFrame | None:
+    """``cid, raw, value, incrementality, p, ev`` of each customer's list of ``scenario`` (``top``:
+    its picks, as :func:`select_top` returns them), or None when the scenario has no calibration
+    (reco.scoring.arbitration)."""
+    cal = calibration(ctx, scenario)
+    if cal is None or ctx.incrementality is None or top.height == 0:
+        return None
+    incr = arbitration.customer_incrementality(ctx.incrementality, ctx.history.customers.lazy(), scenario)
+    return (
+        arbitration.list_raw(top)
+        .join(arbitration.list_value(top, ctx.products), on="cid")
+        .join(incr, on="cid", how="left")
+        .with_columns(p=cal.apply(pl.col("raw")))
+        .with_columns(ev=pl.col("p") * pl.col("incrementality") * pl.col("value"))
+        .collect()
+    )
+
+
+def _claim_by_priority(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
+    """Each customer's candidates in the first scenario of ``priority`` that fits them and
+    has at least ``min_candidates``; and the customers none takes."""
+    config = ctx.config
     remaining = chunk
     claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
     for scenario in config.priority:
@@ -216,6 +262,55 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
         claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
         remaining = remaining.join(enough, on="cid", how="anti")
+    return claimed, remaining
+
+
+def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, dict, pl.DataFrame, dict]:
+    """Every scenario's list for every customer it fits, their expected values, and each
+    customer's scenario by :func:`arbitration.arbitrate`. Returns the claimed candidates, the
+    lists already ranked and their expected values (scenario → (top, ev), for the customers
+    it got), the customers no scenario takes, and the constraints' report."""
+    config, products = ctx.config, ctx.products
+    claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
+    cands_of: dict[str, tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = {}
+    options = []
+    for scenario in config.priority:
+        subset = chunk.filter(fits(scenario, config))
+        if subset.height == 0 or calibration(ctx, scenario) is None:
+            continue
+        cands = _scored(build(ctx, scenario, subset), fill=0).collect()
+        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        cands = cands.join(enough, on="cid", how="semi")
+        top = select_top(cands.lazy(), products, config, family_cap(scenario, config)).collect()
+        ev = expected_values(ctx, scenario, top)
+        if ev is None:
+            continue
+        cands_of[scenario] = (cands, top, ev)
+        options.append(ev.select("cid", pl.lit(scenario).alias("scenario"), "ev"))
+    frame = pl.concat(options) if options else pl.DataFrame(schema=arbitration.EV_SCHEMA)
+    assign, report = arbitration.arbitrate(frame, config)
+    ready = {}
+    for scenario, (cands, top, ev) in cands_of.items():
+        mine = assign.filter(scenario=scenario).select("cid")
+        claimed[scenario].append(cands.join(mine, on="cid", how="semi"))
+        ready[scenario] = (top.join(mine, on="cid", how="semi"), ev.join(mine, on="cid", how="semi"))
+    return claimed, ready, chunk.join(assign, on="cid", how="anti"), report
+
+
+def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame, dict | None]:
+    """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
+    customers. Every step is per customer (global tables come from ``ctx``), so the result for a
+    customer does not depend on which chunk it is in (marketer share constraints, when set,
+    apply within each chunk). Returns the encoded items per scenario, the customers no
+    scenario fits and, by expected value, the arbitration's report."""
+    config, products = ctx.config, ctx.products
+    ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
+    report = None
+    ready: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = {}
+    if by_value(ctx):
+        claimed, ready, remaining, report = _claim_by_value(ctx, chunk)
+    else:
+        claimed, remaining = _claim_by_priority(ctx, chunk)
     if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
         claimed["NURTURE"].append(_scored(build(ctx, "NURTURE", remaining), fill=0).collect())
 
@@ -227,7 +322,15 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
         cands = pl.concat(parts, how="diagonal_relaxed").lazy()
         comps = [c for c in cands.collect_schema() if c.startswith("c_")]
         cap = family_cap(scenario, config)
-        top = select_top(cands, products, config, cap).collect()
+        # lists ranked while arbitrating are kept; the others (NURTURE catching the customers no
+        # scenario took, or every list by priority) are ranked here
+        top, ev = ready.get(scenario, (None, None))
+        todo = parts[1:] if top is not None else parts
+        if todo:
+            more = select_top(pl.concat(todo, how="diagonal_relaxed").lazy(), products, config, cap).collect()
+            more_ev = expected_values(ctx, scenario, more)
+            top = more if top is None else pl.concat([top, more], how="diagonal_relaxed")
+            ev = more_ev if ev is None else ev if more_ev is None else pl.concat([ev, more_ev])
         counts = top.group_by("cid").len()
         short = chunk.join(counts, on="cid", how="left").filter(pl.col("len").fill_null(0) < top_n)
         short = short.join(cands.select("cid").unique().collect(), on="cid", how="semi")
@@ -238,8 +341,27 @@ def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame],
                 pl.concat([chosen, extra], how="diagonal_relaxed"), products, config, cap
             ).collect()
             top = pl.concat([top.join(short, on="cid", how="anti"), refilled], how="diagonal_relaxed")
-        items.append(_encode(top, products, scenario, comps))
-    return items, remaining
+        items.append(_encode(top, products, scenario, comps, ev))
+    return items, remaining, report
+
+
+def without_floor(config: ScoringConfig) -> ScoringConfig:
+    """By expected value, EV decides who gets REBUY: its probability floor belongs to the
+    priority list and is not applied."""
+    if config.arbitration.method != "expected_value":
+        return config
+    return replace(config, rebuy=replace(config.rebuy, min_hit_probability=0.0))
+
+
+def calibration(ctx: Context, scenario: str) -> arbitration.Calibration | None:
+    """The calibration of ``scenario``'s lists in the mode the run uses (``ctx.modes``)."""
+    return ctx.calibrations.get((scenario, ctx.modes.get(scenario, "learnt")))
+
+
+def by_value(ctx: Context) -> bool:
+    """Whether customers are assigned by expected value: the configured method, and
+    calibrations to compute it with (none without a validation window)."""
+    return ctx.config.arbitration.method == "expected_value" and bool(ctx.calibrations)
 
 
 def score(
@@ -278,26 +400,41 @@ def score(
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
+    segments = inputs.profiles.select("customer_code", pl.col("segment").cast(pl.String)).collect()
+    with_segment(history, segments)
     run_rhythm = with_rhythm(history, lines, as_of, config)
     window = run_rhythm.window_days
     model = None
     if "REBUY" in config.priority:
         model = rebuy_model.calibrate(lines, inputs.products, as_of, config, window)
     pool = popular_pool(products, config.rules.popular_pool_size)
-    modes, checked = validation.validate(lines, inputs.products, as_of, config, window)
-    run_config = config
+    incr = arbitration.incrementality(config, inputs.outcomes)
+    modes, checked, calibrations = validation.validate(
+        lines, inputs.products, as_of, config, window, incr, segments
+    )
+    run_config = without_floor(config) if calibrations else config
     fallback = (checked.get("assignment") or {}).get("choice")
+    priority = replace(config.arbitration, method="priority")
     if fallback == "repeat":
         # the assignment did not show it does as well as REPEAT for everyone: REPEAT it is
-        run_config = replace(config, priority=("REBUY",))
+        run_config = replace(run_config, priority=("REBUY",), arbitration=priority)
         modes = modes | {"REBUY": "baseline"}
     elif fallback == "pop":
         # ... nor as well as POP for everyone, which beat REPEAT there: everyone gets POP
         nurture = replace(config.nurture, max_orders=2**31 - 1)
-        run_config = replace(config, priority=("NURTURE",), nurture=nurture)
+        run_config = replace(run_config, priority=("NURTURE",), nurture=nurture, arbitration=priority)
         modes = modes | {"NURTURE": "baseline"}
     ctx = Context(
-        as_of, run_config, products, history, pool, model, window or config.rhythm.horizon_days, modes
+        as_of,
+        run_config,
+        products,
+        history,
+        pool,
+        model,
+        window or config.rhythm.horizon_days,
+        modes,
+        calibrations,
+        incr,
     )
     customers = history.customers
     if n_customers is None:
@@ -310,9 +447,12 @@ def score(
     n_eligible = in_scope.height
     size = max(1, chunk_size or in_scope.height or 1)
     items: list[pl.DataFrame] = []
+    reports: list[dict] = []
     for start in range(0, in_scope.height, size):
-        chunk_items, no_fit = _score_chunk(ctx, in_scope.slice(start, size))
+        chunk_items, no_fit, report = _score_chunk(ctx, in_scope.slice(start, size))
         items.extend(chunk_items)
+        if report is not None:
+            reports.append(report)
         if no_fit.height:
             audits.append(_audit(no_fit.lazy(), "fallback", "no_scenario_fits", "info", []))
     top_n = config.rules.top_n
@@ -373,8 +513,76 @@ def score(
         "rebuy_model": model.as_dict() if model else None,
         "rhythm": run_rhythm.as_dict(),
         "validation": checked,
+        "arbitration": arbitration_record(
+            ctx, config.arbitration.method, incr, calibrations, reports, items_df
+        ),
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
+
+
+def arbitration_record(
+    ctx: Context,
+    configured: str,
+    incr: pl.DataFrame,
+    calibrations: dict,
+    reports: list[dict],
+    items: pl.DataFrame,
+) -> dict:
+    """What ``reco_run.counts_json.arbitration`` records: the method used, the incrementality
+    per scenario and segment with its source, each scenario's calibration, the expected value
+    per scenario and, with constraints, what they cost."""
+    a = ctx.config.arbitration
+    method = "expected_value" if by_value(ctx) else "priority"
+    ev = items.group_by("scenario").agg(pl.col("score").sum())
+    out: dict = {
+        "method": method,
+        "configured": configured,
+        "incrementality": [
+            {k: v for k, v in row.items() if v is not None or k == "segment"}
+            for row in incr.iter_rows(named=True)
+        ],
+        "calibration": {f"{s} ({mode})": c.as_dict() for (s, mode), c in calibrations.items()},
+        "expected_value": {s: round(float(v), 4) for s, v in sorted(ev.iter_rows())},
+    }
+    if configured != method:
+        out["why"] = (
+            "the assignment guard fell back to a simple list for everyone"
+            if calibrations
+            else "nothing to calibrate P on (no validation window, or validation off)"
+        )
+    if reports and arbitration.constrained(ctx.config):
+        total = {
+            k: sum(r[k] for r in reports) for k in ("customers", "moved", "ev_unconstrained", "ev", "loss")
+        }
+        free = total["ev_unconstrained"]
+        out["constraints"] = {
+            "off": list(a.off),
+            "min_share": {
+                s: getattr(a, f"min_share_{s.lower()}")
+                for s in BUILDERS
+                if getattr(a, f"min_share_{s.lower()}") > 0
+            },
+            "max_share": {
+                s: getattr(a, f"max_share_{s.lower()}")
+                for s in BUILDERS
+                if getattr(a, f"max_share_{s.lower()}") < 1
+            },
+            "customers_moved": total["moved"],
+            "ev_unconstrained": round(free, 4),
+            "ev": round(total["ev"], 4),
+            "loss": round(total["loss"], 4),
+            "loss_share": round(total["loss"] / free, 4) if free > 0 else None,
+            "unmet": [u for r in reports for u in r["unmet"]],
+        }
+    return out
+
+
+def with_segment(history: History, segments: pl.DataFrame) -> None:
+    """Add each customer's RFM ``segment`` (null without a profile) to ``history.customers``
+    (in place, its cid order kept): incrementality is read per scenario and segment."""
+    history.customers = history.customers.join(
+        segments.unique("customer_code"), on="customer_code", how="left", maintain_order="left"
+    )
 
 
 def with_rhythm(history: History, lines: pl.LazyFrame, as_of: date, config: ScoringConfig) -> rhythm.Rhythm:

@@ -292,6 +292,19 @@ class ScoringInputs:
     as_of: date
     #: what :data:`SOURCES_SQL` found (counts of the durable sources against the warehouse)
     sources: dict = field(default_factory=dict)
+    #: measured customers of past runs (:data:`OUTCOMES_SQL`): scenario, segment, grp, bought;
+    #: None: none read (incrementality stays at its priors)
+    outcomes: pl.DataFrame | None = None
+
+
+#: The measured campaign outcomes whose window ended before as_of (complete windows only), for
+#: the incrementality posterior (reco.scoring.arbitration): one row per measured customer.
+OUTCOMES_SQL = """
+select scenario::text as scenario, segment::text as segment, grp::text as grp,
+    bought_recommended as bought
+from reco.run_outcome
+where not is_partial and window_start + window_days <= date '{day}'
+"""
 
 
 @contextmanager
@@ -373,6 +386,7 @@ def read_inputs(
         "order_lines": _select(schema, "order_line", f"where is_purchase and order_date < date '{day}'"),
         "profiles": _select(schema, "client_master_profile"),
         "contacts": CONTACTS_SQL.format(schema=schema, where=until),
+        "outcomes": OUTCOMES_SQL.format(day=day),
     }
     frames, sources = _read_checked(db, schema, queries, "score")
     return ScoringInputs(
@@ -383,6 +397,7 @@ def read_inputs(
         contacts=frames["contacts"].lazy(),
         as_of=as_of,
         sources=sources,
+        outcomes=frames["outcomes"],
     )
 
 

@@ -33,6 +33,11 @@ class Context:
     #: per scenario, "learnt" or "baseline": what self-validation chose (reco.scoring.validation);
     #: a scenario missing here uses its learnt builder
     modes: dict[str, str] = field(default_factory=dict)
+    #: per scenario, its raw list score → probability calibration (reco.scoring.arbitration),
+    #: from the validation window; a scenario missing here has no expected value
+    calibrations: dict = field(default_factory=dict)
+    #: the incrementality per scenario and segment (arbitration.incrementality)
+    incrementality: pl.DataFrame | None = None
 
 
 def _active(ctx: Context) -> pl.LazyFrame:

@@ -105,24 +105,29 @@ def validate(
     as_of: date,
     config: ScoringConfig,
     window_days: int | None,
-) -> tuple[dict[str, str], dict]:
-    """Each scenario's mode ("learnt" or "baseline") and the record written to the run's
-    counts_json under ``validation``. ``lines``: purchase lines before ``as_of``;
-    ``products``: the catalogue as ScoringInputs.products."""
+    incrementality: pl.DataFrame | None = None,
+    segments: pl.DataFrame | None = None,
+) -> tuple[dict[str, str], dict, dict]:
+    """Each scenario's mode ("learnt" or "baseline"), the record written to the run's
+    counts_json under ``validation``, and each scenario's calibration of P on the window
+    (:func:`calibrations`; empty without a window). ``lines``: purchase lines before
+    ``as_of``; ``products``: the catalogue as ScoringInputs.products; ``incrementality``
+    (arbitration.incrementality) and ``segments`` (customer_code, segment) are what the
+    assignment guard judges an assignment by expected value with."""
     scenarios = list(config.priority)
     if "NURTURE" not in scenarios:  # NURTURE catches the customers no scenario fits
         scenarios.append("NURTURE")
     v = config.validation
     if not v.enabled:
         record = {"skipped": "validation.enabled = false: every scenario uses its learnt list"}
-        return dict.fromkeys(scenarios, "learnt"), record
+        return dict.fromkeys(scenarios, "learnt"), record, {}
     rule = (
         f"learnt when n >= {v.min_customers} and the one-sided {v.confidence:.0%} lower bound of "
         "the paired difference (learnt - baseline) is above 0; else the baseline"
     )
     if window_days is None:
         record = {"skipped": "too little history for a validation window: every scenario uses its baseline"}
-        return dict.fromkeys(scenarios, "baseline"), record | {"rule": rule}
+        return dict.fromkeys(scenarios, "baseline"), record | {"rule": rule}, {}
 
     # each scenario's own list for every customer it fits, as the backtest's scenario lists
     run_config = config
@@ -137,9 +142,15 @@ def validate(
     window = sampled.filter(pl.col("order_date") >= start)
     eligible = sample.join(window.select("customer_code").unique().collect(), on="customer_code", how="semi")
     past = prepare_products(products, train, start, config)
-    history = build_history(train, past, eligible.lazy(), start, config)
-    from reco.scoring.engine import with_rhythm
+    # every sampled customer is in scope: P is calibrated on all of them, buyers in the window
+    # or not; the comparisons and the guard judge those who bought in it (``population``)
+    history = build_history(train, past, sample.lazy(), start, config)
+    from reco.scoring.engine import with_rhythm, with_segment, without_floor
 
+    if segments is not None:
+        with_segment(history, segments)
+    else:
+        history.customers = history.customers.with_columns(segment=pl.lit(None, pl.String))
     past_rhythm = with_rhythm(history, train, start, config)
     model = None
     if "REBUY" in scenarios:
@@ -184,7 +195,13 @@ def validate(
         rows.append(
             {"scenario": scenario, "metric": metric, "baseline_name": BASELINES[scenario][0]} | verdict
         )
-    assignment = guard(replace(ctx, config=run_config, modes=modes), in_scope, truth)
+    # calibrated without REBUY's probability floor (``config``): by expected value it is not used
+    cals = {}
+    if incrementality is not None:
+        cals = calibrations(replace(ctx, config=config, modes=modes), in_scope, truth, scenarios)
+    judged_config = without_floor(run_config) if cals else run_config
+    ctx = replace(ctx, config=judged_config, modes=modes, calibrations=cals, incrementality=incrementality)
+    assignment = guard(ctx, in_scope, truth)
     record = {
         "window": {
             "start": start.isoformat(),
@@ -198,7 +215,43 @@ def validate(
         "scenarios": rows,
         "assignment": assignment,
     }
-    return modes, record
+    return modes, record, cals
+
+
+def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scenarios: list[str]) -> dict:
+    """Per (scenario, mode), its raw list score → P(buys from the list within the window),
+    learnt on the window: every sampled customer the scenario fits gets its list as of the
+    window's start, and a hit when they bought a product of it in the window
+    (arbitration.calibrate: quantile bins, shrunk, monotone). The modes are the ones chosen
+    above, and the baselines of REBUY and NURTURE too: the assignment guard's fallbacks use
+    them."""
+    from reco.scoring import arbitration
+    from reco.scoring.engine import _scored, family_cap, select_top
+
+    a = ctx.config.arbitration
+    wanted = [(s, ctx.modes.get(s, "learnt")) for s in scenarios]
+    wanted += [(s, "baseline") for s in ("REBUY", "NURTURE") if (s, "baseline") not in wanted]
+    out = {}
+    for scenario, mode in wanted:
+        subset = in_scope.filter(fits(scenario, ctx.config))
+        if subset.height == 0:
+            continue
+        cands = _scored(build(ctx, scenario, subset, mode), fill=0)
+        top = select_top(cands, ctx.products, ctx.config, family_cap(scenario, ctx.config)).collect()
+        hit = (
+            top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique().with_columns(h=pl.lit(1.0))
+        )
+        raw = arbitration.list_raw(top).join(hit.lazy(), on="cid", how="left").collect()
+        cal = arbitration.calibrate(
+            scenario,
+            raw["raw"].to_numpy(),
+            raw["h"].fill_null(0.0).to_numpy(),
+            a.calibration_bins,
+            a.calibration_prior_n,
+        )
+        if cal is not None:
+            out[(scenario, mode)] = cal
+    return out
 
 
 #: the simple lists the whole assignment is judged against: (choice, name, scenario whose
@@ -221,7 +274,7 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     if population.height == 0:
         return {"n": 0, "choice": "repeat", "why": "no customer to judge on"}
     judged = in_scope.join(population, on="cid", how="semi")
-    items, _ = _score_chunk(ctx, judged)
+    items, _, _ = _score_chunk(ctx, judged)
     assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
     platform = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
     baselines = {
@@ -238,11 +291,18 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     upper = None
     if d is not None and verdict.get("lower_bound") is not None:
         upper = round(2 * d - verdict["lower_bound"], 4)  # the bound is symmetric around d
+    assigned_to = (
+        pl.concat(items, how="vertical_relaxed").group_by("scenario").agg(pl.col("cid").n_unique())
+        if items
+        else pl.DataFrame(schema={"scenario": pl.String, "cid": pl.UInt32})
+    )
     out = {
         "baseline_name": name,
         **verdict,
         "upper_bound": upper,
         "baselines": {nm: round(float(h.mean()), 4) for nm, h in baselines.values()},
+        # the customers judged per scenario of the assignment (what it would give them)
+        "by_scenario": dict(sorted(assigned_to.iter_rows())),
     }
     if n < v.min_customers:
         return out | {"choice": fallback, "why": f"too few customers to tell ({n} < {v.min_customers})"}

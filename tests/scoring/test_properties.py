@@ -155,7 +155,12 @@ def test_reasons_hold_each_component_and_they_sum_to_the_score(shape, seed):
     for row in result.items.head(60).iter_rows(named=True):
         reasons = json.loads(row["reasons_json"])
         assert reasons["source"] in ("scenario", "fallback_popular")
-        assert abs(sum(reasons["components"].values()) - row["score"]) < 1e-4
+        ev = reasons.get("expected_value")
+        if ev is None:  # no calibration (no validation window): the score is the raw score
+            assert abs(sum(reasons["components"].values()) - row["score"]) < 1e-4
+        else:  # the score is the item's share of its list's expected value
+            assert abs(ev["p"] * ev["incrementality"] * ev["value"] * ev["share"] - row["score"]) < 1e-4
+            assert abs(sum(reasons["components"].values()) - ev["raw_score"]) < 1e-4
         if reasons.get("because"):
             assert reasons["source"] == "scenario"
 

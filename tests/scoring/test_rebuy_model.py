@@ -100,7 +100,9 @@ def test_the_probability_floor_decides_who_rebuy_takes():
     inputs = as_inputs(frames, AS_OF)
 
     def scenarios(floor: float) -> set[str]:
-        config = config_from_dict(REBUY_ONLY | {"rebuy": {"min_hit_probability": floor}})
+        # the floor belongs to the priority list; by expected value, EV decides instead
+        rebuy = {"rebuy": {"min_hit_probability": floor}, "arbitration": {"method": "priority"}}
+        config = config_from_dict(REBUY_ONLY | rebuy)
         return set(score(inputs, config, apply_contact_rules=False).items["scenario"])
 
     assert scenarios(0.0) == {"REBUY"}

@@ -162,3 +162,40 @@ def test_a_run_is_all_or_nothing(use_db, shape, seed, fail):
         _sql(use_db, "drop trigger boom on reco.audit_item")
     summary = run_scoring(use_db, run_id, as_of=AS_OF, replace=True)
     assert _items(use_db, run_id).height == summary.counts["items"]
+
+
+def test_measured_control_groups_move_incrementality_and_the_run_records_and_shows_it(use_db, marts, capsys):
+    """reco.run_outcome rows of complete windows that ended before as_of give REBUY's
+    posterior (n = the smaller group); a partial window and one ending after as_of are not
+    read; the values and their source are in reco_run and in `reco runs show`."""
+    from reco.cli.main import main
+
+    rows = [
+        (f"m{i}", "treatment" if i < 60 else "control", i % 60 < (30 if i < 60 else 10)) for i in range(100)
+    ]
+    with psycopg.connect(use_db.conninfo(), autocommit=True) as conn:
+        for code, grp, bought in rows:
+            for run, start, partial in (("old", "2025-09-01", False), ("partial", "2025-11-01", True)):
+                conn.execute(
+                    "insert into reco.run_outcome (run_id, customer_code, grp, scenario, segment, contacted,"
+                    " window_start, window_days, is_partial, n_orders, revenue, bought_recommended,"
+                    " bought_recommended_family) values (%s, %s, %s, 'REBUY', null, true, %s, 30, %s, 0, 0,"
+                    " %s, false)",
+                    (run, code, grp, start, partial, bought),
+                )
+        conn.execute(  # measured after as_of: never read by a run at as_of
+            "insert into reco.run_outcome (run_id, customer_code, grp, scenario, contacted, window_start,"
+            " window_days, is_partial, n_orders, revenue, bought_recommended, bought_recommended_family)"
+            " values ('later', 'x', 'control', 'UPSELL', true, '2025-12-20', 30, false, 0, 0, true, false)"
+        )
+    run_scoring(use_db, "measured", as_of=AS_OF)
+    ((counts,),) = _sql(use_db, "select counts_json from reco.reco_run where run_id = 'measured'")
+    table = {r["scenario"]: r for r in counts["arbitration"]["incrementality"] if r["segment"] is None}
+    # treated 30 / 60 = 0.5, control 10 / 40 = 0.25: measured 0.5, n = 40, prior 0.10
+    assert table["REBUY"]["measured"] == 0.5 and table["REBUY"]["n_control"] == 40
+    assert table["REBUY"]["source"] == "posterior (n=40)"
+    assert table["REBUY"]["incrementality"] == pytest.approx(0.10 + 40 / 240 * 0.4, abs=1e-4)
+    assert table["UPSELL"]["source"] == "prior"
+    assert main(["runs", "show", "measured"]) == 0
+    shown = capsys.readouterr().out
+    assert "arbitration" in shown and "posterior" in shown and "0.167" in shown
