@@ -29,7 +29,8 @@ from reco.backtest.protocol import split
 from reco.backtest.run import FAST_REBUILD, drop_schemas, run_backtest
 from reco.db import migrate
 from reco.db.engine import connect, ensure_database
-from reco.db.resolver import Database, parse_url, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database, parse_url
 from reco.dbt.runner import run_dbt
 from reco.ingest.load import LoadOptions, load_files
 

@@ -22,7 +22,7 @@ from reco.campaign.export import export_run
 from reco.campaign.outcomes import measure_outcomes
 from reco.campaign.report import UpliftReport, build_report
 from reco.db import migrate
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.dbt.runner import run_dbt
 from reco.demo_data import Manifest, ensure
 from reco.demo_data.campaign import DEFAULT_DAYS, TRUTH_FILE, simulate_campaign

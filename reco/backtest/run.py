@@ -38,7 +38,7 @@ from reco.backtest.protocol import Split, split
 from reco.db import locks, migrate
 from reco.db.engine import connect
 from reco.db.models.backtest import BacktestResult, BacktestRun
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.dbt.runner import run_dbt
 from reco.errors import Interrupted, RecoError
 

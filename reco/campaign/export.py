@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from reco.campaign import require_run
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.scoring.config import Eligibility
 from reco.scoring.eligibility import eligibility

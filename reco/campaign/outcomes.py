@@ -24,7 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reco.campaign import require_run
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.scoring.inputs import adbc_connect, fetch, marts_schema
 

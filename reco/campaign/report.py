@@ -15,7 +15,7 @@ import polars as pl
 
 from reco.campaign import require_run
 from reco.campaign.uplift import METRICS, MIN_GROUP_SIZE, compare
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.scoring.inputs import adbc_connect, fetch
 

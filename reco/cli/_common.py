@@ -15,7 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from reco.db.resolver import Database, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database
 
 console = Console()
 err_console = Console(stderr=True)

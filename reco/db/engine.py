@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from reco.db.resolver import Database, mask_url
+from reco.db.target import Database, mask_url
 from reco.errors import DatabaseError
 
 CONNECT_TIMEOUT_S = 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
-from reco.db.resolver import Database
+from reco.db.target import Database
 
 #: First key of the lock of a backtest (second: hashtext(backtest_id)); the scoring runs use
 #: 0x5EC0 (reco.scoring.runs.LOCK_CLASS).

@@ -39,7 +39,7 @@ import polars as pl
 
 from reco.campaign import require_run
 from reco.db.models.reco import SCENARIOS
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.demo_data import vocab
 from reco.demo_data.generate import SALES_COLUMNS, SALES_DIALECT, write_export
 from reco.errors import RecoError

@@ -19,7 +19,7 @@ import polars as pl
 import psycopg
 
 from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.ingest import pgcopy
 from reco.ingest.entities import Entity

@@ -25,7 +25,7 @@ import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
 
 from reco.db.models.base import CONSENT_SOURCES
-from reco.db.resolver import Database, mask_url
+from reco.db.target import Database, mask_url
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
 

@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 
 import reco
 from reco.db import migrate
-from reco.db.resolver import Database, mask_url
+from reco.db.target import Database, mask_url
 from reco.errors import RecoError
 from reco.scoring.config import load_config
 from reco.scoring.control import assign_groups, group_counts

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.scoring.inputs import AROMA_AXES, adbc_connect
 
 _AROMA_DDL = ", ".join(f"aroma_{a} integer" for a in AROMA_AXES)

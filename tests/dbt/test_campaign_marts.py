@@ -18,7 +18,7 @@ from warehouse_sample import by_key, query
 
 import reco.scoring
 from reco.db.models.reco import SCENARIOS
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.dbt.runner import run_dbt
 
 CAMPAIGN_MARTS = ("campaign_customer", "campaign_performance")

@@ -16,7 +16,7 @@ from datetime import date
 
 import psycopg
 
-from reco.db.resolver import Database
+from reco.db.target import Database
 
 BATCHES = [
     ("b_cust1", "customers"),
