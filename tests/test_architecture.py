@@ -147,6 +147,31 @@ def test_the_steps_import_each_other_one_way():
     assert _circles(steps) == []
 
 
+#: The calls that open a connection, by driver; only reco/db/engine.py makes them.
+OPENERS = {("psycopg", "connect"), ("dbapi", "connect"), ("adbc", "connect"), (None, "create_engine")}
+CONNECTIONS_HOME = "reco.db.engine"
+
+
+def _opens_connection(call: ast.Call) -> bool:
+    func = call.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return (func.value.id, func.attr) in OPENERS
+    return isinstance(func, ast.Name) and (None, func.id) in OPENERS
+
+
+def test_connections_are_opened_in_reco_db_engine_only():
+    elsewhere = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+        for module, path in MODULES.items()
+        if module != CONNECTIONS_HOME
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and _opens_connection(node)
+    ]
+    assert elsewhere == []
+    home = ast.parse(MODULES[CONNECTIONS_HOME].read_text())
+    assert sum(isinstance(n, ast.Call) and _opens_connection(n) for n in ast.walk(home)) == 3
+
+
 def test_reco_db_imports_nothing_above_it():
     upward = [
         f"{MODULES[module].relative_to(PACKAGE.parent)}:{line} imports {target}"

@@ -36,7 +36,7 @@ from sqlalchemy import insert, text, update
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import Split, split
 from reco.db import locks, migrate
-from reco.db.engine import connect
+from reco.db.engine import adbc_connect, connect
 from reco.db.models.backtest import BacktestResult, BacktestRun
 from reco.db.target import Database
 from reco.dbt.runner import run_dbt
@@ -268,8 +268,6 @@ def read_purchase_events(
 ) -> pl.DataFrame:
     """Purchase events from ``<prefix>marts.order_line`` (``is_purchase``), optionally only
     ``since <= order_date < until``, read through ADBC."""
-    import adbc_driver_postgresql.dbapi as adbc
-
     where = ["is_purchase", "customer_code is not null", "product_key is not null"]
     if since is not None:
         where.append(f"order_date >= date '{since.isoformat()}'")
@@ -282,7 +280,7 @@ def read_purchase_events(
         where {" and ".join(where)}
         group by 1, 2, 3
     """
-    with adbc.connect(db.conninfo()) as conn, conn.cursor() as cur:
+    with adbc_connect(db) as conn, conn.cursor() as cur:
         cur.execute(sql)
         frame = pl.from_arrow(cur.fetch_arrow_table())
     return frame.cast({"order_date": pl.Date})

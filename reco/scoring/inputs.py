@@ -16,16 +16,15 @@ Consent is read from durable tables only (docs/scoring.md, "Consent guarantees")
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
 
+from reco.db.engine import adbc_connect
 from reco.db.models.base import CONSENT_SOURCES
-from reco.db.target import Database, mask_url
+from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
 
@@ -292,22 +291,6 @@ class ScoringInputs:
     as_of: date
     #: what :data:`SOURCES_SQL` found (counts of the durable sources against the warehouse)
     sources: dict = field(default_factory=dict)
-
-
-@contextmanager
-def adbc_connect(db: Database) -> Iterator[adbc.Connection]:
-    """An ADBC connection (one transaction until commit; rolled back if not committed)."""
-    try:
-        conn = adbc.connect(db.conninfo())
-    except Exception as exc:  # the driver raises its own OperationalError subclasses
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise RecoError(
-            f"cannot reach PostgreSQL at {db.host}:{db.port} (bulk connection): {mask_url(first)}"
-        ) from None
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def fetch(conn: adbc.Connection, sql: str, parameters: tuple = ()) -> pl.DataFrame:

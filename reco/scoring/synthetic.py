@@ -14,8 +14,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from reco.db.engine import adbc_connect
 from reco.db.target import Database
-from reco.scoring.inputs import AROMA_AXES, adbc_connect
+from reco.scoring.inputs import AROMA_AXES
 
 _AROMA_DDL = ", ".join(f"aroma_{a} integer" for a in AROMA_AXES)
 _TOP = ", ".join(
