@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from reco.backtest import baselines, metrics, online_retail
+from reco.backtest import baselines, metrics
 from reco.backtest.protocol import split
 from reco.backtest.run import FAST_REBUILD, drop_schemas, run_backtest
 from reco.db import migrate
@@ -33,6 +33,7 @@ from reco.db.resolver import resolve
 from reco.db.target import Database, parse_url
 from reco.dbt.runner import run_dbt
 from reco.ingest.load import LoadOptions, load_files
+from tests.support import online_retail
 
 TARGET_S = 60.0
 

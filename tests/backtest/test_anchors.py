@@ -5,8 +5,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from reco.backtest import baselines, metrics, online_retail
+from reco.backtest import baselines, metrics
 from reco.backtest.protocol import split
+from tests.support import online_retail
 
 pytestmark = pytest.mark.skipif(
     not all(p.exists() for p in online_retail.default_paths()),
