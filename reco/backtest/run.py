@@ -320,7 +320,7 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
     the comparisons of ANCHORS.md, scenario by scenario. NURTURE's list covers the customers
     it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback."""
     from reco.scoring import score
-    from reco.scoring.config import SCENARIOS
+    from reco.vocab import SCENARIOS
 
     lists = {}
     for scenario in scenarios or SCENARIOS:

@@ -27,10 +27,10 @@ from reco.db.models.base import CONSENT_SOURCES
 from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
+from reco.vocab import AROMA_AXES
 
 _PREFIX = re.compile(r"([a-z_][a-z0-9_]*)?")
 _STATUS = re.compile(r"[a-z0-9_-]+")
-AROMA_AXES = ("fruity", "floral", "spicy", "herbal", "mineral", "woody", "toasty")
 
 #: Columns read from each mart, with the SQL cast applied on read.
 READ_COLUMNS: dict[str, dict[str, str]] = {

@@ -20,7 +20,7 @@ import yaml
 from reco.db.engine import adbc_connect
 from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
-from reco.scoring.inputs import AROMA_AXES
+from reco.vocab import AROMA_AXES, FAMILIES, PRICE_BAND_EDGES, PRICE_BANDS
 
 #: The dbt YAML that declares (and enforces) the contracts of the marts below.
 CONTRACT_YAML = dbt_project_dir() / "models" / "marts" / "core" / "_core__models.yml"
@@ -133,7 +133,6 @@ _SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
-FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")
 GRAPES = (
     "Merlot",
     "Syrah",
@@ -171,20 +170,6 @@ class Shape:
     years: float = 3.0
 
 
-def _bands(price: pl.Expr) -> pl.Expr:
-    return (
-        pl.when(price < 10)
-        .then(pl.lit("under_10"))
-        .when(price < 20)
-        .then(pl.lit("10_20"))
-        .when(price < 40)
-        .then(pl.lit("20_40"))
-        .when(price < 80)
-        .then(pl.lit("40_80"))
-        .otherwise(pl.lit("80_plus"))
-    )
-
-
 def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1)) -> dict[str, pl.DataFrame]:
     """Random marts with the contract's columns: customers with consent flags, a catalogue,
     purchase histories drawn from a popularity curve mixed with each customer's favourite
@@ -219,7 +204,9 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
             **{f"aroma_{a}": pl.Int32 for a in AROMA_AXES},
         },
     ).with_columns(
-        price_band=_bands(pl.col("unit_price")) if attrs else pl.lit(None, pl.String),
+        price_band=pl.Series(PRICE_BANDS).gather(np.digitize(price, PRICE_BAND_EDGES))
+        if attrs
+        else pl.lit(None, pl.String),
         sucrosite_niveau=pl.lit("dry") if attrs else pl.lit(None, pl.String),
         season_tags=pl.when(rng.random(n_p) < 0.3)
         .then(pl.concat_list(pl.lit(pl.Series(np.array(SEASONS)[rng.integers(0, 5, n_p)]))))
