@@ -26,7 +26,8 @@ from sqlalchemy import text
 
 from reco.backtest import baselines, metrics
 from reco.backtest.protocol import split
-from reco.backtest.run import FAST_REBUILD, drop_schemas, run_backtest
+from reco.backtest.run import run_backtest
+from reco.backtest.storage import FAST_REBUILD, drop_schemas
 from reco.db import migrate
 from reco.db.engine import connect, ensure_database
 from reco.db.resolver import resolve

@@ -182,3 +182,9 @@ def test_reco_db_imports_nothing_above_it():
         if _step(target) != "reco.db" and target not in DB_MAY_IMPORT
     ]
     assert upward == []
+
+
+def test_the_backtest_evaluation_is_pure():
+    """reco.backtest.evaluation: events and recommendations in, metrics out, no database."""
+    reached = {t for t, _ in _imported("reco.backtest.evaluation", MODULES["reco.backtest.evaluation"])}
+    assert {t for t in reached if _step(t) in {"reco.db", "reco.dbt"}} == set()
