@@ -1,4 +1,5 @@
-"""``reco demo-data``: write the synthetic wine merchant's CSV exports."""
+"""``reco demo-data``: write a synthetic retailer's CSV exports (the wine merchant, or with
+``--shape grocery`` a grocery chain)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from reco.cli._common import console, database
 from reco.demo_data import DEFAULT_END_DATE, generate
+from reco.demo_data import grocery
 from reco.demo_data.campaign import DEFAULT_DAYS, DEFAULT_LIFTS, parse_lifts, simulate_campaign
 from reco.errors import RecoError
 
@@ -33,24 +35,58 @@ def demo_data(
         int | None,
         typer.Option(
             "--products",
-            help="Catalogue size (default: 300, growing to 2,000 at 1 M customers).",
+            help="Catalogue size (wine: 300, growing to 2,000 at 1 M customers; grocery: 6,000).",
             show_default=False,
         ),
     ] = None,
     end_date: Annotated[
+        str | None,
+        typer.Option(
+            "--end-date",
+            help=f"Last day of the sales, YYYY-MM-DD (default {DEFAULT_END_DATE} for wine,"
+            f" {grocery.DEFAULT_END} for grocery).",
+            show_default=False,
+        ),
+    ] = None,
+    shape: Annotated[
         str,
-        typer.Option("--end-date", help="Last day of the sales, YYYY-MM-DD (the reference date)."),
-    ] = DEFAULT_END_DATE.isoformat(),
+        typer.Option(
+            "--shape",
+            help="wine: the wine merchant (years of history, receipts, taste attributes);"
+            " grocery: a grocery chain (four months, thousands of products, till lines with no"
+            " receipt number, loyalty cards; --customers are households).",
+        ),
+    ] = "wine",
 ) -> None:
-    """Write the CSV exports of a synthetic French wine merchant (catalogue, CRM, ERP sales,
-    aliases, e-mailing history). See docs/demo-data.md for the files and their dialects."""
+    """Write the CSV exports of a synthetic retailer: by default a French wine merchant
+    (catalogue, CRM, ERP sales, aliases, e-mailing history), or a grocery chain with the
+    mappings that load it. See docs/demo-data.md for the files and their dialects."""
+    if shape == "grocery":
+        made = grocery.generate_grocery(
+            out_dir,
+            customers,
+            products or 6_000,
+            end_date=_parse_date(end_date) if end_date else grocery.DEFAULT_END,
+            seed=seed,
+        )
+        console.print(
+            f"{made.households:,} households, {made.products:,} products in {made.subclasses:,}"
+            f" subclasses, {made.sales_lines:,} till lines in {made.baskets:,} baskets,"
+            f" {made.start_date} → {made.end_date}, seed {made.seed}\n"
+            f"load them with: reco load <sales|products|customers> {out_dir}/<entity>.csv"
+            f" --mapping {out_dir}/<entity>.toml",
+            highlight=False,
+        )
+        return
+    if shape != "wine":
+        raise RecoError(f"--shape {shape!r}: expected wine or grocery")
     with console.status(f"generating {customers:,} customers…"):
         manifest = generate(
             out_dir,
             customers,
             seed,
             products=products,
-            end_date=_parse_date(end_date),
+            end_date=_parse_date(end_date) if end_date else DEFAULT_END_DATE,
         )
     table = Table(
         "file",
