@@ -24,14 +24,17 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from reco.backtest import baselines, metrics, online_retail
+from reco.backtest import baselines, metrics
 from reco.backtest.protocol import split
-from reco.backtest.run import FAST_REBUILD, drop_schemas, run_backtest
+from reco.backtest.run import run_backtest
+from reco.backtest.storage import FAST_REBUILD, drop_schemas
 from reco.db import migrate
 from reco.db.engine import connect, ensure_database
-from reco.db.resolver import Database, parse_url, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database, parse_url
 from reco.dbt.runner import run_dbt
 from reco.ingest.load import LoadOptions, load_files
+from tests.support import online_retail
 
 TARGET_S = 60.0
 

@@ -52,7 +52,7 @@ def _synthetic_run(customers: int):
     from reco.db import migrate
     from reco.db.resolver import resolve
     from reco.scoring import run_scoring
-    from reco.scoring.synthetic import Shape, generate_marts, write_marts
+    from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
     base = resolve(os.environ.get("DATABASE_URL"))
     admin = base.for_database("postgres").conninfo()

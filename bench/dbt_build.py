@@ -30,7 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from reco.db import migrate
-from reco.db.resolver import Database, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database
 from reco.dbt.docs import dbt_target_dir
 from reco.dbt.runner import run_dbt
 

@@ -37,7 +37,7 @@ def _db():
 
 def prepare(customers: int, products: int) -> dict:
     from reco.db import migrate
-    from reco.scoring.synthetic import Shape, generate_marts, write_marts
+    from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
     base, db, psycopg = _db()
     with psycopg.connect(base.for_database("postgres").conninfo(), autocommit=True) as conn:

@@ -22,7 +22,8 @@ from reco.campaign.export import export_run
 from reco.campaign.outcomes import measure_outcomes
 from reco.campaign.report import UpliftReport, build_report
 from reco.db import migrate
-from reco.db.resolver import Database
+from reco.db.engine import psycopg_connect
+from reco.db.target import Database
 from reco.dbt.runner import NodeDone, run_dbt
 from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_SEED, Manifest, ensure
 from reco.demo_data.campaign import DEFAULT_DAYS, TRUTH_FILE, simulate_campaign
@@ -111,9 +112,7 @@ class Hooks:
 
 def _measured_campaign(db: Database) -> str | None:
     """The run whose campaign an earlier demo measured in this database, if any."""
-    import psycopg
-
-    with psycopg.connect(db.conninfo()) as conn:
+    with psycopg_connect(db) as conn:
         row = conn.execute("select min(run_id) from reco.run_outcome").fetchone()
     return row[0] if row else None
 
@@ -178,8 +177,7 @@ SAMPLE_SQL = """
 
 def sample_recommendations(db: Database, run_id: str) -> list[dict]:
     """For a glance: in each scenario, the recommendations of the customer with the best top score."""
-    import psycopg
     from psycopg.rows import dict_row
 
-    with psycopg.connect(db.conninfo(), row_factory=dict_row) as conn:
+    with psycopg_connect(db, row_factory=dict_row) as conn:
         return conn.execute(SAMPLE_SQL, {"run_id": run_id}).fetchall()

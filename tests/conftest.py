@@ -20,7 +20,8 @@ import pytest
 
 from reco.db import migrate
 from reco.db.embedded import EmbeddedServer
-from reco.db.resolver import Database, parse_url, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database, parse_url
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reco.db.resolver import parse_url
+from reco.db.target import parse_url
 from reco.settings import Settings, project_root
 
 ROOT = Path(project_root())

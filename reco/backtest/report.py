@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 from rich.table import Table
 
+from reco.backtest.evaluation import LIST_SCOPE, PLATFORM, TASKS, BacktestReport, CutoffResult
 from reco.backtest.metrics import METRICS, OVERALL
-from reco.backtest.run import LIST_SCOPE, PLATFORM, TASKS, BacktestReport, CutoffResult
 
 #: the columns of the terminal table, in order: every metric, in report order
 TABLE_METRICS = METRICS

@@ -13,9 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reco.campaign import require_run
-from reco.db.resolver import Database
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
 from reco.errors import RecoError
-from reco.scoring.inputs import adbc_connect, fetch
+from reco.scoring.inputs import fetch
 
 
 @dataclass

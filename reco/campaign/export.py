@@ -22,11 +22,12 @@ from pathlib import Path
 import polars as pl
 
 from reco.campaign import require_run
-from reco.db.resolver import Database
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.scoring.config import Eligibility
 from reco.scoring.eligibility import eligibility
-from reco.scoring.inputs import adbc_connect, fetch, read_consent
+from reco.scoring.inputs import fetch, read_consent
 
 FORMATS = ("csv", "xlsx", "parquet")
 TOP_N = 3

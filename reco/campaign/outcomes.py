@@ -24,9 +24,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reco.campaign import require_run
-from reco.db.resolver import Database
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
 from reco.errors import RecoError
-from reco.scoring.inputs import adbc_connect, fetch, marts_schema
+from reco.scoring.inputs import fetch, marts_schema
 
 DEFAULT_WINDOW_DAYS = 30
 

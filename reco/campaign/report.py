@@ -15,9 +15,10 @@ import polars as pl
 
 from reco.campaign import require_run
 from reco.campaign.uplift import METRICS, MIN_GROUP_SIZE, compare
-from reco.db.resolver import Database
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
 from reco.errors import RecoError
-from reco.scoring.inputs import adbc_connect, fetch
+from reco.scoring.inputs import fetch
 
 CONFIDENCE = 0.95
 #: what each metric is called in the report

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from typer.core import TyperOption
 
-from reco.db.resolver import Database, resolve
+from reco.db.resolver import resolve
+from reco.db.target import Database
 from reco.dbt.runner import NodeDone
 from reco.ingest import LoadProgress
 

@@ -35,7 +35,7 @@ from reco.cli import runs as runs_cli
 from reco.cli import score as score_cli
 from reco.cli._common import STATE, err_console
 from reco.db.engine import connection_lost, is_connection_error
-from reco.db.resolver import mask_url
+from reco.db.target import mask_url
 from reco.errors import Interrupted, RecoError
 
 app = typer.Typer(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import psycopg
 
-from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
-from reco.db.resolver import Database
+from reco.db.engine import psycopg_connect
+from reco.db.target import Database
 
 #: First key of the lock of a backtest (second: hashtext(backtest_id)); the scoring runs use
 #: 0x5EC0 (reco.scoring.runs.LOCK_CLASS).
@@ -20,10 +20,7 @@ BACKTEST = 0x5EC1
 
 def session(db: Database) -> psycopg.Connection:
     """An autocommit connection to hold locks on (one clear error when unreachable)."""
-    try:
-        return psycopg.connect(db.conninfo(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as exc:
-        raise unreachable(db, exc) from None
+    return psycopg_connect(db, autocommit=True)
 
 
 def try_lock(conn: psycopg.Connection, lock_class: int, key: str) -> bool:

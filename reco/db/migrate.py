@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from reco.db.engine import connect, make_engine
 from reco.db.models import ALEMBIC_SCHEMAS
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.settings import project_root
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from reco.db.embedded import bin_dir
 from reco.db.engine import connect
-from reco.db.resolver import Database, mask_url
+from reco.db.target import Database, mask_url, write_passfile
 from reco.errors import RecoError
 
 #: The spec's table-size query, over every schema reco and dbt use rather than only public.
@@ -58,8 +58,6 @@ def pg_tool(name: str) -> str:
 
 
 def _run_tool(db: Database, args: list[str], what: str, stdout: int = subprocess.PIPE) -> None:
-    from reco.dbt.runner import write_passfile
-
     env = {**os.environ, **db.libpq_env(write_passfile(db))}
     env.pop("PGPASSWORD", None)
     proc = subprocess.run(args, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False)

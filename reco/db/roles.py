@@ -22,7 +22,7 @@ from psycopg import sql
 
 from reco.db.locks import session
 from reco.db.models.base import CONSENT_SOURCES, RAW_SCHEMA, RECO_SCHEMA
-from reco.db.resolver import Database
+from reco.db.target import Database
 
 #: dbt's schemas that the analyst and the scorer read (dbt_project.yml: +schema)
 READ_SCHEMAS = ("marts", "lookups")

@@ -9,7 +9,7 @@ import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir, run_dbt
 from reco.errors import RecoError
 

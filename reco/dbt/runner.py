@@ -18,30 +18,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from reco.db.resolver import Database
+from reco.db.target import Database, write_passfile
 from reco.dbt.invoke import EVENT_FD_ENV
 from reco.errors import RecoError
-from reco.settings import get_settings, project_root
+from reco.settings import project_root
 
 
 def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
-
-
-def write_passfile(db: Database) -> Path | None:
-    """A libpq password file (mode 0600) under RECO_HOME, so that the password is never put in
-    an environment variable, a command line or anything printed."""
-    if not db.url.password:
-        return None
-    home = get_settings().home()
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = home / "pgpass"
-    esc = lambda v: str(v).replace("\\", "\\\\").replace(":", "\\:")  # noqa: E731
-    line = ":".join(esc(v) for v in (db.host, db.port, db.url.database, db.url.username or "postgres"))
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(f"{line}:{esc(db.url.password)}\n")
-    return path
 
 
 def dbt_env(db: Database) -> dict[str, str]:

@@ -38,12 +38,13 @@ import numpy as np
 import polars as pl
 
 from reco.campaign.outcomes import send_date
-from reco.db.models.reco import SCENARIOS
-from reco.db.resolver import Database
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
 from reco.demo_data import vocab
 from reco.demo_data.generate import SALES_COLUMNS, SALES_DIALECT, write_export
 from reco.errors import RecoError
-from reco.scoring.inputs import adbc_connect, fetch, marts_schema
+from reco.scoring.inputs import fetch, marts_schema
+from reco.vocab import SCENARIOS
 
 DEFAULT_DAYS = 30
 #: the baseline reads the year before the send day

@@ -9,6 +9,7 @@ import polars as pl
 
 from reco.demo_data import vocab
 from reco.demo_data._sampling import categorical
+from reco.vocab import AROMA_AXES, PRICE_BAND_EDGES, PRICE_BANDS
 
 #: Invoice-label variants, in the column order of ``Catalogue.labels`` (see docs/demo-data.md).
 LABEL_VARIANTS = (
@@ -148,12 +149,12 @@ def build_catalogue(
         .then(pl.lit(None, pl.String))
         .otherwise(pl.Series([s.cepage for s in styles]).gather(style)),
         sucrosite_niveau=pl.Series([s.sugar for s in styles]).gather(style),
-        price_band=pl.Series(vocab.PRICE_BANDS).gather(np.digitize(price, vocab.PRICE_BAND_EDGES)),
+        price_band=pl.Series(PRICE_BANDS).gather(np.digitize(price, PRICE_BAND_EDGES)),
         premium_tier=pl.when(pl.Series(rng.random(n) < 0.15))
         .then(pl.lit(None, pl.Int64))
         .otherwise(pl.col("tier")),
         unit_price=pl.col("price"),
-        **{f"aroma_{axis}": pl.Series(aroma[:, i]) for i, axis in enumerate(vocab.AROMA_AXES)},
+        **{f"aroma_{axis}": pl.Series(aroma[:, i]) for i, axis in enumerate(AROMA_AXES)},
         is_active=pl.Series(is_active),
         **{f"tag_{t}": pl.Series(tags[:, i]) for i, t in enumerate(vocab.SEASON_TAGS)},
     ).with_columns(season_tags=pl.format("[{}]", tag_json))
@@ -161,7 +162,7 @@ def build_catalogue(
     successor = _successors(products.select("style", "tier", "family_crm", is_active=pl.Series(is_active)))
     columns = [
         "product_key", "product_label", "family_crm", "cepage", "sucrosite_niveau", "price_band",
-        "premium_tier", "unit_price", *[f"aroma_{a}" for a in vocab.AROMA_AXES], "is_active",
+        "premium_tier", "unit_price", *[f"aroma_{a}" for a in AROMA_AXES], "is_active",
         "season_tags",
     ]  # fmt: skip
     return Catalogue(

@@ -12,13 +12,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")
-SUGARS = ("dry", "off_dry", "medium", "sweet")
-AROMA_AXES = ("fruity", "floral", "spicy", "herbal", "mineral", "woody", "toasty")
+from reco.vocab import AROMA_AXES
+
 SEASON_TAGS = ("summer", "christmas", "spring", "autumn", "aperitif", "bbq")
-PRICE_BANDS = ("under_10", "10_20", "20_40", "40_80", "80_plus")
-#: Upper bounds (exclusive, unit price incl. VAT) of the price bands, in PRICE_BANDS order.
-PRICE_BAND_EDGES = (10.0, 20.0, 40.0, 80.0)
 #: Upper bounds (exclusive, unit price incl. VAT) of premium tiers 0, 1, 2 (3 above).
 PREMIUM_TIER_EDGES = (12.0, 25.0, 50.0)
 VAT_RATE = 0.20

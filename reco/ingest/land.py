@@ -16,10 +16,9 @@ import uuid
 from contextlib import contextmanager
 
 import polars as pl
-import psycopg
 
-from reco.db.engine import CONNECT_TIMEOUT_S, unreachable
-from reco.db.resolver import Database
+from reco.db.engine import psycopg_connect
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.ingest import pgcopy
 from reco.ingest.entities import Entity
@@ -35,10 +34,7 @@ FILE_NO = "file_no"
 def transaction(db: Database):
     """A psycopg connection whose work is committed on success and rolled back on any error
     (UTF-8 on the wire: the binary COPY sends text as UTF-8)."""
-    try:
-        conn = psycopg.connect(db.conninfo(), connect_timeout=CONNECT_TIMEOUT_S, client_encoding="utf8")
-    except psycopg.OperationalError as exc:
-        raise unreachable(db, exc) from None
+    conn = psycopg_connect(db, client_encoding="utf8")
     try:
         yield conn
         conn.commit()

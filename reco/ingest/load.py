@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from reco.db import migrate
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.ingest import land
 from reco.ingest.entities import Entity

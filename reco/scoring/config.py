@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from reco.errors import RecoError
+from reco.vocab import SCENARIOS
 
-SCENARIOS = ("WINBACK", "REBUY", "NURTURE", "UPSELL", "CROSS_SELL")
 #: the features of REBUY's model (reco.scoring.rebuy_model), each with a w_<feature> weight
 REBUY_FEATURES = ("frequency", "orders", "recency", "due", "staple", "popularity", "activity")
 

@@ -13,7 +13,7 @@ from datetime import date
 import polars as pl
 
 from reco.scoring.config import ScoringConfig
-from reco.scoring.inputs import AROMA_AXES
+from reco.vocab import AROMA_AXES
 
 #: Season tags matched on each month of as_of (season_tags is free text in the catalogue).
 SEASON_OF_MONTH = {

@@ -16,22 +16,21 @@ Consent is read from durable tables only (docs/scoring.md, "Consent guarantees")
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
 import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
 
+from reco.db.engine import adbc_connect
 from reco.db.models.base import CONSENT_SOURCES
-from reco.db.resolver import Database, mask_url
+from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
+from reco.vocab import AROMA_AXES
 
 _PREFIX = re.compile(r"([a-z_][a-z0-9_]*)?")
 _STATUS = re.compile(r"[a-z0-9_-]+")
-AROMA_AXES = ("fruity", "floral", "spicy", "herbal", "mineral", "woody", "toasty")
 
 #: Columns read from each mart, with the SQL cast applied on read.
 READ_COLUMNS: dict[str, dict[str, str]] = {
@@ -305,22 +304,6 @@ select scenario::text as scenario, segment::text as segment, grp::text as grp,
 from reco.run_outcome
 where not is_partial and window_start + window_days <= date '{day}'
 """
-
-
-@contextmanager
-def adbc_connect(db: Database) -> Iterator[adbc.Connection]:
-    """An ADBC connection (one transaction until commit; rolled back if not committed)."""
-    try:
-        conn = adbc.connect(db.conninfo())
-    except Exception as exc:  # the driver raises its own OperationalError subclasses
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise RecoError(
-            f"cannot reach PostgreSQL at {db.host}:{db.port} (bulk connection): {mask_url(first)}"
-        ) from None
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def fetch(conn: adbc.Connection, sql: str, parameters: tuple = ()) -> pl.DataFrame:

@@ -25,7 +25,6 @@ import secrets
 import subprocess
 import time
 import traceback
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -37,12 +36,13 @@ from psycopg.types.json import Jsonb
 
 import reco
 from reco.db import migrate
-from reco.db.resolver import Database, mask_url
+from reco.db.engine import adbc_connect, psycopg_connect
+from reco.db.target import Database, mask_url
 from reco.errors import RecoError
 from reco.scoring.config import load_config
 from reco.scoring.control import assign_groups, group_counts
 from reco.scoring.engine import ScoringResult, score
-from reco.scoring.inputs import adbc_connect, fingerprint, read_inputs
+from reco.scoring.inputs import fingerprint, read_inputs
 from reco.settings import project_root
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -105,15 +105,9 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-@contextmanager
-def _pg(db: Database) -> Iterator[psycopg.Connection]:
-    try:
-        conn = psycopg.connect(db.conninfo(), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise RecoError(f"cannot reach PostgreSQL at {db.host}:{db.port}: {mask_url(reason)}") from None
-    with conn:
-        yield conn
+def _pg(db: Database) -> psycopg.Connection:
+    """An autocommit connection, closed at the end of its ``with`` block."""
+    return psycopg_connect(db, autocommit=True)
 
 
 def _try_lock(conn: psycopg.Connection, run_id: str) -> bool:

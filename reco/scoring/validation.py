@@ -39,7 +39,7 @@ from reco.scoring.config import ScoringConfig
 from reco.scoring.features import build_history, popular_pool, prepare_products
 from reco.scoring.scenarios import BASELINES, Context, build, fits, repeat_rate
 
-#: the task each scenario is judged on (as in reco.backtest.run.TASKS)
+#: the task each scenario is judged on (as in reco.backtest.evaluation.TASKS)
 METRIC = {
     "REBUY": "hit",
     "WINBACK": "hit",

@@ -5,8 +5,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from reco.backtest import baselines, metrics, online_retail, tifuknn
+from reco.backtest import baselines, metrics, tifuknn
 from reco.backtest.protocol import split
+from tests.support import online_retail
 
 pytestmark = pytest.mark.skipif(
     not all(p.exists() for p in online_retail.default_paths()),
@@ -83,5 +84,7 @@ def test_tifu_knn_with_the_published_setting_reproduces_the_anchor(cutoff, ancho
     ranked = tifuknn.recommend(s, s.eligible, tifuknn.PUBLISHED)
     recs = baselines._fill(s, s.eligible, ranked).with_columns(method=pl.lit("TIFU"))
     population = s.eligible.with_columns(scope=pl.lit("overall"))
-    table = metrics.evaluate(recs.lazy(), population, s.test, s.history, s.catalogue.collect().height, n_resamples=50)
+    table = metrics.evaluate(
+        recs.lazy(), population, s.test, s.history, s.catalogue.collect().height, n_resamples=50
+    )
     assert _v(table, "TIFU", "hit") == pytest.approx(anchor, abs=0.003)

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from reco.backtest import run
+from reco.backtest import run, storage
 from reco.db.engine import connect
 
 CUTOFF = date(2021, 6, 1)
@@ -95,7 +95,7 @@ def test_backtest_scores_from_a_rebuild_that_holds_no_line_on_or_after_the_cutof
         # the live schemas were neither built nor touched
         live = conn.execute(text("select count(*) from pg_namespace where nspname = 'marts'"))
         assert live.scalar_one() == 0
-    assert run.read_purchase_events(loaded, prefix)["order_date"].max() < CUTOFF
+    assert storage.read_purchase_events(loaded, prefix)["order_date"].max() < CUTOFF
 
     (result,) = report.cutoffs
     assert result.n_eligible == 3  # alice, bob, carol; dave has no history
@@ -112,6 +112,6 @@ def test_backtest_scores_from_a_rebuild_that_holds_no_line_on_or_after_the_cutof
             {"i": report.backtest_id},
         ).scalar_one()
     assert saved == result.table.height
-    assert sorted(run.drop_schemas(loaded, prefix)) == [
+    assert sorted(storage.drop_schemas(loaded, prefix)) == [
         f"{prefix}{layer}" for layer in ("intermediate", "lookups", "marts", "staging")
     ] + [f"{prefix}truth_{layer}" for layer in ("intermediate", "lookups", "marts", "staging")]

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from sqlalchemy import text
 
+from reco.backtest import evaluation, run, storage
 from reco.backtest import report as rep
-from reco.backtest import run
 from reco.db.engine import connect
 from tests.backtest.conftest import CUTOFF
 
@@ -27,8 +27,8 @@ def platform() -> pl.DataFrame:
 
 
 @pytest.fixture
-def result(small_events, platform) -> run.CutoffResult:
-    return run.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=50)
+def result(small_events, platform) -> evaluation.CutoffResult:
+    return evaluation.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=50)
 
 
 def _v(table, method, metric, scope="overall"):
@@ -51,19 +51,21 @@ def test_platform_hits_are_credited_per_scenario(result):
 
 def test_eligible_customers_without_recommendations_count_as_misses(small_events, platform):
     only_bob = platform.filter(pl.col("customer_code") == "bob")
-    res = run.evaluate_cutoff(small_events, CUTOFF, 90, only_bob, n_resamples=20)
-    assert _v(res.table, "PLATFORM", "hit", run.UNSCORED) == 0.0
+    res = evaluation.evaluate_cutoff(small_events, CUTOFF, 90, only_bob, n_resamples=20)
+    assert _v(res.table, "PLATFORM", "hit", evaluation.UNSCORED) == 0.0
     assert _v(res.table, "PLATFORM", "hit") == 0.5
 
 
 def test_contact_rules_leave_withheld_customers_out_of_every_method(small_events, platform):
     only_bob = platform.filter(pl.col("customer_code") == "bob")
-    res = run.evaluate_cutoff(small_events, CUTOFF, 90, only_bob, restrict_to_scored=True, n_resamples=20)
+    res = evaluation.evaluate_cutoff(
+        small_events, CUTOFF, 90, only_bob, restrict_to_scored=True, n_resamples=20
+    )
     assert set(res.table.filter(metric="hit", scope="overall")["n_customers"]) == {1}
 
 
-def _report(result) -> run.BacktestReport:
-    report = run.BacktestReport("bt_test_0001", 90, False, [result], seconds=1.0)
+def _report(result) -> evaluation.BacktestReport:
+    report = evaluation.BacktestReport("bt_test_0001", 90, False, [result], seconds=1.0)
     return report
 
 
@@ -92,8 +94,8 @@ def test_terminal_table_lists_every_scope_and_method(result):
 
 def test_results_are_saved_so_runs_compare_over_time(db, result):
     report = _report(result)
-    run._start(db, report.backtest_id, [CUTOFF], 90, False)
-    run.save(db, report, None)
+    storage.start(db, report.backtest_id, [CUTOFF], 90, False)
+    storage.save(db, report, None)
     with connect(db) as conn:
         status = conn.execute(text("select status from reco.backtest_run")).scalar_one()
         rows = conn.execute(
@@ -111,17 +113,17 @@ def test_only_the_backtest_own_schemas_are_dropped(db):
     with connect(db) as conn:
         for name in ("bt_x1_marts", "bt_x1_truth_marts", "marts", "bt_x2_marts"):
             conn.execute(text(f'create schema "{name}"'))
-    dropped = run.drop_schemas(db, "bt_x1_")
+    dropped = storage.drop_schemas(db, "bt_x1_")
     assert sorted(dropped) == ["bt_x1_marts", "bt_x1_truth_marts"]
     with connect(db) as conn:
         left = set(conn.execute(text("select nspname from pg_namespace")).scalars())
     assert {"marts", "bt_x2_marts"} <= left
     with pytest.raises(ValueError):
-        run.drop_schemas(db, "mar")
+        storage.drop_schemas(db, "mar")
 
 
 def test_live_truth_is_not_used_when_the_live_marts_are_not_built(db):
-    assert run.live_truth_covers(db, date(2021, 9, 1)) is False
+    assert storage.live_truth_covers(db, date(2021, 9, 1)) is False
 
 
 def test_unknown_truth_source_is_a_user_error(db):
@@ -142,15 +144,17 @@ def test_a_scenario_list_is_evaluated_on_every_eligible_customer_it_covers(small
             }
         )
     }
-    res = run.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20, scenario_lists=lists)
-    scope = run.LIST_SCOPE + "REBUY"
+    res = evaluation.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20, scenario_lists=lists)
+    scope = evaluation.LIST_SCOPE + "REBUY"
     listed = res.table.filter(scope=scope, metric="hit")
     assert set(listed["n_customers"]) == {2}  # carol is not eligible: she bought nothing after
     assert set(listed["method"]) == {"PLATFORM", "POP", "REPEAT", "TIFU-KNN", "SAR", "RANDOM"}
     assert _v(res.table, "PLATFORM", "hit", scope) == 0.5
     # the assigned scopes are unchanged by the lists
     assert _v(res.table, "PLATFORM", "hit") == _v(
-        run.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20).table, "PLATFORM", "hit"
+        evaluation.evaluate_cutoff(small_events, CUTOFF, 90, platform, n_resamples=20).table,
+        "PLATFORM",
+        "hit",
     )
 
 

@@ -24,11 +24,11 @@ from reco.campaign.contacts import record_contacts
 from reco.campaign.export import export_run
 from reco.campaign.outcomes import measure_outcomes
 from reco.scoring import run_scoring
-from reco.scoring.synthetic import Shape, generate_marts, write_marts
 from tests.campaign.conftest import SEND_DAY, close_window, sql
 from tests.campaign.test_export import _contact, _opt_out
 from tests.conftest import _drop, _fresh
 from tests.scoring.conftest import AS_OF
+from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
 #: no shrinking: each step of it clones a database, and a failure would cost minutes of CI;
 #: the failing example is reported as drawn

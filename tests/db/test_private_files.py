@@ -6,8 +6,7 @@ import os
 import stat
 
 from reco.db.embedded import EmbeddedServer
-from reco.db.resolver import Database, parse_url
-from reco.dbt.runner import write_passfile
+from reco.db.target import Database, parse_url, write_passfile
 
 
 def _mode(path) -> int:

@@ -1,6 +1,7 @@
 import pytest
 
-from reco.db.resolver import mask_url, parse_url, resolve
+from reco.db.resolver import resolve
+from reco.db.target import mask_url, parse_url
 from reco.errors import RecoError
 
 URL_ENV = "postgresql://env_user@envhost:5433/envdb"

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import warehouse_sample as sample
 
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.dbt.runner import run_dbt
 
 

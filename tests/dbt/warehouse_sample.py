@@ -16,7 +16,8 @@ from datetime import date
 
 import psycopg
 
-from reco.db.resolver import Database
+from reco.db.target import Database
+from reco.vocab import AROMA_AXES
 
 BATCHES = [
     ("b_cust1", "customers"),
@@ -200,7 +201,6 @@ CUSTOMERS = [
     ),
 ]
 
-AROMA_AXES = ("fruity", "floral", "spicy", "herbal", "mineral", "woody", "toasty")
 
 # key, label, family, grape, sugar, band, tier, price, aromas (dict), active, season, batch, loaded
 PRODUCTS = [

@@ -13,7 +13,6 @@ import pytest
 from reco.campaign.contacts import record_contacts
 from reco.campaign.export import export_run
 from reco.cli.main import main
-from reco.db.models.reco import SCENARIOS
 from reco.demo_data.campaign import (
     DEFAULT_LIFTS,
     POPULATION_COLUMNS,
@@ -27,6 +26,7 @@ from reco.demo_data.campaign import (
 )
 from reco.errors import RecoError
 from reco.ingest import LoadOptions, load_files
+from reco.vocab import SCENARIOS
 from tests.campaign.conftest import scored, sql  # noqa: F401  (the fixtures)
 from tests.scoring.conftest import (
     AS_OF,

@@ -18,15 +18,9 @@ from hypothesis import strategies as st
 from reco.cli.main import main
 from reco.db.models import raw
 from reco.demo_data import DEFAULT_END_DATE, Dialect, Manifest, ensure, generate
-from reco.demo_data.vocab import (
-    AROMA_AXES,
-    FAMILIES,
-    PRICE_BAND_EDGES,
-    PRICE_BANDS,
-    SEASON_TAGS,
-    SUGARS,
-)
+from reco.demo_data.vocab import SEASON_TAGS
 from reco.errors import RecoError
+from reco.vocab import AROMA_AXES, FAMILIES, PRICE_BAND_EDGES, PRICE_BANDS, SUGARS
 
 LINEAGE = {"id", "batch_id", "source_file", "file_no", "source_row", "loaded_at"}
 DERIVED_BY_LOADER = {"line_key", "line_type", "order_ts"}

@@ -31,7 +31,7 @@ from sqlalchemy import URL
 
 from reco.db import migrate
 from reco.db.embedded import EmbeddedServer
-from reco.db.resolver import Database
+from reco.db.target import Database
 from reco.demo_data import ensure
 from reco.ingest import LoadOptions, load_files
 from tests.dbt import warehouse_sample

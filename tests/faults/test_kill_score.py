@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from reco.scoring import list_runs, run_scoring
-from reco.scoring.synthetic import Shape, generate_marts, write_marts
 from tests.scoring.conftest import AS_OF
+from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
 
 @pytest.fixture

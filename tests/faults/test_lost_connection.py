@@ -10,8 +10,8 @@ import json
 
 import psycopg
 
-from reco.scoring.synthetic import Shape, generate_marts, write_marts
 from tests.faults.conftest import one_row, reco, wait_for
+from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
 AS_OF = "2026-01-01"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from reco.db.resolver import Database
+from reco.db.target import Database
 
 
 def rows(db: Database, sql: str, params: tuple | dict = ()) -> list[tuple]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
@@ -10,21 +9,12 @@ import pytest
 
 from reco.ingest import LoadOptions, load_files
 from tests.ingest.helpers import rows, scalar
+from tests.support import online_retail
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_A = DATA / "online_retail_ii_2009_2010_sample.csv"
 SAMPLE_B = DATA / "online_retail_2010_2011_sample.csv"
-ROOT = Path(__file__).resolve().parents[2]
-# ../shared/datasets/online-retail-ii relative to the repo root (a checkout), or to its parent
-# (a worktree under wt/), or RECO_ONLINE_RETAIL_DIR.
-_CANDIDATES = [
-    Path(os.environ.get("RECO_ONLINE_RETAIL_DIR", ROOT / "missing")),
-    ROOT.parent / "shared" / "datasets" / "online-retail-ii",
-    ROOT.parent.parent / "shared" / "datasets" / "online-retail-ii",
-]
-FULL = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[1])
-FULL_A = FULL / "online_retail_ii_2009_2010.parquet"
-FULL_B = FULL / "online_retail_2010_2011.parquet"
+FULL_A, FULL_B = online_retail.default_paths()
 MAPPING = LoadOptions(mapping="online_retail_ii")
 
 

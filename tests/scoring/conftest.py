@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from reco.scoring.synthetic import Shape, generate_marts, write_marts
+from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
 AS_OF = date(2026, 1, 1)
 

@@ -1,7 +1,8 @@
 import pytest
 
 from reco.errors import RecoError
-from reco.scoring.config import SCENARIOS, ScoringConfig, load_config
+from reco.scoring.config import ScoringConfig, load_config
+from reco.vocab import SCENARIOS
 
 
 def test_no_file_gives_the_documented_defaults():

@@ -11,10 +11,11 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reco.scoring.config import SCENARIOS, ScoringConfig, config_from_dict
+from reco.scoring.config import ScoringConfig, config_from_dict
 from reco.scoring.engine import family_cap, score
 from reco.scoring.features import build_history, prepare_products
-from reco.scoring.synthetic import Shape, as_inputs, generate_marts
+from reco.vocab import SCENARIOS
+from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
 

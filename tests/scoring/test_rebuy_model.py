@@ -13,7 +13,7 @@ import polars as pl
 from reco.scoring.config import REBUY_FEATURES, config_from_dict
 from reco.scoring.engine import score
 from reco.scoring.inputs import READ_COLUMNS
-from reco.scoring.synthetic import Shape, as_inputs, generate_marts
+from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
 

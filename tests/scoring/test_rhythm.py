@@ -10,7 +10,7 @@ import pytest
 from reco.errors import RecoError
 from reco.scoring import rhythm
 from reco.scoring.config import ScoringConfig, config_from_dict
-from reco.scoring.synthetic import Shape, generate_marts
+from tests.support.synthetic_marts import Shape, generate_marts
 
 GROCERY = Path(__file__).parents[1] / "ingest" / "corpus" / "grocery" / "sales.csv"
 

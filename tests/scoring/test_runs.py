@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from reco.errors import RecoError
 from reco.scoring import list_runs, read_inputs, run_audit, run_scoring, score, show_run
 from reco.scoring.config import ScoringConfig
-from reco.scoring.synthetic import Shape, generate_marts, write_marts
 from tests.scoring.conftest import AS_OF
+from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
 
 def _sql(db, query, params=()):

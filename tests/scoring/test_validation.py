@@ -13,8 +13,8 @@ import pytest
 
 from reco.scoring import score
 from reco.scoring.config import ScoringConfig, config_from_dict
-from reco.scoring.synthetic import Shape, as_inputs, generate_marts
 from reco.scoring.validation import compare
+from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
 #: REBUY's model made wrong on purpose: the fewer times a product was bought, the likelier

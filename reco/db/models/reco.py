@@ -28,9 +28,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reco.db.models.base import RECO_SCHEMA, Base
+from reco.vocab import SCENARIOS
 
 SCHEMA = {"schema": RECO_SCHEMA}
-SCENARIOS = ("REBUY", "CROSS_SELL", "UPSELL", "WINBACK", "NURTURE")
 _SCENARIO_SQL = ", ".join(f"'{s}'" for s in SCENARIOS)
 
 

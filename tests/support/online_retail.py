@@ -1,12 +1,18 @@
-"""Purchase events straight from the Online Retail II Parquet exports (UCI dataset 502).
+"""The Online Retail II Parquet exports (UCI dataset 502): where they are, and their purchase
+events read straight from them.
 
 Used by the tests and the benchmark to check the protocol against the anchor figures
 without a database. The two yearly files overlap on 2010-12-01..09; the overlap collapses
 because an event is one (customer, order, product).
+
+The exports are not in the repository: ``RECO_ONLINE_RETAIL_DIR`` names their folder, else
+``shared/datasets/online-retail-ii`` beside the checkout (or beside its parent, for a git
+worktree under ``wt/``). Tests that need them skip when they are not there.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,8 +20,19 @@ import polars as pl
 
 from reco.backtest.protocol import is_purchase_line, to_events
 
-DATASET_DIR = Path("/work/shared/datasets/online-retail-ii")
 FILES = ("online_retail_ii_2009_2010.parquet", "online_retail_2010_2011.parquet")
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def dataset_dir() -> Path:
+    """The folder of the exports (see the module's docstring); the first candidate when none
+    exists, so that a skip names where they were looked for."""
+    shared = Path("shared") / "datasets" / "online-retail-ii"
+    candidates = [_ROOT.parent / shared, _ROOT.parent.parent / shared]
+    if os.environ.get("RECO_ONLINE_RETAIL_DIR"):
+        candidates.insert(0, Path(os.environ["RECO_ONLINE_RETAIL_DIR"]))
+    return next((p for p in candidates if p.is_dir()), candidates[0])
+
 
 #: Both header variants of the export, mapped to one set of names.
 _RENAMES = {
@@ -31,8 +48,8 @@ _RENAMES = {
 }
 
 
-def default_paths(directory: Path = DATASET_DIR) -> list[Path]:
-    return [directory / name for name in FILES]
+def default_paths(directory: Path | None = None) -> list[Path]:
+    return [(directory or dataset_dir()) / name for name in FILES]
 
 
 def _scan(path: Path) -> pl.LazyFrame:

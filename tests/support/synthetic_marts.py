@@ -1,58 +1,66 @@
-"""Generated mart data for the scorer's tests and benchmark.
+"""Generated mart data for the scorer's tests and benchmarks.
 
-``MART_DDL`` creates the marts the scorer reads with exactly the columns and types of the
-contract in docs/architecture.md (dbt owns the real ones; tests and benchmarks make their own
-so that the scorer can be tested without dbt). ``write_marts`` lands Polars frames there through
-ADBC; ``generate_marts`` makes a wine merchant's worth of vectorised random data.
+:data:`CONTRACT` is the contract of the marts the scorer reads, read from the dbt YAML that
+enforces it (``dbt_project/models/marts/core/_core__models.yml``): each column's name and type,
+and the primary keys. Tests and benchmarks make those marts themselves so that the scorer can
+be tested without dbt; ``write_marts`` lands Polars frames there through ADBC;
+``generate_marts`` makes a wine merchant's worth of vectorised random data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import numpy as np
 import polars as pl
+import yaml
 
-from reco.db.resolver import Database
-from reco.scoring.inputs import AROMA_AXES, adbc_connect
+from reco.db.engine import adbc_connect
+from reco.db.target import Database
+from reco.dbt.runner import dbt_project_dir
+from reco.vocab import AROMA_AXES, FAMILIES, PRICE_BAND_EDGES, PRICE_BANDS
 
-_AROMA_DDL = ", ".join(f"aroma_{a} integer" for a in AROMA_AXES)
-_TOP = ", ".join(
-    f"top_{kind}_{i} text, top_{kind}_{i}_ca_share double precision"
-    for kind in ("family", "grape", "sugar", "budget")
-    for i in (1, 2, 3)
-)
-
-#: The contract's columns and types, per mart.
-MART_DDL: dict[str, str] = {
-    "customer": """customer_code text primary key, email text, first_name text, last_name text,
-        country text, is_contactable boolean, is_bounced boolean, is_optout boolean,
-        batch_id text, n_source_codes integer""",
-    "product": f"""product_key text primary key, product_label text, family_crm text,
-        cepage text, sucrosite_niveau text, price_band text, premium_tier integer,
-        unit_price numeric, {_AROMA_DDL}, is_active boolean, season_tags json,
-        global_popularity_score double precision, has_catalogue boolean""",
-    "order_line": """id bigint primary key, customer_code text, product_key text,
-        product_label text, order_date date, doc_ref text, quantity numeric, unit_price numeric,
-        amount_ht numeric, amount_ttc numeric, line_type text, is_purchase boolean""",
-    "client_master_profile": f"""customer_code text primary key, as_of_date date,
-        first_order_date date, last_order_date date, recence_jours integer,
-        nb_commandes integer, ca_ht numeric, r_score integer, f_score integer, m_score integer,
-        rfm text, segment text, {_TOP}, aroma_axe_1 text, aroma_score_1 double precision,
-        aroma_axe_2 text, aroma_score_2 double precision, aroma_confidence double precision,
-        aroma_level text, avg_line_price_ht numeric, n_unmapped_lines integer""",
-    "contact_history": """customer_code text, contact_date date, channel text,
-        campaign_id text, source text, is_control boolean""",
-}
+#: The dbt YAML that declares (and enforces) the contracts of the marts below.
+CONTRACT_YAML = dbt_project_dir() / "models" / "marts" / "core" / "_core__models.yml"
+#: The marts the scorer reads, with the code map that ties them to the durable sources.
+MARTS = ("customer", "customer_code_map", "product", "order_line", "client_master_profile", "contact_history")
 
 
-def _columns(table: str) -> list[tuple[str, str]]:
-    out = []
-    for part in MART_DDL[table].replace("\n", " ").split(","):
-        words = part.split()
-        out.append((words[0], " ".join(w for w in words[1:] if w not in ("primary", "key"))))
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str
+    primary_key: bool
+
+
+@cache
+def contract() -> dict[str, list[Column]]:
+    """Each mart's columns as its dbt contract declares them, in order."""
+    models = {m["name"]: m for m in yaml.safe_load(CONTRACT_YAML.read_text())["models"]}
+    out = {}
+    for name in MARTS:
+        model = models[name]
+        keys = {c for k in model.get("constraints", ()) if k["type"] == "primary_key" for c in k["columns"]}
+        out[name] = [
+            Column(
+                c["name"],
+                c["data_type"],
+                c["name"] in keys or any(k["type"] == "primary_key" for k in c.get("constraints", ())),
+            )
+            for c in model["columns"]
+        ]
     return out
+
+
+def ddl(table: str) -> str:
+    """``create table`` column definitions of ``table`` (types and primary key, no other
+    constraint: a test may leave a column null to see what the scorer does with it)."""
+    columns = contract()[table]
+    keys = [c.name for c in columns if c.primary_key]
+    defs = [f"{c.name} {c.data_type}" for c in columns]
+    return ", ".join(defs + ([f"primary key ({', '.join(keys)})"] if keys else []))
 
 
 def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -75,13 +83,13 @@ def write_marts(db: Database, frames: dict[str, pl.DataFrame], *, schema_prefix:
     with adbc_connect(db) as conn, conn.cursor() as cur:
         cur.execute(f"create schema if not exists {schema}")
         for table, frame in frames.items():
-            cols = _columns(table)
+            cols = [(c.name, c.data_type) for c in contract()[table]]
             known = {c for c, _ in cols}
             extra = set(frame.columns) - known
             if extra:
                 raise ValueError(f"{table}: columns not in the contract: {sorted(extra)}")
             cur.execute(f"drop table if exists {schema}.{table} cascade")
-            cur.execute(f"create table {schema}.{table} ({MART_DDL[table]})")
+            cur.execute(f"create table {schema}.{table} ({ddl(table)})")
             if frame.width and frame.height:
                 tmp = f"_in_{table}"
                 cur.adbc_ingest(tmp, _jsonable(frame).to_arrow(), mode="create", temporary=True)
@@ -101,8 +109,7 @@ def write_marts(db: Database, frames: dict[str, pl.DataFrame], *, schema_prefix:
 _SOURCES: dict[str, tuple[str, ...]] = {
     "customer": (
         "drop table if exists {schema}.customer_code_map",
-        """create table {schema}.customer_code_map (source_customer_code text primary key,
-            customer_code text, has_customer_record boolean, has_sales boolean)""",
+        f"create table {{schema}}.customer_code_map ({ddl('customer_code_map')})",
         """insert into {schema}.customer_code_map
             select customer_code, customer_code, true, true from {schema}.customer""",
         "delete from raw.customer where batch_id = 'synthetic'",
@@ -126,7 +133,6 @@ _SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
-FAMILIES = ("Red", "White", "Rosé", "Sparkling", "Sweet", "Fortified")
 GRAPES = (
     "Merlot",
     "Syrah",
@@ -164,20 +170,6 @@ class Shape:
     years: float = 3.0
 
 
-def _bands(price: pl.Expr) -> pl.Expr:
-    return (
-        pl.when(price < 10)
-        .then(pl.lit("under_10"))
-        .when(price < 20)
-        .then(pl.lit("10_20"))
-        .when(price < 40)
-        .then(pl.lit("20_40"))
-        .when(price < 80)
-        .then(pl.lit("40_80"))
-        .otherwise(pl.lit("80_plus"))
-    )
-
-
 def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1)) -> dict[str, pl.DataFrame]:
     """Random marts with the contract's columns: customers with consent flags, a catalogue,
     purchase histories drawn from a popularity curve mixed with each customer's favourite
@@ -212,7 +204,9 @@ def generate_marts(shape: Shape, *, seed: int = 0, as_of: date = date(2026, 1, 1
             **{f"aroma_{a}": pl.Int32 for a in AROMA_AXES},
         },
     ).with_columns(
-        price_band=_bands(pl.col("unit_price")) if attrs else pl.lit(None, pl.String),
+        price_band=pl.Series(PRICE_BANDS).gather(np.digitize(price, PRICE_BAND_EDGES))
+        if attrs
+        else pl.lit(None, pl.String),
         sucrosite_niveau=pl.lit("dry") if attrs else pl.lit(None, pl.String),
         season_tags=pl.when(rng.random(n_p) < 0.3)
         .then(pl.concat_list(pl.lit(pl.Series(np.array(SEASONS)[rng.integers(0, 5, n_p)]))))
