@@ -33,7 +33,9 @@ def _reco(env: dict, *args: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--households", type=int, default=3_000)
     parser.add_argument("--products", type=int, default=6_000)
     parser.add_argument("--seed", type=int, default=42)
@@ -44,22 +46,46 @@ def main() -> None:
     data = home / "grocery"
     cutoff = DEFAULT_END - timedelta(days=28)
     try:
-        _reco(env, "demo-data", "--shape", "grocery", "--customers", str(args.households),
-              "--products", str(args.products), "--seed", str(args.seed), str(data))
+        _reco(
+            env,
+            "demo-data",
+            "--shape",
+            "grocery",
+            "--customers",
+            str(args.households),
+            "--products",
+            str(args.products),
+            "--seed",
+            str(args.seed),
+            str(data),
+        )
         _reco(env, "db", "init")
         for entity, name in LOAD_ORDER:
-            _reco(env, "load", entity, str(data / name), "--mapping", str(data / name.replace(".csv", ".toml")))
+            _reco(
+                env, "load", entity, str(data / name), "--mapping", str(data / name.replace(".csv", ".toml"))
+            )
         _reco(env, "dbt", "build")
         report = json.loads(
-            _reco(env, "backtest", "--cutoff", cutoff.isoformat(), "--horizon-days", "28", "--scenario-lists", "--json")
+            _reco(
+                env,
+                "backtest",
+                "--cutoff",
+                cutoff.isoformat(),
+                "--horizon-days",
+                "28",
+                "--scenario-lists",
+                "--json",
+            )
         )
     finally:
         subprocess.run(["reco", "db", "stop"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
 
     c = report["cutoffs"][0]
-    print(f"grocery shape: {args.households:,} households, {args.products:,} products, seed {args.seed};"
-          f" cutoff {cutoff}, 28 days; {c['n_evaluated']:,} customers evaluated ({date.today()})")
+    print(
+        f"grocery shape: {args.households:,} households, {args.products:,} products, seed {args.seed};"
+        f" cutoff {cutoff}, 28 days; {c['n_evaluated']:,} customers evaluated ({date.today()})"
+    )
     rows = {(r["scope"], r["method"], r["metric"]): r for r in c["results"]}
     print("| method | hit@3 [95% CI] | new-item hit@3 [95% CI] |\n|---|---|---|")
     for method in ("PLATFORM", "REPEAT", "TIFU-KNN", "SAR", "POP", "RANDOM"):
@@ -71,8 +97,10 @@ def main() -> None:
     mix = {s: r["n_customers"] for (s, m, metric), r in rows.items() if m == "PLATFORM" and metric == "hit"}
     print("customers evaluated per scope:", json.dumps(mix))
     for v in c["verdicts"]:
-        print(f"- {v['comparison']} ({v['metric']}, n {v['n_customers']}): {v['platform']:.3f}"
-              f" vs {v['baseline']} {v['baseline_value']:.3f}: {v['verdict']}")
+        print(
+            f"- {v['comparison']} ({v['metric']}, n {v['n_customers']}): {v['platform']:.3f}"
+            f" vs {v['baseline']} {v['baseline_value']:.3f}: {v['verdict']}"
+        )
     print("load:", os.getloadavg())
 
 

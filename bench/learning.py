@@ -24,23 +24,30 @@ from tests.scoring.learning import TRUE_LIFTS, simulate  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seeds", type=int, default=6)
     args = parser.parse_args()
     runs = [simulate(args.customers, args.rounds, seed=s) for s in range(1, args.seeds + 1)]
-    print(f"{args.customers:,} customers, {args.rounds} rounds, seeds 1..{args.seeds}; true lifts {TRUE_LIFTS}")
-    print("| round | regret vs known lifts, mean [min, max] | regret vs oracle, mean | " + " | ".join(SCENARIOS) + " |")
+    print(
+        f"{args.customers:,} customers, {args.rounds} rounds, seeds 1..{args.seeds}; true lifts {TRUE_LIFTS}"
+    )
+    print(
+        "| round | regret vs known lifts, mean [min, max] | regret vs oracle, mean | "
+        + " | ".join(SCENARIOS)
+        + " |"
+    )
     print("|---" * (3 + len(SCENARIOS)) + "|")
     for r in range(args.rounds):
         regrets = [run[r].regret for run in runs]
         oracle = statistics.mean(run[r].regret_oracle for run in runs)
         shares = [statistics.mean(run[r].shares.get(s, 0.0) for run in runs) for s in SCENARIOS]
         print(
-            f"| {r + 1} | {statistics.mean(regrets):.3f} [{min(regrets):.3f}, {max(regrets):.3f}] | {oracle:.3f} | "
-            + " | ".join(f"{x:.3f}" for x in shares)
-            + " |"
+            f"| {r + 1} | {statistics.mean(regrets):.3f} [{min(regrets):.3f}, {max(regrets):.3f}]"
+            f" | {oracle:.3f} | " + " | ".join(f"{x:.3f}" for x in shares) + " |"
         )
     print("load:", os.getloadavg())
 

@@ -118,7 +118,9 @@ def verdicts(result: CutoffResult) -> list[dict]:
     for label, scope, metric, candidates in checks:
         if isinstance(candidates, tuple):  # the best of several baselines at this cutoff
             present = [m for m in candidates if (rows.get((scope, m, metric)) or {}).get("value") is not None]
-            baseline = max(present, key=lambda m: rows[(scope, m, metric)]["value"]) if present else candidates[0]
+            baseline = (
+                max(present, key=lambda m: rows[(scope, m, metric)]["value"]) if present else candidates[0]
+            )
         else:
             baseline = candidates
         mine, theirs = rows.get((scope, PLATFORM, metric)), rows.get((scope, baseline, metric))

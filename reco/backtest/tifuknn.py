@@ -104,7 +104,9 @@ def pif_vectors(
             .then(pl.col("i"))
             .when(pl.col("i") < pl.col("split_at"))
             .then(pl.col("i") // pl.col("base").clip(lower_bound=1))
-            .otherwise(pl.lit(g) - pl.col("extra") + (pl.col("i") - pl.col("split_at")) // (pl.col("base") + 1)),
+            .otherwise(
+                pl.lit(g) - pl.col("extra") + (pl.col("i") - pl.col("split_at")) // (pl.col("base") + 1)
+            ),
             size=pl.when(pl.col("small"))
             .then(1)
             .when(pl.col("i") < pl.col("split_at"))
@@ -154,8 +156,10 @@ def _neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndar
     for lo, hi in _blocks(len(rows), vectors.shape[0]):
         q = vectors[rows[lo:hi]]
         dist = norms[rows[lo:hi], None] + norms[None, :] - 2 * (q @ vectors.T).toarray()
-        part = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < dist.shape[1] else np.tile(
-            np.arange(dist.shape[1]), (hi - lo, 1)
+        part = (
+            np.argpartition(dist, k - 1, axis=1)[:, :k]
+            if k < dist.shape[1]
+            else np.tile(np.arange(dist.shape[1]), (hi - lo, 1))
         )
         order = np.lexsort((part, np.take_along_axis(dist, part, axis=1)), axis=1)
         out[lo:hi] = np.take_along_axis(part, order, axis=1)
@@ -177,7 +181,11 @@ def _top(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alpha: 
         )
         s = alpha * vectors[rows[lo:hi]].toarray() + (1 - alpha) * (mean @ vectors).toarray()
         kk = min(k, n_items)
-        part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < n_items else np.tile(np.arange(n_items), (m, 1))
+        part = (
+            np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+            if kk < n_items
+            else np.tile(np.arange(n_items), (m, 1))
+        )
         vals = np.take_along_axis(s, part, axis=1)
         order = np.lexsort((part, -vals), axis=1)
         part, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
@@ -206,15 +214,20 @@ def tune(s: Split, grid: dict = GRID) -> Tuned:
     if eligible.height < MIN_VALIDATION:
         return Tuned(PUBLISHED, None, eligible.height)
     rows = eligible["idx"].to_numpy()
-    truth_cells = v.test.collect().join(users, on="customer_code").join(
-        items.rename({"idx": "item"}), on="product_key"
+    truth_cells = (
+        v.test.collect().join(users, on="customer_code").join(items.rename({"idx": "item"}), on="product_key")
     )
     truth = sparse.csr_matrix(
-        (np.ones(truth_cells.height, dtype=np.int8), (truth_cells["idx"].to_numpy(), truth_cells["item"].to_numpy())),
+        (
+            np.ones(truth_cells.height, dtype=np.int8),
+            (truth_cells["idx"].to_numpy(), truth_cells["item"].to_numpy()),
+        ),
         shape=(users.height, items.height),
     )
     best: tuple[float, Params] | None = None
-    for n_groups, within, group in itertools.product(grid["n_groups"], grid["within_decay"], grid["group_decay"]):
+    for n_groups, within, group in itertools.product(
+        grid["n_groups"], grid["within_decay"], grid["group_decay"]
+    ):
         vectors = pif_vectors(v.train, users, items, Params(n_groups, within, group))
         nbrs = _neighbours(vectors, rows, max(grid["neighbours"]))
         for n_nbrs, alpha in itertools.product(grid["neighbours"], grid["alpha"]):
@@ -233,7 +246,9 @@ def recommend(s: Split, customers: pl.LazyFrame, params: Params) -> pl.LazyFrame
     items = _index(s.catalogue, "product_key")
     targets = customers.collect().select("customer_code").unique().join(users, on="customer_code").sort("idx")
     if targets.is_empty():
-        return pl.LazyFrame(schema={"customer_code": pl.String, "product_key": pl.String, "order": pl.Float64})
+        return pl.LazyFrame(
+            schema={"customer_code": pl.String, "product_key": pl.String, "order": pl.Float64}
+        )
     rows = targets["idx"].to_numpy()
     vectors = pif_vectors(s.train, users, items, params)
     top, scores = _top(vectors, rows, _neighbours(vectors, rows, params.neighbours), params.alpha)

@@ -152,7 +152,11 @@ def _catalogue(rng: np.random.Generator, n: int) -> pl.DataFrame:
             "popularity": popularity,
         }
     ).with_columns(
-        description=pl.col("department").str.to_titlecase() + " " + pl.col("word") + " " + pl.col("product").cast(pl.String)
+        description=pl.col("department").str.to_titlecase()
+        + " "
+        + pl.col("word")
+        + " "
+        + pl.col("product").cast(pl.String)
     )
 
 
@@ -259,7 +263,9 @@ def generate_grocery(
         trip = pl.DataFrame({"h": t_h, "day": t_day}).unique(maintain_order=True).with_row_index("trip")
         staples = pl.DataFrame({"h": st_h, "p": st_p, "q": st_q})
         bought = trip.join(staples, on="h", maintain_order="left_right")
-        boost = np.where(promo[bought["p"].to_numpy()], 1.5, 1.0) / np.maximum(cadence[bought["h"].to_numpy()], 1.0)
+        boost = np.where(promo[bought["p"].to_numpy()], 1.5, 1.0) / np.maximum(
+            cadence[bought["h"].to_numpy()], 1.0
+        )
         keep = rng.random(bought.height) < np.minimum(bought["q"].to_numpy() * boost, 0.98)
         staple_lines = bought.filter(pl.Series(keep)).select("h", "day", "p")
         # another brand or size of the same subclass, now and then
@@ -285,12 +291,18 @@ def generate_grocery(
         week_lines = week_lines.with_columns(promo=pl.Series(promo[week_lines["p"].to_numpy()]))
         lines.append(week_lines)
 
-    sales = pl.concat(lines) if lines else pl.DataFrame(schema={"h": pl.Int64, "day": pl.Int64, "p": pl.Int64, "promo": pl.Boolean})
+    sales = (
+        pl.concat(lines)
+        if lines
+        else pl.DataFrame(schema={"h": pl.Int64, "day": pl.Int64, "p": pl.Int64, "promo": pl.Boolean})
+    )
     n = sales.height
     weighed = cat["weighed"].to_numpy()[sales["p"].to_numpy()]
     qty = np.where(weighed, np.round(rng.uniform(0.2, 1.8, n), 3), rng.choice([1, 1, 1, 2, 3], n))
     qty = np.where(rng.random(n) < 0.01, -qty, qty)  # a return at the till
-    price = cat["price"].to_numpy()[sales["p"].to_numpy()] * np.where(sales["promo"].to_numpy(), 1 - PROMO_DISCOUNT, 1.0)
+    price = cat["price"].to_numpy()[sales["p"].to_numpy()] * np.where(
+        sales["promo"].to_numpy(), 1 - PROMO_DISCOUNT, 1.0
+    )
     cards = pl.Series([f"49{1000000 + i * 13:08d}" for i in range(households)])
     till = (
         sales.with_columns(

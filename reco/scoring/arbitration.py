@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from reco.scoring.config import SCENARIOS, ScoringConfig
+from reco.scoring.config import ScoringConfig
+from reco.vocab import SCENARIOS
 
 # -- calibration -------------------------------------------------------------------------------
 

@@ -51,18 +51,24 @@ def _history(seed: int, customers: int, items: int) -> tuple[pl.DataFrame, dict]
             baskets[code].append(picks)
             day = date(2024, 1, 1) + timedelta(days=3 * b)
             rows += [(code, f"{code}-{b:02d}", f"P{i:02d}", day) for i in picks]
-    events = pl.DataFrame(rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row")
+    events = pl.DataFrame(
+        rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row"
+    )
     return events, baskets
 
 
-@pytest.mark.parametrize("params", [tifuknn.PUBLISHED, tifuknn.Params(3, 1.0, 0.6), tifuknn.Params(5, 0.8, 0.9)])
+@pytest.mark.parametrize(
+    "params", [tifuknn.PUBLISHED, tifuknn.Params(3, 1.0, 0.6), tifuknn.Params(5, 0.8, 0.9)]
+)
 def test_pif_vectors_equal_the_reference_code(params):
     events, baskets = _history(seed=params.n_groups, customers=40, items=12)
     users = tifuknn._index(events.lazy(), "customer_code")
     items = pl.DataFrame({"product_key": [f"P{i:02d}" for i in range(12)]}).with_row_index("idx")
     got = tifuknn.pif_vectors(events.lazy(), users, items, params).toarray()
     for idx, code in users.iter_rows():
-        np.testing.assert_allclose(got[idx], _reference_vector(baskets[code], 12, params), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            got[idx], _reference_vector(baskets[code], 12, params), rtol=1e-5, atol=1e-7
+        )
 
 
 def test_neighbours_are_the_nearest_vectors_with_the_customer_first():
@@ -84,7 +90,9 @@ def test_alpha_one_is_the_customers_own_decayed_frequency():
     # nothing the customer never bought (alpha = 1 leaves the neighbours out)
     rows = [("C1", f"o{i}", "A", date(2024, 1, 1) + timedelta(days=7 * i)) for i in range(6)]
     rows += [("C1", "o0", "B", date(2024, 1, 1)), ("C2", "x", "Z", date(2024, 1, 2))]
-    events = pl.DataFrame(rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row")
+    events = pl.DataFrame(
+        rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row"
+    )
     s = split(events.lazy(), date(2024, 6, 1), 30)
     got = tifuknn.recommend(s, pl.LazyFrame({"customer_code": ["C1"]}), tifuknn.Params(alpha=1.0)).collect()
     assert got.sort("order")["product_key"].to_list() == ["A", "B"]
@@ -109,9 +117,17 @@ def test_tuning_picks_the_setting_that_wins_on_the_validation_window():
             day = date(2024, 1, 1) + timedelta(days=7 * w)
             rows.append((f"C{c}", f"C{c}-{w}", own, day))
             rows.append((f"C{c}", f"C{c}-{w}", f"P{rng.integers(0, 40):02d}", day))
-    events = pl.DataFrame(rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row")
+    events = pl.DataFrame(
+        rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row"
+    )
     s = split(events.lazy(), date(2024, 4, 15), 21)
-    grid = {"n_groups": (3,), "within_decay": (0.9,), "group_decay": (0.7,), "neighbours": (100,), "alpha": (0.0, 0.9)}
+    grid = {
+        "n_groups": (3,),
+        "within_decay": (0.9,),
+        "group_decay": (0.7,),
+        "neighbours": (100,),
+        "alpha": (0.0, 0.9),
+    }
     tuned = tifuknn.tune(s, grid)
     assert tuned.params.alpha == 0.9 and tuned.validation_customers == 300
     assert tuned.validation_hit == pytest.approx(1.0)

@@ -3,8 +3,8 @@ with the mappings it writes (real server, the real CLI)."""
 
 from __future__ import annotations
 
-import psycopg
 import polars as pl
+import psycopg
 import pytest
 
 from reco.demo_data import grocery
@@ -19,7 +19,11 @@ def exports(tmp_path_factory):
 
 
 def _sales(out) -> pl.DataFrame:
-    return pl.read_csv(out / "sales.csv", separator=";", schema_overrides={"Card": pl.String, "Article": pl.String, "Qty": pl.String, "Net amount": pl.String}).with_columns(
+    return pl.read_csv(
+        out / "sales.csv",
+        separator=";",
+        schema_overrides={"Card": pl.String, "Article": pl.String, "Qty": pl.String, "Net amount": pl.String},
+    ).with_columns(
         date=pl.col("Date").str.to_date("%d/%m/%Y"),
         qty=pl.col("Qty").str.replace(",", ".").cast(pl.Float64),
         net=pl.col("Net amount").str.replace(",", ".").cast(pl.Float64),
@@ -58,8 +62,10 @@ def test_products_on_promotion_sell_at_a_quarter_off(exports):
 
 def test_new_products_are_bought_again_after_they_are_tried(exports):
     out, _ = exports
-    firsts = _sales(out).group_by("Card", "Article").agg(
-        first=pl.col("date").min(), times=pl.col("date").n_unique()
+    firsts = (
+        _sales(out)
+        .group_by("Card", "Article")
+        .agg(first=pl.col("date").min(), times=pl.col("date").n_unique())
     )
     late_first = firsts.filter(pl.col("first") >= pl.date(2026, 7, 15))
     assert late_first.height > 0 and (late_first["times"] > 1).mean() > 0.1
@@ -80,5 +86,9 @@ def test_the_exports_load_with_their_mappings_and_nothing_is_rejected(capsys, db
             ).fetchall()
         )
         baskets = conn.execute("select count(distinct doc_ref) from raw.sales_line").fetchone()[0]
-    assert rows == {"sales": manifest.sales_lines, "products": manifest.products, "customers": manifest.households}
+    assert rows == {
+        "sales": manifest.sales_lines,
+        "products": manifest.products,
+        "customers": manifest.households,
+    }
     assert baskets == manifest.baskets

@@ -24,7 +24,8 @@ import polars as pl
 
 from reco.demo_data.campaign import DEFAULT_LIFTS
 from reco.scoring import arbitration
-from reco.scoring.config import SCENARIOS, ScoringConfig
+from reco.scoring.config import ScoringConfig
+from reco.vocab import SCENARIOS
 
 #: the campaign simulator's default lifts: WINBACK changes nothing and NURTURE backfires,
 #: where the priors expect 0.30 and 0.20 of their purchases to be the campaign's
@@ -114,7 +115,9 @@ def simulate(
 
     def choose(incr: dict[str, float]) -> pl.DataFrame:
         ev = options.with_columns(
-            ev=pl.col("p") * pl.col("scenario").replace_strict(incr, return_dtype=pl.Float64) * pl.col("value")
+            ev=pl.col("p")
+            * pl.col("scenario").replace_strict(incr, return_dtype=pl.Float64)
+            * pl.col("value")
         )
         chosen, _ = arbitration.arbitrate(ev.select("cid", "scenario", "ev"), config)
         return chosen.select("cid", "scenario").join(options, on=["cid", "scenario"])
@@ -135,9 +138,7 @@ def simulate(
         lift = got["scenario"].replace_strict(lifts, return_dtype=pl.Float64).to_numpy()
         would = rng.random(got.height) < p
         u = rng.random(got.height)
-        bought = np.where(
-            control, would, np.where(lift >= 0, would | (u < lift), would & (u >= -lift))
-        )
+        bought = np.where(control, would, np.where(lift >= 0, would | (u < lift), would & (u >= -lift)))
         measured.append(
             got.select(
                 "scenario",

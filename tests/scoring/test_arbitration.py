@@ -14,7 +14,8 @@ import pytest
 
 from reco.scoring import score
 from reco.scoring.arbitration import arbitrate, calibrate, incrementality
-from reco.scoring.config import SCENARIOS, ScoringConfig, config_from_dict
+from reco.scoring.config import ScoringConfig, config_from_dict
+from reco.vocab import SCENARIOS
 from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
