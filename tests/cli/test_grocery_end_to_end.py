@@ -8,13 +8,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from reco.dbt.runner import run_dbt
+from reco.dbt.runner import PROJECT_ENV, dbt_env, dbt_project_dir, run_dbt
 from tests.cli.helpers import run_cli
 
 GROCERY = Path(__file__).parents[1] / "ingest" / "corpus" / "grocery"
@@ -260,3 +263,27 @@ def test_the_platform_marts_show_the_run_and_the_loads_as_reco_wrote_them(scored
     assert bad_batch["rejects_by_reason"] == reasons and len(reasons) == 2
     first_sales = min((r for r in quality.values() if r["entity"] == "sales"), key=lambda r: r["started_at"])
     assert (first_sales["rows_loaded"], first_sales["files"]) == (4053, 1) and first_sales["bytes"] > 0
+
+
+def test_metricflow_validates_the_semantic_layer_against_the_built_warehouse(scored, grocery, tmp_path):
+    """``mf validate-configs``: MetricFlow's semantic checks, then every semantic model,
+    dimension, entity, measure and metric queried on the warehouse (the marts rebuilt after
+    a run). mf reads ``target/semantic_manifest.json`` under the project, so it runs in a
+    folder that links the project's files and this module's dbt target."""
+    db, target = grocery
+    project = tmp_path / "project"
+    project.mkdir()
+    for entry in dbt_project_dir().iterdir():
+        if entry.name not in ("target", "logs"):
+            (project / entry.name).symlink_to(entry)
+    (project / "target").symlink_to(target)
+    env = {k: v for k, v in os.environ.items() if k not in PROJECT_ENV}
+    env.update(dbt_env(db), DBT_PROJECT_DIR=str(project), DBT_LOG_PATH=str(tmp_path / "logs"))
+    mf = Path(sys.executable).with_name("mf")
+    proc = subprocess.run(
+        [str(mf), "validate-configs"], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert out.count("Successfully validated") == 6, out  # semantics, then the 5 warehouse steps
+    assert "against data warehouse (ERRORS: 0" in out
