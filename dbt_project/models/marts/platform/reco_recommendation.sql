@@ -78,8 +78,9 @@ final as (
         components.score_components::text as score_components,
         items.reasons_json::jsonb as reasons_json
 
+    -- a left join: an item whose run is missing stays, and fails the mart's relationships test
     from items
-    inner join runs
+    left join runs
         on items.run_id = runs.run_id
     left join run_customers
         on
