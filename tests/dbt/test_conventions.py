@@ -41,7 +41,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory) -> dict:
+def parsed(tmp_path_factory) -> Path:
+    """The target folder of one ``dbt parse`` (manifest.json and semantic_manifest.json)."""
     target = tmp_path_factory.mktemp("dbt_parse")
     env = {**os.environ, "DBT_PROFILES_DIR": str(project_root())}
     subprocess.run(
@@ -51,7 +52,12 @@ def manifest(tmp_path_factory) -> dict:
         check=True,
         capture_output=True,
     )
-    return json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def manifest(parsed) -> dict:
+    return json.loads((parsed / "manifest.json").read_text(encoding="utf-8"))
 
 
 def _own(nodes: dict, resource_type: str) -> list[dict]:
@@ -251,3 +257,114 @@ def test_a_model_whose_key_tests_are_removed_is_caught(manifest):
     nodes = {k: n for k, n in manifest["nodes"].items() if n.get("attached_node") != model["unique_id"]}
     assert model["unique_id"] in _keys_tested(manifest)
     assert model["unique_id"] not in _keys_tested({**manifest, "nodes": nodes})
+
+
+def test_public_models_describe_every_column(manifest):
+    """A public model's columns are its contract with analysts and BI tools: each says what it is."""
+    undescribed = [
+        f"{m['name']}.{name}"
+        for m in _models(manifest)
+        if m["access"] == "public"
+        for name, col in m["columns"].items()
+        if not col["description"].strip()
+    ]
+    assert undescribed == []
+
+
+# -- the semantic layer (models/marts/metrics) ------------------------------------------------
+
+#: Semantic model → the measures the CRM team's metrics are built on (docs/warehouse.md, "Metrics").
+SEMANTIC_MODELS = {
+    "order_lines": {"net_revenue_ht", "purchase_revenue_ht", "orders", "active_customers"},
+    "customer_profiles": {"profiled_customers"},
+    "recommendations": {"recommendations", "recommended_customers"},
+    "scoring_runs": {"runs", "eligible_customers", "suppressed_customers"},
+    "campaign_customers": {
+        "scored_customers",
+        "measured_customers",
+        "conversions",
+        "recommended_buyers",
+        "outcome_revenue_ht",
+    },
+}
+
+#: The questions of issue 15: revenue, orders, active customers, customers by RFM segment over
+#: time, recommendations per scenario, conversion and uplift.
+CRM_METRICS = {
+    "revenue": "simple",
+    "orders": "simple",
+    "active_customers": "simple",
+    "average_order_value": "ratio",
+    "customers": "simple",
+    "scored_customers": "simple",
+    "recommendations": "simple",
+    "recommended_customers": "simple",
+    "conversion_rate": "ratio",
+    "conversion_uplift": "derived",
+    "revenue_per_customer_uplift": "derived",
+}
+
+
+def _semantic_models(manifest: dict) -> dict[str, dict]:
+    return {m["name"]: m for m in manifest["semantic_models"].values() if m["package_name"] == PACKAGE}
+
+
+def _metrics(manifest: dict) -> dict[str, dict]:
+    return {m["name"]: m for m in manifest["metrics"].values() if m["package_name"] == PACKAGE}
+
+
+def test_the_semantic_models_hold_the_expected_measures(manifest):
+    measures = {name: {x["name"] for x in m["measures"]} for name, m in _semantic_models(manifest).items()}
+    assert measures == SEMANTIC_MODELS
+
+
+def test_the_crm_metrics_are_defined(manifest):
+    metrics = _metrics(manifest)
+    assert {name: metrics[name]["type"] for name in CRM_METRICS if name in metrics} == CRM_METRICS
+    uplift = metrics["conversion_uplift"]["type_params"]
+    assert {m["name"] for m in uplift["metrics"]} == {"conversion_rate_treatment", "conversion_rate_control"}
+    assert metrics["revenue"]["type_params"]["measure"]["name"] == "net_revenue_ht"
+
+
+def test_every_measure_feeds_a_metric_and_everything_is_described(manifest):
+    """A measure no metric uses is never queried, so MetricFlow's warehouse validation (which
+    queries the metrics; tests/cli/test_grocery_end_to_end.py) would not check its SQL."""
+    used = {
+        m["name"] for metric in _metrics(manifest).values() for m in metric["type_params"]["input_measures"]
+    }
+    declared = {x["name"] for m in _semantic_models(manifest).values() for x in m["measures"]}
+    assert declared - used == set()
+    undescribed = [
+        n for n, m in {**_semantic_models(manifest), **_metrics(manifest)}.items() if not m["description"]
+    ]
+    assert undescribed == []
+
+
+def test_semantic_models_read_public_marts_and_a_daily_time_spine_exists(manifest):
+    nodes = manifest["nodes"]
+    read = [n for m in _semantic_models(manifest).values() for n in m["depends_on"]["nodes"]]
+    assert read and all(nodes[n]["access"] == "public" for n in read)
+    spines = [n for n in _models(manifest) if n.get("time_spine")]
+    assert [s["name"] for s in spines] == ["time_spine_day"]
+    column = spines[0]["time_spine"]["standard_granularity_column"]
+    assert spines[0]["columns"][column]["granularity"] == "day"
+
+
+def test_the_semantic_manifest_passes_the_validator_that_rejects_a_broken_metric(parsed):
+    """dbt parse validates the semantic manifest with dbt-semantic-interfaces' validator (the one
+    MetricFlow runs first); run on the artefact, it finds nothing, and it rejects the same
+    manifest once a metric points at a measure that does not exist."""
+    from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+    from dbt_semantic_interfaces.validations.semantic_manifest_validator import SemanticManifestValidator
+
+    def errors(raw: dict) -> list[str]:
+        validator = SemanticManifestValidator[PydanticSemanticManifest]()
+        result = validator.validate_semantic_manifest(PydanticSemanticManifest.parse_obj(raw))
+        return [e.message for e in result.errors]
+
+    raw = json.loads((parsed / "semantic_manifest.json").read_text(encoding="utf-8"))
+    assert errors(raw) == []
+    revenue = next(m for m in raw["metrics"] if m["name"] == "revenue")
+    for ref in [revenue["type_params"]["measure"], *revenue["type_params"]["input_measures"]]:
+        ref["name"] = "no_such_measure"
+    assert any("no_such_measure" in e for e in errors(raw))

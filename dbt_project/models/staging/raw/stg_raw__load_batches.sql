@@ -16,7 +16,9 @@ final as (
         rows_duplicate,
         started_at,
         finished_at,
-        seconds
+        seconds,
+        error,
+        loaded_at
 
     from source
 

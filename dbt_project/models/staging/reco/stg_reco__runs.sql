@@ -11,7 +11,15 @@ final as (
         status,
         as_of,
         started_at,
-        finished_at
+        finished_at,
+        config_json,
+        package_version,
+        git_commit,
+        input_fingerprint,
+        counts_json,
+        n_eligible,
+        n_suppressed,
+        error
 
     from source
 
