@@ -93,3 +93,61 @@ def test_every_baseline_returns_k_distinct_catalogue_products_per_customer(rows)
         assert per["n"].to_list() == [k] * n_customers, name
         assert all(r == list(range(1, k + 1)) for r in per["ranks"].to_list()), name
         assert set(recs["product_key"]) <= catalogue, name
+
+
+def _dense_sar(s, k: int, half_life_days: float = 90.0) -> pl.DataFrame:
+    """SAR as dense matrices (every customer × product, product × product), as it was
+    computed before it was made sparse: the reference for small data."""
+    import numpy as np
+
+    train = s.train.collect()
+    products = sorted(train["product_key"].unique())
+    users = sorted(train["customer_code"].unique())
+    p_at, u_at = {p: i for i, p in enumerate(products)}, {u: i for i, u in enumerate(users)}
+    bought = np.zeros((len(users), len(products)))
+    affinity = np.zeros((len(users), len(products)))
+    for c, p, d in train.select("customer_code", "product_key", "order_date").iter_rows():
+        bought[u_at[c], p_at[p]] = 1
+        affinity[u_at[c], p_at[p]] += 2.0 ** (-(s.cutoff - d).days / half_life_days)
+    cooc = (bought.T @ bought).astype(np.float32)
+    diag = np.diag(cooc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.nan_to_num(cooc / (diag[:, None] + diag[None, :] - cooc)).astype(np.float32)
+    scores = affinity @ sim.astype(np.float64)
+    scores[bought > 0] = 0
+    rows = [
+        (c, products[j], -float(f"{scores[u_at[c], j]:.9e}"))
+        for c in s.eligible.collect()["customer_code"]
+        for j in range(len(products))
+        if c in u_at and scores[u_at[c], j] > 0
+    ]
+    primary = pl.LazyFrame(rows, schema=["customer_code", "product_key", "order"], orient="row")
+    return baselines._fill(s, s.eligible, primary, k)
+
+
+@given(seed=st.integers(0, 10_000))
+@settings(max_examples=15, deadline=None)
+def test_sparse_sar_recommends_what_the_dense_matrices_do(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    rows = [
+        (f"c{c}", f"o{c}-{d}", f"P{p:02d}", f"2021-{m:02d}-{d:02d}")
+        for c, p, m, d in zip(
+            rng.integers(0, 60, n),
+            rng.zipf(1.6, n) % 30,
+            rng.integers(1, 9, n),
+            rng.integers(1, 29, n),
+            strict=True,
+        )
+    ]
+    s = split(events(rows), CUTOFF, 90)
+    old_batch = baselines.SAR_BATCH
+    baselines.SAR_BATCH = 7  # several batches of customers
+    try:
+        sparse = baselines.sar(s, s.eligible)
+    finally:
+        baselines.SAR_BATCH = old_batch
+    assert sparse.height > 0
+    assert sparse.equals(_dense_sar(s, baselines.K))
