@@ -434,68 +434,73 @@ def sales_key_parts(frame: pl.DataFrame) -> list[pl.Expr]:
 
 class KeySet:
     """A multiset of 16-byte keys, counted without Python per key: sorted runs of the keys'
-    two 64-bit halves (merged as they grow, like a log-structured merge), searched with
-    numpy. Adding n keys in chunks costs O(n log n) in all; counting a chunk's keys against
-    it O(chunk × log n), whatever its size (a Polars join would hash all the keys again for
-    every chunk)."""
+    first 64 bits, each with the last 64 bits alongside (merged as they grow, like a
+    log-structured merge), searched with numpy. Adding n keys in chunks costs O(n log n) in
+    all; counting a chunk's keys against it O(chunk × log n), whatever its size (a Polars join
+    would hash every key again for each chunk)."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hi, lo), sorted by (hi, lo)
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hi sorted, lo in hi's order)
 
     def __len__(self) -> int:
         return sum(len(hi) for hi, _ in self._runs)
 
-    def add(self, keys: pl.Series) -> None:
+    def add(self, keys: pl.Series | np.ndarray) -> None:
         hi, lo = _halves(keys)
         if not len(hi):
             return
-        self._runs.append(_sorted_run(hi, lo))
+        order = np.argsort(hi, kind="stable")
+        self._runs.append((hi[order], lo[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             (h1, l1), (h2, l2) = self._runs.pop(), self._runs.pop()
-            self._runs.append(_sorted_run(np.concatenate((h2, h1)), np.concatenate((l2, l1))))
+            hi, lo = np.concatenate((h2, h1)), np.concatenate((l2, l1))
+            order = np.argsort(hi, kind="stable")  # two sorted runs: a linear merge
+            self._runs.append((hi[order], lo[order]))
 
-    def count(self, keys: pl.Series) -> np.ndarray:
+    def count(self, keys: pl.Series | np.ndarray) -> np.ndarray:
         """How many times each key is in the set."""
         hi, lo = _halves(keys)
+        order = np.argsort(hi)  # sorted queries walk each run in order (cache-friendly)
+        hi, lo = hi[order], lo[order]
         total = np.zeros(len(hi), dtype=np.int64)
         for run_hi, run_lo in self._runs:
             left = np.searchsorted(run_hi, hi, "left")
-            width = np.searchsorted(run_hi, hi, "right") - left
-            hit = np.flatnonzero(width)
+            found = left < len(run_hi)
+            found[found] = run_hi[left[found]] == hi[found]
+            hit = np.flatnonzero(found)
             if not hit.size:
                 continue
-            # the run's keys with the same high half (almost always the same key): compare the
-            # low halves of each range, laid end to end
-            widths = width[hit]
-            starts = np.repeat(left[hit], widths)
-            within = np.arange(widths.sum()) - np.repeat(np.cumsum(widths) - widths, widths)
-            same = run_lo[starts + within] == np.repeat(lo[hit], widths)
-            total[hit] += np.add.reduceat(same.astype(np.int64), np.cumsum(widths) - widths)
-        return total
+            # the run's keys with the same first 64 bits (almost always the same key): compare
+            # their last 64 bits, the ranges laid end to end
+            widths = np.searchsorted(run_hi, hi[hit], "right") - left[hit]
+            firsts = np.cumsum(widths) - widths
+            within = np.arange(widths.sum()) - np.repeat(firsts, widths)
+            same = run_lo[np.repeat(left[hit], widths) + within] == np.repeat(lo[hit], widths)
+            total[hit] += np.add.reduceat(same.astype(np.int64), firsts)
+        counts = np.empty_like(total)
+        counts[order] = total
+        return counts
 
-    def contains(self, keys: pl.Series) -> np.ndarray:
+    def contains(self, keys: pl.Series | np.ndarray) -> np.ndarray:
         return self.count(keys) > 0 if self._runs else np.zeros(len(keys), dtype=bool)
 
 
-def _halves(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The two 64-bit halves of each 16-byte key of a KEY column."""
-    arr = keys.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    n = len(arr)
-    if not n:
-        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + n + 1]
-    if arr.null_count or not np.all(np.diff(offsets) == 16):
-        raise AssertionError("line keys are 16 bytes")
-    words = np.frombuffer(arr.buffers()[2], dtype=np.uint64, count=2 * n, offset=int(offsets[0]))
-    return words[0::2], words[1::2]
-
-
-def _sorted_run(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((lo, hi))
-    return hi[order], lo[order]
+def _halves(keys: pl.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last 64 bits of each 16-byte key (a KEY column, or the keys' bytes as an
+    n × 16 uint8 array), as two contiguous arrays."""
+    if isinstance(keys, pl.Series):
+        arr = keys.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        n = len(arr)
+        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + n + 1]
+        if arr.null_count or not np.all(np.diff(offsets) == 16):
+            raise AssertionError("line keys are 16 bytes")
+        start = int(offsets[0]) if n else 0
+        keys = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 16 * n].reshape(n, 16)
+    words = np.ascontiguousarray(keys).view(np.uint64)
+    return np.ascontiguousarray(words[:, 0]), np.ascontiguousarray(words[:, 1])
 
 
 class LineKeys:
@@ -519,9 +524,10 @@ class LineKeys:
     def __call__(self, frame: pl.DataFrame) -> pl.Series:
         parts = [*sales_key_parts(frame), pl.lit("1")]
         text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series().rechunk()
-        keys = _sha256_16(text)
-        before = self._seen.count(keys)
-        self._seen.add(keys)
+        raw = _sha256_16(text)
+        keys = key_series(raw)
+        before = self._seen.count(raw)
+        self._seen.add(raw)
         again = pl.Series(before > 0) | keys.is_duplicated()
         if again.any():
             repeated = (
@@ -537,7 +543,7 @@ class LineKeys:
                     ).alias("text"),
                 )
             )
-            keys = keys.scatter(repeated.get_column("i"), _sha256_16(repeated.get_column("text")))
+            keys = keys.scatter(repeated.get_column("i"), key_series(_sha256_16(repeated.get_column("text"))))
         return keys.alias(KEY)
 
 
@@ -546,7 +552,8 @@ def line_keys(frame: pl.DataFrame) -> pl.Series:
     return LineKeys()(frame)
 
 
-def _sha256_16(text: pl.Series) -> pl.Series:
+def _sha256_16(text: pl.Series) -> np.ndarray:
+    """The first 16 bytes of the sha256 of each text (n × 16 uint8)."""
     digests = text.to_frame("text").select(plh.col("text").chash.sha2_256()).to_series()
     return _first_16_bytes(digests)
 
@@ -555,9 +562,9 @@ _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
-def _first_16_bytes(digests: pl.Series) -> pl.Series:
-    """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null) as
-    Binary: decoded with a numpy table instead of slicing and decoding strings."""
+def _first_16_bytes(digests: pl.Series) -> np.ndarray:
+    """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null), n
+    × 16 uint8: decoded with a numpy table instead of slicing and decoding strings."""
     arr = digests.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -568,7 +575,7 @@ def _first_16_bytes(digests: pl.Series) -> pl.Series:
     start = int(offsets[0]) if n else 0
     digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n].reshape(n, 64)
     nibbles = _HEX[digits[:, :32]]
-    return key_series(np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]))
+    return np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
 
 
 def key_series(keys: bytes | np.ndarray) -> pl.Series:
