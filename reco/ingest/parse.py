@@ -410,7 +410,7 @@ def _either(frame: pl.DataFrame, first: str, fallback: pl.Expr, first_expr: pl.E
 
 def sales_key_parts(frame: pl.DataFrame) -> list[pl.Expr]:
     """The parts of the natural key of a sales line, without its occurrence (see
-    ``line_keys``): doc_ref, product_key or 'label:' + normalised label, customer_code, order
+    ``LineKeys``): doc_ref, product_key or 'label:' + normalised label, customer_code, order
     timestamp or date, quantity, unit price or 'amount:' + amount."""
     return [
         pl.col("doc_ref"),
@@ -545,11 +545,6 @@ class LineKeys:
             )
             keys = keys.scatter(repeated.get_column("i"), key_series(_sha256_16(repeated.get_column("text"))))
         return keys.alias(KEY)
-
-
-def line_keys(frame: pl.DataFrame) -> pl.Series:
-    """The line keys of a whole file (see ``LineKeys``)."""
-    return LineKeys()(frame)
 
 
 def _sha256_16(text: pl.Series) -> np.ndarray:
@@ -757,17 +752,6 @@ def typing(frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[st
         mapping=mapping,
         found=found,
     )
-
-
-def typed_frame(
-    frame: pl.DataFrame,
-    entity: Entity,
-    mapping: Mapping,
-    found: dict[str, str],
-    raw_text: Callable[[pl.Series], pl.Series] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The usable and the failing rows of a whole file (see ``Typing.apply``)."""
-    return typing(frame, entity, mapping, found).apply(frame, raw_text)
 
 
 def _derived_text(

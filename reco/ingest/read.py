@@ -212,7 +212,7 @@ def _read_table(src: SourceFile, data: bytes | None) -> None:
         raise RecoError(f"{src.path}: empty file (no header row)")
     src.headers = df.columns
     # No RAW column: the raw text of a rejected row (a JSON object of its values) is only
-    # built for rejected rows (see parse.typed_frame).
+    # built for rejected rows (see parse.Typing.apply).
     src.frame = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
     src.ragged = pl.DataFrame(schema={ROW: pl.Int64, RAW: pl.String, "details": pl.String})
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from reco.ingest import LoadFailed, LoadOptions, land, load, load_files
-from reco.ingest.parse import LineKeys, line_keys
+from reco.ingest.parse import LineKeys
 from tests.ingest.helpers import count, rows
 
 HEADER = "doc_ref,order_ts,customer_code,product_key,product_label,quantity,unit_price\n"
@@ -64,7 +64,7 @@ def test_line_keys_of_a_file_in_chunks_are_its_keys_computed_whole():
             "amount_ht": pl.Series([None] * n, dtype=pl.Decimal(18, 4)),
         }
     )
-    whole = line_keys(frame)
+    whole = LineKeys()(frame)
     assert whole.n_unique() == n  # repeated lines get their occurrence
     for size in (1, 2, 3, 7, 16, n):
         keys = LineKeys()
