@@ -114,10 +114,6 @@ def _index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
     return frame.select(column).unique().sort(column).with_row_index("idx").collect()
 
 
-#: Customers scored at a time by :func:`sar`: bounds the memory of the scores' join.
-SAR_BATCH = 4096
-
-
 def sar(
     split: Split,
     customers: pl.LazyFrame,
@@ -130,67 +126,67 @@ def sar(
     Co-occurrence counts customers who bought both items (before the cutoff); Jaccard
     ``c_ij / (c_ii + c_jj - c_ij)`` (``lift`` = ``c_ij / (c_ii c_jj)`` is kept for
     comparison: the anchors show it fails). Affinity sums ``2^(-age/half_life)`` over the
-    customer's events. Sparse, with Polars joins: only the pairs of products bought by one
-    customer exist (the co-occurrences grow with the customers' baskets, not with the square
-    of the catalogue), and the scores of ``SAR_BATCH`` customers at a time. A score is summed
-    in float64 and compared at 10 significant digits (so that equal sums are tied whatever
-    the order of their terms), and ties go by product key.
+    customer's events. Dense float32 NumPy matrices: catalogues of a few thousand products.
     """
-    if similarity not in ("jaccard", "lift"):
-        raise ValueError(f"unknown similarity {similarity!r}: expected jaccard or lift")
-    targets = customers.collect().select("customer_code").unique().sort("customer_code").with_row_index("row")
+    items = _index(split.catalogue, "product_key")
+    users = _index(split.train, "customer_code")
+    targets = customers.collect().select("customer_code").unique().sort("customer_code")
+    n_items = items.height
+
     pairs = (
-        split.train.group_by("customer_code", "product_key")
-        .agg(
-            weight=pl.lit(2.0)
-            .pow(-(pl.lit(split.cutoff) - pl.col("order_date")).dt.total_days() / half_life_days)
-            .sum()
+        split.train.join(items.lazy(), on="product_key")
+        .join(users.lazy(), on="customer_code", suffix="_user")
+        .with_columns(
+            weight=pl.lit(2.0).pow(
+                -(pl.lit(split.cutoff) - pl.col("order_date")).dt.total_days() / half_life_days
+            )
         )
-        .join(split.catalogue, on="product_key", how="semi")
+        .group_by("idx_user", "idx")
+        .agg(pl.col("weight").sum(), pl.col("customer_code").first())
         .collect()
     )
-    sim = sar_similarity(pairs.select("customer_code", "product_key"), similarity).lazy()
-    affinity = pairs.join(targets, on="customer_code")  # row, product_key, weight
-    ranked = []
-    for start in range(0, targets.height, SAR_BATCH):
-        batch = affinity.lazy().filter(pl.col("row").is_between(start, start + SAR_BATCH - 1))
-        ranked.append(
-            batch.select("row", "product_key", "weight")
-            .join(sim, on="product_key")
-            .group_by("row", "other")
-            .agg(score=(pl.col("weight") * pl.col("sim").cast(pl.Float64)).sum().round_sig_figs(10))
-            .join(batch, left_on=["row", "other"], right_on=["row", "product_key"], how="anti")
-            .filter(pl.col("score") > 0)  # no co-occurrence at all: left to the fallback
-            .sort(["row", "score", "other"], descending=[False, True, False])
-            .group_by("row", maintain_order=True)
-            .head(k)
-            .collect()
-        )
+    bought = np.zeros((users.height, n_items), dtype=np.float32)
+    bought[pairs["idx_user"].to_numpy(), pairs["idx"].to_numpy()] = 1.0
+    cooc = bought.T @ bought
+    del bought
+    diag = np.diag(cooc).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if similarity == "jaccard":
+            sim = cooc / (diag[:, None] + diag[None, :] - cooc)
+        elif similarity == "lift":
+            sim = cooc / (diag[:, None] * diag[None, :])
+        else:
+            raise ValueError(f"unknown similarity {similarity!r}: expected jaccard or lift")
+    sim = np.nan_to_num(sim, copy=False).astype(np.float32, copy=False)
+    del cooc
+
+    target_pairs = pairs.join(targets.with_row_index("row"), on="customer_code")
+    affinity = np.zeros((targets.height, n_items), dtype=np.float32)
+    rows, cols = target_pairs["row"].to_numpy(), target_pairs["idx"].to_numpy()
+    affinity[rows, cols] = target_pairs["weight"].to_numpy()
+    scores = affinity @ sim
+    scores[rows, cols] = -np.inf  # already bought
+    scores[scores <= 0] = -np.inf  # no co-occurrence at all: leave the slot to the fallback
     top = (
-        pl.concat(ranked)
-        if ranked
-        else pl.DataFrame(schema={"row": pl.UInt32, "other": pl.String, "score": pl.Float64})
+        np.argpartition(-scores, k, axis=1)[:, :k]
+        if n_items > k
+        else np.tile(np.arange(n_items), (targets.height, 1))
     )
-    primary = top.join(targets, on="row").select("customer_code", product_key="other", order=-pl.col("score"))
-    return _fill(split, customers, primary.lazy(), k)
-
-
-def sar_similarity(bought: pl.DataFrame, similarity: str = "jaccard") -> pl.DataFrame:
-    """``product_key, other, sim`` (float32) for every pair of distinct products that one
-    customer bought both of (``bought``: distinct customer_code, product_key): Jaccard
-    ``c_ij / (c_ii + c_jj - c_ij)`` or lift ``c_ij / (c_ii c_jj)`` of the buyer counts."""
-    buyers = bought.group_by("product_key").agg(c_i=pl.len().cast(pl.Float32))
-    cooc = (
-        bought.join(bought.rename({"product_key": "other"}), on="customer_code")
-        .filter(pl.col("product_key") != pl.col("other"))
-        .group_by("product_key", "other")
-        .agg(c_ij=pl.len().cast(pl.Float32))
-        .join(buyers, on="product_key")
-        .join(buyers.rename({"product_key": "other", "c_i": "c_j"}), on="other")
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    ranked = (
+        pl.DataFrame(
+            {
+                "row": np.repeat(np.arange(targets.height), top.shape[1]),
+                "idx": top.ravel().astype(np.uint32),
+                "score": top_scores.ravel(),
+            }
+        )
+        .filter(pl.col("score").is_finite())
+        .join(targets.with_row_index("row"), on="row")
+        .join(items, on="idx")
+        .select("customer_code", "product_key", order=-pl.col("score"))
     )
-    c_ij, c_i, c_j = pl.col("c_ij"), pl.col("c_i"), pl.col("c_j")
-    sim = c_ij / (c_i + c_j - c_ij) if similarity == "jaccard" else c_ij / (c_i * c_j)
-    return cooc.select("product_key", "other", sim=sim.cast(pl.Float32))
+    return _fill(split, customers, ranked.lazy(), k)
 
 
 def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 0) -> pl.DataFrame:
