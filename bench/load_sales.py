@@ -17,14 +17,21 @@ resolves (embedded by default, or DATABASE_URL), migrates it, then times in the 
      encoded (``COPY … TO STDOUT (FORMAT binary)`` into memory), COPYed again into an unindexed
      copy of the table, then its primary key and unique line_key built, as the load does. No
      client-side work at all, so no loader that lands this row with its guard can be faster.
-Prints all four, rows/s and the ratios (target: load ≤ 1.5 × bare COPY), and the load's two
-phases: the Polars side (read, type, validate, key: the file's seconds in the report) and the
-landing (the rest). The scratch database is dropped at the end.
+Prints all four, rows/s and the ratios against the bare COPY and against the server alone
+(target: load ≤ 1.5 × the server alone), the load's peak memory (it runs in a child process:
+its peak resident set, and its CPU seconds) and the machine's load averages before and after.
+The load streams (reading, typing and keying chunk k + 1 while chunk k is COPYed), so its
+Polars side (the files' seconds in the report: the producer's busy time) overlaps the landing.
+The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -157,11 +164,50 @@ def server_floor(conninfo: str) -> tuple[float, float]:
         return copied - start, time.perf_counter() - copied
 
 
+def child_load(database: str, path: Path) -> None:
+    """In a child process (so that its peak memory is the load's own): load the file, print
+    the seconds and counts as JSON."""
+    db = resolve().for_database(database)
+    rss = Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]
+    cpu = time.process_time()
+    start = time.perf_counter()
+    report = load_files(db, "sales", [path])
+    seconds = time.perf_counter() - start
+    result = {
+        "seconds": seconds,
+        "parse_seconds": sum(f.seconds for f in report.files),
+        "loaded": report.loaded,
+        "cpu_seconds": time.process_time() - cpu,
+        "rss_before_mb": int(rss) / 1024,
+    }
+    print(json.dumps(result))
+
+
+def measured_load(database: str, path: Path) -> dict:
+    """``child_load`` in a child process, with its peak resident memory."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child-load", database, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"the load failed (exit {proc.returncode})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child-load", nargs=2, metavar=("DATABASE", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    console = Console()
+    if args.child_load:
+        child_load(args.child_load[0], Path(args.child_load[1]))
+        return
+    console = Console(width=150)
+    load_before = os.getloadavg()
     server = resolve()
     name = f"reco_bench_{uuid.uuid4().hex[:8]}"
     admin = server.for_database("postgres")
@@ -181,80 +227,39 @@ def main() -> None:
             copy_s = bare_copy(db.conninfo(), path)
             client_s = client_copy(db.conninfo(), path)
             pgcopy_s = pgcopy_copy(db.conninfo(), path)
-            start = time.perf_counter()
-            report = load_files(db, "sales", [path])
-            load_s = time.perf_counter() - start
+            load = measured_load(name, path)
+            load_s, parse_s, loaded = load["seconds"], load["parse_seconds"], load["loaded"]
         floor_copy_s, floor_index_s = server_floor(db.conninfo())
         floor_s = floor_copy_s + floor_index_s
         table = Table(title=f"reco load sales: {args.rows:,} CSV lines")
-        for col in ("step", "rows", "seconds", "rows/s", "× bare COPY"):
+        for col in ("step", "rows", "seconds", "rows/s", "× bare COPY", "× server alone"):
             table.add_column(col, justify="right" if col != "step" else "left")
-        table.add_row(
-            "bare COPY, unindexed table (reference)",
-            f"{args.rows:,}",
-            f"{copy_s:.2f}",
-            f"{args.rows / copy_s:,.0f}",
-            "1.00",
-        )
-        table.add_row(
-            "Polars read + binary COPY, same 8 columns, no checks (floor)",
-            f"{args.rows:,}",
-            f"{client_s:.2f}",
-            f"{args.rows / client_s:,.0f}",
-            f"{client_s / copy_s:.2f}",
-        )
-        table.add_row(
-            "  the same with reco's binary COPY encoder (pgcopy)",
-            f"{args.rows:,}",
-            f"{pgcopy_s:.2f}",
-            f"{args.rows / pgcopy_s:,.0f}",
-            f"{pgcopy_s / copy_s:.2f}",
-        )
-        table.add_row(
-            "reco load sales (validate, key, land, rejects)",
-            f"{report.loaded:,}",
-            f"{load_s:.2f}",
-            f"{args.rows / load_s:,.0f}",
-            f"{load_s / copy_s:.2f}",
-        )
-        parse_s = sum(f.seconds for f in report.files)
-        table.add_row(
-            "  of which read, type, validate, line_key (Polars)",
-            "",
-            f"{parse_s:.2f}",
-            "",
-            f"{parse_s / copy_s:.2f}",
-        )
-        table.add_row(
-            "  of which dedupe, COPY, indexes, rejects, batch (PostgreSQL)",
-            "",
-            f"{load_s - parse_s:.2f}",
-            "",
-            f"{(load_s - parse_s) / copy_s:.2f}",
-        )
-        table.add_row(
-            "server alone: the landed row pre-encoded, COPY + its 2 indexes (floor of the load)",
-            f"{report.loaded:,}",
-            f"{floor_s:.2f}",
-            f"{report.loaded / floor_s:,.0f}",
-            f"{floor_s / copy_s:.2f}",
-        )
-        table.add_row(
-            "  of which COPY (17 columns, no client work)",
-            "",
-            f"{floor_copy_s:.2f}",
-            "",
-            f"{floor_copy_s / copy_s:.2f}",
-        )
-        table.add_row(
-            "  of which primary key + unique line_key",
-            "",
-            f"{floor_index_s:.2f}",
-            "",
-            f"{floor_index_s / copy_s:.2f}",
-        )
+
+        def row(step: str, n: int | None, seconds: float) -> None:
+            rate = f"{n / seconds:,.0f}" if n else ""
+            ratios = (f"{seconds / copy_s:.2f}", f"{seconds / floor_s:.2f}")
+            table.add_row(step, f"{n:,}" if n else "", f"{seconds:.2f}", rate, *ratios)
+
+        row("bare COPY, unindexed table (reference)", args.rows, copy_s)
+        row("Polars read + binary COPY, same 8 columns, no checks", args.rows, client_s)
+        row("  the same with reco's binary COPY encoder (pgcopy)", args.rows, pgcopy_s)
+        row("reco load sales (validate, key, land, rejects; streamed)", loaded, load_s)
+        row("  of which the producer's busy time: read, type, validate, line_key", None, parse_s)
+        row("server alone: the landed row pre-encoded, COPY + its 2 indexes (floor)", loaded, floor_s)
+        row("  of which COPY (17 columns, no client work)", None, floor_copy_s)
+        row("  of which primary key + unique line_key", None, floor_index_s)
         console.print(table)
-        console.print(f"target ≤ 1.5 × bare COPY: {'met' if load_s <= 1.5 * copy_s else 'NOT met'}")
+        console.print(
+            f"load: peak memory {load['peak_rss_mb']:,.0f} MB resident "
+            f"({load['rss_before_mb']:,.0f} MB before the load, with the libraries); "
+            f"{load['cpu_seconds']:.2f} CPU-s in the client process (all its threads)"
+        )
+        ratio = load_s / floor_s
+        console.print(
+            f"target load ≤ 1.5 × server alone: {ratio:.2f} × ({'met' if ratio <= 1.5 else 'NOT met'}); "
+            f"load averages {' '.join(f'{x:.2f}' for x in load_before)} → "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)"
+        )
     finally:
         with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')

@@ -1,9 +1,9 @@
 """Landing typed rows into the raw schema over one psycopg connection and one transaction.
 
-Sales: the lines whose ``line_key`` (hashed client-side) is not landed yet are found by an
-anti-join in Polars and written once, straight into ``raw.sales_line`` by binary COPY
-(``pgcopy``: encoded in numpy / Arrow, sent while the server parses), ids included (a block
-reserved from the table's sequence).
+Sales (``SalesLanding``): chunk by chunk, while the next chunk is typed, the lines whose
+``line_key`` (hashed client-side) is not landed yet are written once, straight into
+``raw.sales_line`` by binary COPY (``pgcopy``: encoded in numpy / Arrow, sent while the server
+parses), ids included (blocks reserved from the table's sequence).
 Other entities: the batch's rows go to a temporary table by binary COPY, then one
 ``INSERT … SELECT`` moves them to the raw table (contacts: skipping rows already there).
 Nothing is ever inserted row by row.
@@ -11,6 +11,7 @@ Nothing is ever inserted row by row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from reco.db.target import Database
 from reco.errors import RecoError
 from reco.ingest import pgcopy
 from reco.ingest.entities import Entity
-from reco.ingest.parse import KEY, amount_ht_expr, key_series
+from reco.ingest.parse import KEY, KeySet, amount_ht_expr, key_series
 
 FILE = "source_file"
 ROW = "source_row"
@@ -167,7 +168,7 @@ def _bulk(cur, entity: Entity, rows: int) -> bool:
 def insert_rows(
     cur, entity: Entity, batch_id: str, frame: pl.DataFrame, paths_by_no: dict[int, str]
 ) -> dict[int, int]:
-    """Land the batch's rows of an entity other than sales (see ``insert_sales``) through a
+    """Land the batch's rows of an entity other than sales (see ``SalesLanding``) through a
     temporary table; return rows actually inserted per file number (the others were already
     there: duplicates of an earlier batch, found by the whole row for contacts). These tables
     keep the file's path on every row (``paths_by_no``: file number → path)."""
@@ -218,71 +219,134 @@ def insert_rows(
     return counts
 
 
-def existing_keys(cur, entity: Entity, frame: pl.DataFrame) -> pl.DataFrame:
-    """The line keys (16 bytes) already landed on the batch's order dates (a line's key
-    includes its date, so no other landed line can share a key with the batch). The server
-    concatenates them, in ``bytea`` values of at most 4 Mi keys (64 MB, far below the 1 GB
-    limit of a value), fetched in binary and cut into 16-byte keys without a copy."""
-    low, high = frame.select(low=pl.col("order_date").min(), high=pl.col("order_date").max()).row(0)
+def landed_keys(cur, entity: Entity, low, high) -> KeySet:
+    """The line keys (16 bytes) already landed with an order date in [low, high] (a line's
+    key includes its date, so no other landed line can share a key with lines of these dates).
+    The server concatenates them, in ``bytea`` values of at most 4 Mi keys (64 MB, far below
+    the 1 GB limit of a value), fetched in binary and cut into 16-byte keys without a copy."""
     cur.execute(
         f"select string_agg(uuid_send(line_key), ''::bytea) from {entity.qualified_table} "
         "where order_date between %s and %s group by id >> 22",
         (low, high),
         binary=True,
     )
-    return key_series(b"".join(blob for (blob,) in cur.fetchall())).to_frame()
+    keys = KeySet()
+    keys.add(key_series(b"".join(blob for (blob,) in cur.fetchall())))
+    return keys
 
 
-def reserve_ids(cur, entity: Entity, n: int) -> int:
-    """The first of ``n`` consecutive ids taken from the table's identity sequence (one
-    ``nextval`` and one ``setval``, instead of a ``nextval`` per row during the COPY). Runs under
-    the entity's advisory lock; a concurrent writer that is not ``reco load`` taking an id in
-    between would make the primary key refuse the batch, never land a row twice."""
-    table = entity.qualified_table
-    sequence = f"pg_get_serial_sequence({_literal(table)}, 'id')"
-    first = fetch(cur, f"select nextval({sequence})")[0][0]
-    if n > 1:
-        fetch(cur, f"select setval({sequence}, {int(first) + n - 1})")
-    return int(first)
+class SalesLanding:
+    """The connection's side of a streaming sales load: lines arrive chunk by chunk, already
+    typed, keyed and free of duplicates within the batch, and go straight into
+    ``raw.sales_line`` by one binary COPY (``pgcopy``), in the batch's transaction, their ids
+    taken from blocks reserved in the table's identity sequence.
 
+    Before each file's first chunk, ``start_file`` (the COPY paused) reserves ids for its rows
+    and returns the keys already landed on its order dates, which the producer removes from
+    its chunks (an anti-join, skipped when the table had no line at the start of the batch).
+    Everything runs under the entity's advisory lock (``lock_entity``), so no concurrent load
+    can land the same key in between; the unique constraint on ``line_key`` stays as the
+    guard, and the primary key guards the ids."""
 
-def insert_sales(cur, entity: Entity, batch_id: str, frame: pl.DataFrame) -> dict[int, int]:
-    """Land sales lines whose ``line_key`` (computed client-side) is not in the table yet:
-    an anti-join in Polars against the keys already landed on the batch's dates (skipped when
-    there are none), then one binary COPY (``pgcopy``) straight into the raw table,
-    ids included. Runs under the entity's advisory lock (``lock_entity``), so no concurrent
-    load can land the same key in between; the unique constraint on ``line_key`` stays as the
-    guard. Returns rows inserted per file number."""
-    if frame.height == 0:
-        return {}
-    landed = existing_keys(cur, entity, frame)
-    if landed.height:
-        frame = frame.join(landed, on=KEY, how="anti", maintain_order="left")
-    if frame.height == 0:
-        return {}
-    first_id = reserve_ids(cur, entity, frame.height)
-    new = frame.select(
-        pl.int_range(first_id, first_id + pl.len(), dtype=pl.Int64).alias("id"),
-        *[amount_ht_expr() if c == "amount_ht" else pl.col(c) for c in entity.columns],
-        batch_id=pl.lit(batch_id, dtype=pl.String),
-        file_no=pl.col(FILE_NO),
-        source_row=pl.col(ROW),
-        line_key=pl.col(KEY),
-    )
-    # A big batch lands without indexes, then the primary key and the unique line_key are
-    # rebuilt (one sort each) in the same transaction: the guard holds at commit.
-    rebuild = _secondary_indexes(cur, entity, primary_key=True) if _bulk(cur, entity, new.height) else []
-    for drop, _ in rebuild:
-        cur.execute(drop)
-    pgcopy.copy_frame(cur, entity.qualified_table, new)
-    if rebuild:  # sort the index keys in memory
-        cur.execute(f"set local maintenance_work_mem = '{REBUILD_MEMORY}'")
-    for _, create in rebuild:
-        cur.execute(create)
-    # No ANALYZE (≈ 0.3 s per million lines): building the indexes already records the table's
-    # row count, which is all the next batch's ``_bulk`` estimate reads; dbt scans raw in
-    # full, and autovacuum analyses the table after such a batch anyway.
-    return dict(new.group_by(FILE_NO).len().iter_rows())
+    def __init__(self, cur, entity: Entity, batch_id: str) -> None:
+        self.cur, self.entity, self.batch_id = cur, entity, batch_id
+        table = entity.qualified_table
+        #: the table held lines when the batch began (else no landed key can match)
+        self.had_lines = bool(fetch(cur, f"select exists (select 1 from {table})")[0][0])
+        self._sequence = fetch(cur, f"select pg_get_serial_sequence({_literal(table)}, 'id')")[0][0]
+        self._rebuild: list[tuple[str, str]] | None = None
+        self._copy: pgcopy.CopyWriter | None = None
+        self._next_id = self._last_id = 0  # ids reserved: [_next_id, _last_id]
+        #: lines written per file number
+        self.inserted: dict[int, int] = {}
+
+    def start_file(self, rows: int, dates: tuple | None, batch_rows: int) -> KeySet | None:
+        """Before a file's lines: reserve ids for its ``rows`` (read rows: at least the lines
+        it will write), and return the keys landed on its order dates (``dates``: lowest,
+        highest; None when the table had no lines). At the batch's first file, a big batch
+        (``batch_rows``, an estimate) drops the table's indexes, rebuilt by ``finish``."""
+        self.end_copy()
+        if self._rebuild is None:
+            # A big batch lands without indexes, then the primary key and the unique line_key
+            # are rebuilt (one sort each) in the same transaction: the guard holds at commit.
+            big = _bulk(self.cur, self.entity, batch_rows)
+            self._rebuild = _secondary_indexes(self.cur, self.entity, primary_key=True) if big else []
+            for drop, _ in self._rebuild:
+                self.cur.execute(drop)
+        self._reserve(rows)
+        if dates is None or dates[0] is None:
+            return None
+        return landed_keys(self.cur, self.entity, *dates)
+
+    def _reserve(self, rows: int) -> None:
+        """Ids up to ``_next_id + rows - 1``: one ``nextval`` for the batch's first block, then
+        ``setval`` (instead of a ``nextval`` per row during the COPY). A concurrent writer that
+        is not ``reco load`` taking an id in between would make the primary key refuse the
+        batch, never land a row twice."""
+        if rows <= 0:
+            return
+        if not self._next_id:
+            self._next_id = self._last_id = int(
+                fetch(self.cur, "select nextval(%s)", (self._sequence,))[0][0]
+            )
+        last = self._next_id + rows - 1
+        if last > self._last_id:
+            fetch(self.cur, "select setval(%s::regclass, %s)", (self._sequence, last))
+            self._last_id = last
+
+    def write(self, lines: pl.DataFrame) -> None:
+        """COPY a chunk of new lines (canonical columns, FILE_NO, ROW, KEY)."""
+        if lines.height == 0:
+            return
+        first = self._next_id
+        if first + lines.height - 1 > self._last_id:
+            raise AssertionError("more lines than the ids reserved for their file")
+        new = lines.select(
+            pl.int_range(first, first + pl.len(), dtype=pl.Int64).alias("id"),
+            *[amount_ht_expr() if c == "amount_ht" else pl.col(c) for c in self.entity.columns],
+            batch_id=pl.lit(self.batch_id, dtype=pl.String),
+            file_no=pl.col(FILE_NO),
+            source_row=pl.col(ROW),
+            line_key=pl.col(KEY),
+        )
+        if self._copy is None:
+            self._copy = pgcopy.CopyWriter(self.cur, self.entity.qualified_table, new.columns).__enter__()
+        self._copy.write(new)
+        self._next_id += lines.height
+        for no, n in new.group_by(FILE_NO).len().iter_rows():
+            self.inserted[no] = self.inserted.get(no, 0) + n
+
+    def end_copy(self) -> None:
+        """End the COPY of the chunks written so far (the connection is free for queries)."""
+        if self._copy is not None:
+            copy, self._copy = self._copy, None
+            copy.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        """End an open COPY as failed (the transaction is rolled back after)."""
+        if self._copy is not None:
+            copy, self._copy = self._copy, None
+            with contextlib.suppress(Exception):
+                copy.__exit__(type(exc), exc, exc.__traceback__)
+
+    def finish(self) -> None:
+        """End the COPY, hand the ids reserved but not used back to the sequence (unless
+        another writer took one since), rebuild the indexes of a big batch."""
+        self.end_copy()
+        if self._next_id and self._next_id <= self._last_id:
+            seq = self._sequence  # as pg_get_serial_sequence returns it: quoted as needed
+            fetch(
+                self.cur,
+                f"select setval(%s::regclass, %s, false) from {seq} where last_value = %s",
+                (seq, self._next_id, self._last_id),
+            )
+        if self._rebuild:  # sort the index keys in memory
+            self.cur.execute(f"set local maintenance_work_mem = '{REBUILD_MEMORY}'")
+        for _, create in self._rebuild or []:
+            self.cur.execute(create)
+        # No ANALYZE (≈ 0.3 s per million lines): building the indexes already records the
+        # table's row count, which is all the next batch's ``_bulk`` estimate reads; dbt scans
+        # raw in full, and autovacuum analyses the table after such a batch anyway.
 
 
 def record_files(cur, batch_id: str, files: list) -> None:

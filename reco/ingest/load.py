@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,16 +12,17 @@ from pathlib import Path
 import polars as pl
 
 from reco.db import migrate
-from reco.db.target import Database
+from reco.db.resolver import Database
 from reco.errors import RecoError
 from reco.ingest import land
 from reco.ingest.entities import Entity
 from reco.ingest.entities import entity as get_entity
 from reco.ingest.land import FILE_NO
 from reco.ingest.mapping import Mapping, load_mapping
-from reco.ingest.parse import DETAILS, KEY, REASONS, line_keys, row_key, typed_frame
+from reco.ingest.parse import DETAILS, KEY, REASONS, KeySet, LineKeys, row_key, typing
 from reco.ingest.read import RAW, ROW, SourceFile, check_file, read_file, sha256_of
 from reco.ingest.report import FileReport, LoadFailed, LoadProgress, LoadReport, RejectedRow
+from reco.ingest.stream import Pipeline
 
 SAMPLE_REJECTS = 20
 
@@ -42,70 +43,87 @@ class LoadOptions:
 @dataclass
 class _Parsed:
     report: FileReport
-    valid: pl.DataFrame  # canonical columns + FILE_NO, source_row, KEY
     rejects: pl.DataFrame  # source_file, source_row, raw_text, reason_codes, details
     file_no: int  # position of the file in the batch (raw.load_file)
+    valid: pl.DataFrame | None = None  # canonical columns + FILE_NO, source_row, KEY (not sales)
+    valid_rows: int = 0  # rows that passed the checks
+    candidates: int = 0  # of which not already in an earlier file of the batch
 
 
 def new_batch_id(entity: str) -> str:
     return f"{entity}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _parse_file(src: SourceFile, file_no: int, ent: Entity, mapping: Mapping, started: float) -> _Parsed:
-    report = FileReport(
-        path=str(src.path),
-        sha256=src.sha256,
-        bytes=src.bytes,
-        format=src.format,
-        encoding=src.encoding,
-        encoding_chosen_by=src.encoding_chosen_by,
-        encoding_detail=src.encoding_detail,
-        delimiter=src.delimiter,
-        compression=src.compression,
-        member=src.member,
-        content_sha256=src.content_sha256,
-        warnings=list(src.warnings),
-    )
-    found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
-    raw_text = src.raw_text if src.records is not None else None
-    good, bad = typed_frame(src.frame, ent, mapping, found, raw_text)
-    path = pl.lit(str(src.path))
-    rejects = pl.concat(
-        [
+class _File:
+    """One export being typed, whole or chunk by chunk (see ``parse.Typing``)."""
+
+    def __init__(self, src: SourceFile, file_no: int, ent: Entity, mapping: Mapping) -> None:
+        self.src, self.file_no, self.ent = src, file_no, ent
+        self.report = FileReport(
+            path=str(src.path),
+            sha256=src.sha256,
+            bytes=src.bytes,
+            format=src.format,
+            encoding=src.encoding,
+            encoding_chosen_by=src.encoding_chosen_by,
+            encoding_detail=src.encoding_detail,
+            delimiter=src.delimiter,
+            compression=src.compression,
+            member=src.member,
+            content_sha256=src.content_sha256,
+            warnings=list(src.warnings),
+            rows_read=src.rows_read,
+        )
+        found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
+        self.typing = typing(src.frame, ent, mapping, found)
+        self._rejects: list[pl.DataFrame] = []
+
+    @property
+    def rows(self) -> int:
+        return self.src.frame.height
+
+    def chunk(self, start: int, rows: int) -> pl.DataFrame:
+        """The usable rows among ``rows`` rows of the file from ``start``: canonical columns,
+        FILE_NO and source_row (the failing ones are kept for ``parsed``)."""
+        src = self.src
+        raw_text = src.raw_text if src.records is not None else None
+        good, bad = self.typing.apply(src.frame.slice(start, rows), raw_text)
+        self._rejects.append(
             bad.select(
-                source_file=path,
+                source_file=pl.lit(str(src.path)),
                 source_row=pl.col(ROW),
                 raw_text=pl.col(RAW),
                 reason_codes=pl.col(REASONS),
                 details=pl.col(DETAILS),
-            ),
-            src.ragged.select(
-                source_file=path,
-                source_row=pl.col(ROW),
-                raw_text=pl.col(RAW),
-                reason_codes=pl.lit(["ragged_row"]),
-                details=pl.col("details"),
-            ),
-        ]
-    ).sort("source_row")
-    valid = good.select(*ent.columns, pl.lit(file_no, pl.Int16).alias(FILE_NO), source_row=pl.col(ROW))
-    if ent.dedup == "line_key":
-        valid = valid.with_columns(line_keys(valid))
-    else:
-        valid = valid.with_columns(row_key(ent.columns).alias(KEY))
-    report.rows_read = src.rows_read
-    report.rejected = rejects.height
-    report.rejected_by_reason = (
-        dict(
-            rejects.select(pl.col("reason_codes").explode().value_counts(sort=True))
-            .unnest("reason_codes")
-            .iter_rows()
+            )
         )
-        if rejects.height
-        else {}
-    )
-    report.seconds = time.perf_counter() - started
-    return _Parsed(report, valid, rejects, file_no)
+        return good.select(
+            *self.ent.columns, pl.lit(self.file_no, pl.Int16).alias(FILE_NO), source_row=pl.col(ROW)
+        )
+
+    def parsed(self) -> _Parsed:
+        """The file's rejects (checks failed, ragged records) in row order, and its report."""
+        src = self.src
+        ragged = src.ragged.select(
+            source_file=pl.lit(str(src.path)),
+            source_row=pl.col(ROW),
+            raw_text=pl.col(RAW),
+            reason_codes=pl.lit(["ragged_row"]),
+            details=pl.col("details"),
+        )
+        rejects = pl.concat([*self._rejects, ragged]).sort("source_row")
+        report = self.report
+        report.rejected = rejects.height
+        report.rejected_by_reason = (
+            dict(
+                rejects.select(pl.col("reason_codes").explode().value_counts(sort=True))
+                .unnest("reason_codes")
+                .iter_rows()
+            )
+            if rejects.height
+            else {}
+        )
+        return _Parsed(report, rejects, self.file_no)
 
 
 def _sample(rejects: pl.DataFrame) -> list[RejectedRow]:
@@ -132,7 +150,8 @@ def load_files(
     mapping, a rate outside 0..1) raise ``RecoError`` before anything is recorded.
 
     ``on_progress`` is told, as the batch goes, the files, bytes and rows read so far and what
-    is being done (reading a file, landing the rows)."""
+    is being done (reading a file, landing its rows chunk by chunk); for sales it is called
+    from the thread that reads the files."""
     options = options or LoadOptions()
     ent = get_entity(entity)
     if not files:
@@ -216,20 +235,18 @@ def _record_failure(db: Database, ent: Entity, report: LoadReport, options: dict
         pass  # the server is unreachable: the original error says so
 
 
-def _sizes(paths: list[Path]) -> list[int]:
-    return [p.stat().st_size if p.is_file() else 0 for p in paths]
+#: Rows of a file typed, keyed and COPYed at a time by a sales load (see ``_stream_sales``).
+STREAM_ROWS = 1 << 18
 
 
-def _load(
-    cur,
-    ent: Entity,
-    mapping: Mapping,
-    paths: list[Path],
-    options: LoadOptions,
-    report: LoadReport,
-    on_progress: Callable[[LoadProgress], None] | None = None,
-) -> None:
-    sizes = _sizes(paths)
+#: ``tell(files_done, doing)``: what a load reports as it goes (see ``_teller``)
+Tell = Callable[[int, str], None]
+
+
+def _teller(
+    ent: Entity, paths: list[Path], report: LoadReport, on_progress: Callable[[LoadProgress], None] | None
+) -> Tell:
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in paths]
 
     def tell(files_done: int, doing: str) -> None:
         if on_progress is not None:
@@ -237,8 +254,14 @@ def _load(
             done = sum(sizes[:files_done])
             on_progress(LoadProgress(ent.name, files_done, len(paths), done, sum(sizes), rows, doing))
 
-    known = {} if options.reload else land.loaded_files(cur, ent)
-    parsed: list[_Parsed] = []
+    return tell
+
+
+def _files(
+    ent: Entity, mapping: Mapping, paths: list[Path], known: dict, report: LoadReport, tell: Tell
+) -> Iterator[tuple[SourceFile, int, float]]:
+    """The batch's files to read, in order: (the file read, its number, when its reading
+    began). A file already loaded (same sha256) is reported as all duplicates and not read."""
     for file_no, path in enumerate(paths, 1):
         tell(file_no - 1, f"reading {path.name}")
         t0 = time.perf_counter()
@@ -260,11 +283,34 @@ def _load(
             )
             continue
         src = read_file(path, encoding=mapping.encoding, delimiter=mapping.delimiter, sha256=(digest, size))
-        p = _parse_file(src, file_no, ent, mapping, t0)
-        known[digest] = (report.batch_id, p.report.rows_read)
-        parsed.append(p)
-        report.files.append(p.report)
-    tell(len(paths), "checked")
+        known[digest] = (report.batch_id, src.rows_read)
+        yield src, file_no, t0
+
+
+def _load(
+    cur,
+    ent: Entity,
+    mapping: Mapping,
+    paths: list[Path],
+    options: LoadOptions,
+    report: LoadReport,
+    on_progress: Callable[[LoadProgress], None] | None = None,
+) -> None:
+    tell = _teller(ent, paths, report, on_progress)
+    known = {} if options.reload else land.loaded_files(cur, ent)
+    if ent.dedup == "line_key":
+        landing = land.SalesLanding(cur, ent, report.batch_id)
+        parsed = _stream_sales(landing, ent, mapping, paths, known, report, tell)
+    else:
+        parsed = []
+        for src, file_no, t0 in _files(ent, mapping, paths, known, report, tell):
+            f = _File(src, file_no, ent, mapping)
+            valid = f.chunk(0, f.rows)
+            p = f.parsed()
+            p.valid = valid.with_columns(row_key(ent.columns).alias(KEY))
+            p.report.seconds = time.perf_counter() - t0
+            parsed.append(p)
+            report.files.append(p.report)
     if not parsed:
         report.status = "duplicate"
         return
@@ -282,27 +328,92 @@ def _load(
         )
         raise LoadFailed(report)
 
-    # Duplicates inside the batch (the same line in two files, or a repeated row): first wins.
-    # (Within one file, sales line keys are unique by construction: their occurrence.)
-    valid = pl.concat([p.valid for p in parsed], how="vertical_relaxed")
-    one_sales_file = ent.dedup == "line_key" and len(parsed) == 1
-    unique = valid if one_sales_file else valid.filter(pl.col(KEY).is_first_distinct())
-    candidates = dict(unique.group_by(FILE_NO).len().iter_rows())
-    valid_rows = dict(valid.group_by(FILE_NO).len().iter_rows())
-    tell(len(paths), f"landing {unique.height:,} rows")
     land.record_files(cur, report.batch_id, report.files)
-    paths_by_no = {no: f.path for no, f in enumerate(report.files, 1)}
     if ent.dedup == "line_key":
-        inserted = land.insert_sales(cur, ent, report.batch_id, unique)
+        landing.finish()
+        inserted = landing.inserted
     else:
+        # Duplicates inside the batch (the same row in two files, or a repeated row): first wins.
+        valid = pl.concat([p.valid for p in parsed], how="vertical_relaxed")
+        unique = valid.filter(pl.col(KEY).is_first_distinct())
+        for p in parsed:
+            p.valid_rows = p.valid.height
+        candidates = dict(unique.group_by(FILE_NO).len().iter_rows())
+        for p in parsed:
+            p.candidates = candidates.get(p.file_no, 0)
+        paths_by_no = {no: f.path for no, f in enumerate(report.files, 1)}
+        tell(len(paths), f"landing {unique.height:,} rows")
         inserted = land.insert_rows(cur, ent, report.batch_id, unique.drop(KEY), paths_by_no)
     land.insert_rejects(cur, ent, report.batch_id, rejects)
     for p in parsed:
         f = p.report
-        no = p.file_no
-        f.loaded = inserted.get(no, 0)
-        in_batch = valid_rows.get(no, 0) - candidates.get(no, 0)
-        already_there = candidates.get(no, 0) - f.loaded
+        f.loaded = inserted.get(p.file_no, 0)
+        in_batch = p.valid_rows - p.candidates
+        already_there = p.candidates - f.loaded
         f.duplicates = in_batch + already_there
         if not f.balanced:  # an invariant of the code, not an input error
             raise AssertionError(f"{f.path}: rows read != loaded + rejected + duplicates: {asdict(f)}")
+
+
+def _stream_sales(
+    landing: land.SalesLanding,
+    ent: Entity,
+    mapping: Mapping,
+    paths: list[Path],
+    known: dict,
+    report: LoadReport,
+    tell: Tell,
+) -> list[_Parsed]:
+    """Read, type, validate and key a batch of sales files in chunks of ``STREAM_ROWS`` rows on
+    a producer thread, while this thread COPYs the chunks before (``SalesLanding``), in the
+    batch's one transaction. Each file is read whole and its column decisions taken on all its
+    rows first (``parse.typing``); then, chunk by chunk: typing and checks, line keys (a
+    running count of repeated lines, ``parse.LineKeys``), lines already in an earlier file of
+    the batch removed (first file wins), then those already landed. Returns the files' rejects
+    and counts; the lines are written when it returns (not yet committed)."""
+    parsed: list[_Parsed] = []
+    total_bytes = sum(p.stat().st_size for p in paths if p.is_file())
+
+    def produce(pipe: Pipeline) -> None:
+        in_batch = KeySet() if len(paths) > 1 else None  # keys of the batch's earlier lines
+        for src, file_no, t0 in _files(ent, mapping, paths, known, report, tell):
+            f = _File(src, file_no, ent, mapping)
+            report.files.append(f.report)
+            dates = f.typing.order_dates(src.frame) if landing.had_lines and f.rows else None
+            busy = time.perf_counter() - t0
+            batch_rows = f.rows * total_bytes // max(src.bytes, 1)
+            landed = pipe.call(landing.start_file, f.rows, dates, batch_rows)
+            keys = LineKeys()
+            valid_rows = candidates = 0
+            for start in range(0, f.rows, STREAM_ROWS):
+                t = time.perf_counter()
+                lines = f.chunk(start, STREAM_ROWS)
+                lines = lines.with_columns(keys(lines))
+                valid_rows += lines.height
+                if in_batch is not None:
+                    if len(in_batch):
+                        lines = lines.filter(~in_batch.contains(lines.get_column(KEY)))
+                    in_batch.add(lines.get_column(KEY))
+                candidates += lines.height
+                if landed is not None and len(landed):
+                    lines = lines.filter(~landed.contains(lines.get_column(KEY)))
+                busy += time.perf_counter() - t
+                pipe.put(lines)
+                tell(
+                    file_no - 1,
+                    f"landing {src.path.name}: {min(start + STREAM_ROWS, f.rows):,} of {f.rows:,} rows",
+                )
+            t = time.perf_counter()
+            p = f.parsed()
+            p.valid_rows, p.candidates = valid_rows, candidates
+            p.report.seconds = busy + time.perf_counter() - t
+            parsed.append(p)
+
+    try:
+        Pipeline().run(produce, landing.write)
+    except BaseException as exc:
+        landing.abort(exc)
+        raise
+    landing.end_copy()
+    tell(len(paths), "landed")
+    return parsed

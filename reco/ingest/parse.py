@@ -410,7 +410,7 @@ def _either(frame: pl.DataFrame, first: str, fallback: pl.Expr, first_expr: pl.E
 
 def sales_key_parts(frame: pl.DataFrame) -> list[pl.Expr]:
     """The parts of the natural key of a sales line, without its occurrence (see
-    ``line_keys``): doc_ref, product_key or 'label:' + normalised label, customer_code, order
+    ``LineKeys``): doc_ref, product_key or 'label:' + normalised label, customer_code, order
     timestamp or date, quantity, unit price or 'amount:' + amount."""
     return [
         pl.col("doc_ref"),
@@ -432,44 +432,134 @@ def sales_key_parts(frame: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
-def line_keys(frame: pl.DataFrame) -> pl.Series:
-    """raw.sales_line.line_key of each line of one file (in file order): the first 16 bytes of
-    the sha256 of the UTF-8 text ``parts ␟ occurrence`` (parts joined with U+001F, see
-    ``sales_key_parts``), where occurrence numbers identical lines within the file, 1, 2, … .
-    Computed with polars-hash (a stable, standard sha256, not Polars' own ``hash``), equal to
-    PostgreSQL's ``substring(sha256(convert_to(text, 'UTF8')) from 1 for 16)``; the column is
-    a ``uuid`` of these 16 bytes.
+class KeySet:
+    """A multiset of 16-byte keys, counted without Python per key: sorted runs of the keys'
+    first 64 bits, each with the last 64 bits alongside (merged as they grow, like a
+    log-structured merge), searched with numpy. Adding n keys in chunks costs O(n log n) in
+    all; counting a chunk's keys against it O(chunk × log n), whatever its size (a Polars join
+    would hash every key again for each chunk)."""
 
-    The occurrence is 1 for every line whose text is unique in the file, so the texts are first
-    built with occurrence 1; only lines that may repeat (the 64-bit Polars hash of their text is
-    not unique: every repeated line, and the rare collision) are numbered with a window over
-    their exact text, and their texts rebuilt."""
-    parts = [*sales_key_parts(frame), pl.lit("1")]
-    text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series().rechunk()
-    maybe_repeated = text.hash().is_duplicated()
-    if maybe_repeated.any():
-        repeated = (
-            text.to_frame()
-            .with_row_index("i")
-            .filter(maybe_repeated)
-            .with_columns(line=pl.col("text").str.strip_suffix("\x1f1"))
-            .select(
-                "i",
-                pl.format("{}\x1f{}", "line", pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("line")),
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hi sorted, lo in hi's order)
+
+    def __len__(self) -> int:
+        return sum(len(hi) for hi, _ in self._runs)
+
+    def add(self, keys: pl.Series | np.ndarray) -> None:
+        hi, lo = _halves(keys)
+        if not len(hi):
+            return
+        order = np.argsort(hi, kind="stable")
+        self._runs.append((hi[order], lo[order]))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            (h1, l1), (h2, l2) = self._runs.pop(), self._runs.pop()
+            hi, lo = np.concatenate((h2, h1)), np.concatenate((l2, l1))
+            order = np.argsort(hi, kind="stable")  # two sorted runs: a linear merge
+            self._runs.append((hi[order], lo[order]))
+
+    def count(self, keys: pl.Series | np.ndarray) -> np.ndarray:
+        """How many times each key is in the set."""
+        hi, lo = _halves(keys)
+        order = np.argsort(hi)  # sorted queries walk each run in order (cache-friendly)
+        hi, lo = hi[order], lo[order]
+        total = np.zeros(len(hi), dtype=np.int64)
+        for run_hi, run_lo in self._runs:
+            left = np.searchsorted(run_hi, hi, "left")
+            found = left < len(run_hi)
+            found[found] = run_hi[left[found]] == hi[found]
+            hit = np.flatnonzero(found)
+            if not hit.size:
+                continue
+            # the run's keys with the same first 64 bits (almost always the same key): compare
+            # their last 64 bits, the ranges laid end to end
+            widths = np.searchsorted(run_hi, hi[hit], "right") - left[hit]
+            firsts = np.cumsum(widths) - widths
+            within = np.arange(widths.sum()) - np.repeat(firsts, widths)
+            same = run_lo[np.repeat(left[hit], widths) + within] == np.repeat(lo[hit], widths)
+            total[hit] += np.add.reduceat(same.astype(np.int64), firsts)
+        counts = np.empty_like(total)
+        counts[order] = total
+        return counts
+
+    def contains(self, keys: pl.Series | np.ndarray) -> np.ndarray:
+        return self.count(keys) > 0 if self._runs else np.zeros(len(keys), dtype=bool)
+
+
+def _halves(keys: pl.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last 64 bits of each 16-byte key (a KEY column, or the keys' bytes as an
+    n × 16 uint8 array), as two contiguous arrays."""
+    if isinstance(keys, pl.Series):
+        arr = keys.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        n = len(arr)
+        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset : arr.offset + n + 1]
+        if arr.null_count or not np.all(np.diff(offsets) == 16):
+            raise AssertionError("line keys are 16 bytes")
+        start = int(offsets[0]) if n else 0
+        keys = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 16 * n].reshape(n, 16)
+    words = np.ascontiguousarray(keys).view(np.uint64)
+    return np.ascontiguousarray(words[:, 0]), np.ascontiguousarray(words[:, 1])
+
+
+class LineKeys:
+    """raw.sales_line.line_key of the lines of one file, given in file order, whole or chunk
+    by chunk (the same keys either way): the first 16 bytes of the sha256 of the UTF-8 text
+    ``parts ␟ occurrence`` (parts joined with U+001F, see ``sales_key_parts``), where
+    occurrence numbers identical lines within the file, 1, 2, … . Computed with polars-hash (a
+    stable, standard sha256, not Polars' own ``hash``), equal to PostgreSQL's
+    ``substring(sha256(convert_to(text, 'UTF8')) from 1 for 16)``; the column is a ``uuid`` of
+    these 16 bytes.
+
+    The occurrence is 1 for a line whose text is new in the file, so every text is first built
+    and hashed with occurrence 1; that key identifies the text (two texts sharing it would
+    need a 128-bit collision, which the unique line_key already rules out). A line whose key 1
+    is repeated in its chunk or was seen in an earlier chunk (``KeySet``: a running count per
+    key) is numbered after the earlier ones, and its text rebuilt and hashed again."""
+
+    def __init__(self) -> None:
+        self._seen = KeySet()
+
+    def __call__(self, frame: pl.DataFrame) -> pl.Series:
+        parts = [*sales_key_parts(frame), pl.lit("1")]
+        text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series().rechunk()
+        raw = _sha256_16(text)
+        keys = key_series(raw)
+        before = self._seen.count(raw)
+        self._seen.add(raw)
+        again = pl.Series(before > 0) | keys.is_duplicated()
+        if again.any():
+            repeated = (
+                pl.DataFrame({"text": text, "k": keys, "before": before})
+                .with_row_index("i")
+                .filter(again)
+                .select(
+                    "i",
+                    pl.format(
+                        "{}\x1f{}",
+                        pl.col("text").str.strip_suffix("\x1f1"),
+                        pl.col("before") + pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("k"),
+                    ).alias("text"),
+                )
             )
-        )
-        text = text.scatter(repeated.get_column("i"), repeated.to_series(1))
-    digests = text.to_frame().select(plh.col("text").chash.sha2_256()).to_series()
-    return _first_16_bytes(digests).alias(KEY)
+            keys = keys.scatter(repeated.get_column("i"), key_series(_sha256_16(repeated.get_column("text"))))
+        return keys.alias(KEY)
+
+
+def _sha256_16(text: pl.Series) -> np.ndarray:
+    """The first 16 bytes of the sha256 of each text (n × 16 uint8)."""
+    digests = text.to_frame("text").select(plh.col("text").chash.sha2_256()).to_series()
+    return _first_16_bytes(digests)
 
 
 _HEX = np.zeros(256, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
-def _first_16_bytes(digests: pl.Series) -> pl.Series:
-    """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null) as
-    Binary: decoded with a numpy table instead of slicing and decoding strings."""
+def _first_16_bytes(digests: pl.Series) -> np.ndarray:
+    """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null), n
+    × 16 uint8: decoded with a numpy table instead of slicing and decoding strings."""
     arr = digests.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -480,7 +570,7 @@ def _first_16_bytes(digests: pl.Series) -> pl.Series:
     start = int(offsets[0]) if n else 0
     digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n].reshape(n, 64)
     nibbles = _HEX[digits[:, :32]]
-    return key_series(np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]))
+    return np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
 
 
 def key_series(keys: bytes | np.ndarray) -> pl.Series:
@@ -514,27 +604,97 @@ def row_key(columns: dict[str, Column]) -> pl.Expr:
     return pl.concat_str(parts, separator="\x1f")
 
 
-def typed_frame(
-    frame: pl.DataFrame,
-    entity: Entity,
-    mapping: Mapping,
-    found: dict[str, str],
-    raw_text: Callable[[pl.Series], pl.Series] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The usable rows (ROW + canonical typed columns) and the failing ones (ROW, RAW without
-    its line end, REASONS: list of codes, DETAILS). Details are only formatted for failing
-    rows, and the raw text is only built for them: ``raw_text`` (CSV) gives the records of
-    these rows, otherwise it is the row's values as JSON."""
+@dataclass
+class Typing:
+    """How the source columns of one file become typed canonical columns and checks. The
+    decisions that need the whole file (date formats from a sample spread over it, a number
+    column's decimal separator, plain-number and fixed-width shortcuts) are taken once by
+    ``typing``; ``apply`` then types any slice of the file's rows alike, so a file typed in
+    chunks gives exactly the rows and rejects of the file typed at once."""
+
+    entity: Entity
+    renamed: dict[str, str]  # source header -> inner column name
+    texts: dict[str, pl.Expr]  # derived source text (constant, concat) by inner column name
+    values: dict[str, pl.Expr]
+    #: canonical column -> (its derived text, its typed value), built from typed columns
+    late: dict[str, tuple[pl.Expr, pl.Expr]]
+    checks: list[Check]
+    mapping: Mapping
+    found: dict[str, str]
+
+    def _typed(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        src = frame.rename(self.renamed)
+        if self.texts:
+            src = src.with_columns(**self.texts)
+        lf = src.lazy().with_columns(**self.values)
+        for name, (text, value) in self.late.items():
+            lf = lf.with_columns(text.alias(f"__d_{name}")).with_columns(value.alias(name))
+        return _entity_rules(lf, self.entity, self.mapping, self.found)[0]
+
+    def order_dates(self, frame: pl.DataFrame) -> tuple[object, object]:
+        """The lowest and highest order date of the rows (sales; rejected rows included, so
+        a range that holds every landed line's date)."""
+        dates = self._typed(frame).select(low=pl.col("order_date").min(), high=pl.col("order_date").max())
+        return dates.collect().row(0)
+
+    def apply(
+        self, frame: pl.DataFrame, raw_text: Callable[[pl.Series], pl.Series] | None = None
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The usable rows (ROW + canonical typed columns) and the failing ones (ROW, RAW
+        without its line end, REASONS: list of codes, DETAILS) of ``frame`` (the file's rows,
+        or a slice of them). Details are only formatted for failing rows, and the raw text is
+        only built for them: ``raw_text`` (CSV) gives the records of these rows, otherwise
+        it is the row's values as JSON."""
+        checks = self.checks
+        # Parquet / XLSX: the row's values as a JSON object keyed by source header (CSV: the
+        # record as in the file, from ``raw_text``)
+        raw = pl.struct(
+            [pl.col(inner).cast(pl.String).alias(header) for header, inner in self.renamed.items()]
+        ).struct.json_encode()
+        flags = [f"__f{i}" for i in range(len(checks))]
+        df = (
+            self._typed(frame)
+            .with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)])
+            .with_columns((pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"))
+            .collect()
+        )
+        n_bad = df.get_column("__bad").sum()
+        kept = df.select(ROW, *self.entity.columns, "__bad")
+        good = (kept.filter(~pl.col("__bad")) if n_bad else kept).drop("__bad")
+        failing = (df.filter(pl.col("__bad")) if n_bad else df.clear()).select(
+            ROW,
+            (pl.lit(None, pl.String) if raw_text else raw).alias(RAW),
+            pl.concat_list([pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)])
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+            .alias(REASONS),
+            pl.concat_str(
+                [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
+                separator="; ",
+                ignore_nulls=True,
+            ).alias(DETAILS),
+        )
+        if raw_text and failing.height:
+            failing = failing.with_columns(raw_text(failing.get_column(ROW)).alias(RAW))
+        return good, failing
+
+
+def typing(frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]) -> Typing:
+    """The typing of a file's source columns (``frame``: every row of the file), with the
+    decisions that read the whole file taken once (see ``Typing``)."""
     renamed = {source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)}
-    src, derived = _derived_text(frame.rename(renamed), mapping, renamed)
+    texts, derived = _derived_text(frame.schema, mapping, renamed)
+    src = frame.rename(renamed)
+    if texts:
+        src = src.with_columns(**texts)
     # derived from typed columns (a customer-day basket): typed and checked after them
-    late = {n: d for n, d in mapping.derived.items() if d.from_typed_columns and n in found}
+    late_derived = {n: d for n, d in mapping.derived.items() if d.from_typed_columns and n in found}
     schema = src.schema
     values: dict[str, pl.Expr] = {}
     checks: list[Check] = []
     for name, col in entity.columns.items():
         source = found.get(name)
-        if source is None or name in late:
+        if source is None or name in late_derived:
             values[name] = pl.lit(None, dtype=_polars_type(col))
             continue
         inner = derived.get(name) or renamed[source]
@@ -565,17 +725,15 @@ def typed_frame(
         )
         values[name] = value
         checks.extend(replace(c, column=name) for c in col_checks)
-    lf = src.lazy().with_columns(**values)
-    if late:
-        lf = lf.with_columns(**{f"__d_{n}": d.value() for n, d in late.items()})
-        for name in late:
-            col, opts = entity.columns[name], mapping.options(name)
-            value, col_checks = parse_column(col, f"__d_{name}", pl.String, opts, (), None, found[name])
-            lf = lf.with_columns(value.alias(name))
-            checks.extend(replace(c, column=name) for c in col_checks)
-    lf, rule_checks = _entity_rules(lf, entity, mapping, found)
+    late: dict[str, tuple[pl.Expr, pl.Expr]] = {}
+    for name, d in late_derived.items():
+        col, opts = entity.columns[name], mapping.options(name)
+        value, col_checks = parse_column(col, f"__d_{name}", pl.String, opts, (), None, found[name])
+        late[name] = (d.value(), value)
+        checks.extend(replace(c, column=name) for c in col_checks)
+    _, rule_checks = _entity_rules(src.lazy(), entity, mapping, found)
     # A value that is there but unreadable is reported as such, not also as missing.
-    unreadable = {name: d.inputs_missing() for name, d in late.items()}
+    unreadable = {name: d.inputs_missing() for name, d in late_derived.items()}
     for c in checks:
         unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
     for c in rule_checks:
@@ -584,54 +742,35 @@ def typed_frame(
             if covered:
                 c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
         checks.append(c)
-    # Parquet / XLSX: the row's values as a JSON object keyed by source header (CSV: the
-    # record as in the file, from ``raw_text``)
-    raw = pl.struct(
-        [pl.col(inner).cast(pl.String).alias(header) for header, inner in renamed.items()]
-    ).struct.json_encode()
-    flags = [f"__f{i}" for i in range(len(checks))]
-    df = (
-        lf.with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)])
-        .with_columns((pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"))
-        .collect()
+    return Typing(
+        entity=entity,
+        renamed=renamed,
+        texts=texts,
+        values=values,
+        late=late,
+        checks=checks,
+        mapping=mapping,
+        found=found,
     )
-    n_bad = df.get_column("__bad").sum()
-    kept = df.select(ROW, *entity.columns, "__bad")
-    good = (kept.filter(~pl.col("__bad")) if n_bad else kept).drop("__bad")
-    failing = (df.filter(pl.col("__bad")) if n_bad else df.clear()).select(
-        ROW,
-        (pl.lit(None, pl.String) if raw_text else raw).alias(RAW),
-        pl.concat_list([pl.when(f).then(pl.lit(c.reason)) for c, f in zip(checks, flags, strict=True)])
-        .list.drop_nulls()
-        .list.unique(maintain_order=True)
-        .alias(REASONS),
-        pl.concat_str(
-            [pl.when(f).then(c.detail) for c, f in zip(checks, flags, strict=True)],
-            separator="; ",
-            ignore_nulls=True,
-        ).alias(DETAILS),
-    )
-    if raw_text and failing.height:
-        failing = failing.with_columns(raw_text(failing.get_column(ROW)).alias(RAW))
-    return good, failing
 
 
 def _derived_text(
-    src: pl.DataFrame, mapping: Mapping, renamed: dict[str, str]
-) -> tuple[pl.DataFrame, dict[str, str]]:
-    """``src`` with the source text of the columns derived from the row's text (constant,
-    concat) as extra columns, and canonical column -> that extra column."""
+    schema: pl.Schema, mapping: Mapping, renamed: dict[str, str]
+) -> tuple[dict[str, pl.Expr], dict[str, str]]:
+    """The source text of the columns derived from the row's text (constant, concat), as
+    expressions over the renamed source columns keyed by an extra column name, and canonical
+    column -> that extra column."""
     by_header = {normalise_header(h): inner for h, inner in renamed.items()}
-    schema = src.schema
+    inner_schema = {renamed.get(h, h): t for h, t in schema.items()}
     texts, columns = {}, {}
     for name, d in mapping.derived.items():
         if d.from_typed_columns:
             continue
         inners = [by_header[normalise_header(part)] for part in d.concat]
-        parts = [_clean_text(pl.col(i), schema[i], mapping.null_values) for i in inners]
+        parts = [_clean_text(pl.col(i), inner_schema[i], mapping.null_values) for i in inners]
         columns[name] = f"__d_{name}"
         texts[columns[name]] = d.text(parts)
-    return (src.with_columns(**texts) if texts else src), columns
+    return texts, columns
 
 
 def _polars_type(col: Column) -> pl.DataType:

@@ -23,7 +23,6 @@ Types (Polars → PostgreSQL binary format):
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -240,28 +239,45 @@ def encode_rows(frame: pl.DataFrame) -> pa.Buffer:
     return row.encoded()
 
 
-def encode(frame: pl.DataFrame, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Buffer | bytes]:
-    """The whole binary COPY stream of a frame, in chunks of ``chunk_rows`` rows."""
-    for s in frame.iter_columns():
-        pg_type(s.dtype)  # refuse an unknown type before the first byte
-    yield SIGNATURE
-    for start in range(0, frame.height, chunk_rows):
-        yield encode_rows(frame.slice(start, chunk_rows))
-    yield TRAILER
-
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+class CopyWriter:
+    """One binary COPY into ``table`` (qualified and quoted as needed), of the columns given
+    (by name), fed frame by frame: ``with CopyWriter(cur, table, columns) as w: w.write(frame)``.
+    A writer thread sends each chunk while the next one is encoded; leaving on an error ends
+    the COPY as failed."""
+
+    def __init__(self, cur: Cursor, table: str, columns: list[str]) -> None:
+        self.columns = columns
+        statement = f"copy {table} ({', '.join(_q(c) for c in columns)}) from stdin (format binary)"
+        self._context = cur.copy(statement, writer=QueuedLibpqWriter(cur))
+
+    def __enter__(self) -> CopyWriter:
+        self._copy = self._context.__enter__()
+        self._copy.write(SIGNATURE)
+        return self
+
+    def write(self, frame: pl.DataFrame, chunk_rows: int = CHUNK_ROWS) -> None:
+        if frame.columns != self.columns:
+            raise ValueError(f"columns {frame.columns} sent to a COPY of {self.columns}")
+        for s in frame.iter_columns():
+            pg_type(s.dtype)  # refuse an unknown type before the first byte
+        for start in range(0, frame.height, chunk_rows):
+            self._copy.write(memoryview(encode_rows(frame.slice(start, chunk_rows))))
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self._copy.write(TRAILER)
+        self._context.__exit__(*exc)
 
 
 def copy_frame(cur: Cursor, table: str, frame: pl.DataFrame, chunk_rows: int = CHUNK_ROWS) -> None:
     """COPY the frame's columns (by name) into ``table`` (qualified and quoted as needed).
     A writer thread sends each chunk while the next one is encoded."""
-    columns = ", ".join(_q(c) for c in frame.columns)
-    statement = f"copy {table} ({columns}) from stdin (format binary)"
-    with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
-        for chunk in encode(frame, chunk_rows):
-            copy.write(memoryview(chunk))
+    with CopyWriter(cur, table, frame.columns) as writer:
+        writer.write(frame, chunk_rows)
 
 
 def create_temp(cur: Cursor, name: str, frame: pl.DataFrame) -> None:

@@ -212,7 +212,7 @@ def _read_table(src: SourceFile, data: bytes | None) -> None:
         raise RecoError(f"{src.path}: empty file (no header row)")
     src.headers = df.columns
     # No RAW column: the raw text of a rejected row (a JSON object of its values) is only
-    # built for rejected rows (see parse.typed_frame).
+    # built for rejected rows (see parse.Typing.apply).
     src.frame = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
     src.ragged = pl.DataFrame(schema={ROW: pl.Int64, RAW: pl.String, "details": pl.String})
 
@@ -251,7 +251,7 @@ def _decode(src: SourceFile, data: bytes, forced: str | None) -> bytes:
         )
     src.encoding_chosen_by = "detected"
     try:
-        data.decode("utf-8")
+        _check_utf8(data)
     except UnicodeDecodeError as exc:
         _refuse_damaged_utf8(src, data, exc)
     else:
@@ -260,6 +260,20 @@ def _decode(src: SourceFile, data: bytes, forced: str | None) -> bytes:
     codec = _single_byte(src, data)
     src.encoding = codec
     return data.decode(codec).encode("utf-8")
+
+
+def _check_utf8(data: bytes, piece: int = 1 << 24) -> None:
+    """Raise UnicodeDecodeError (its offsets those of the whole file) unless ``data`` is valid
+    UTF-8; decoded in pieces, so the file's text is never held whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), piece):
+        try:
+            decoder.decode(view[start : start + piece], final=start + piece >= len(data))
+        except UnicodeDecodeError:
+            data.decode("utf-8")  # the same error, with the file's offsets
+            raise
+    decoder.decode(b"", final=True)
 
 
 def _decoded(src: SourceFile, data: bytes, codec: str, problem: str) -> str:
@@ -439,7 +453,9 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
     # before the previous record's end, plus one.
     is_sep = arr == ord(sep)
     seps = np.flatnonzero(is_sep if in_quotes is None else is_sep & (in_quotes == 0))
+    del is_sep, in_quotes  # a byte each per byte of the file: not kept while the rest is parsed
     fields = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
+    del seps
 
     index = np.arange(ends.size)
     body = index > first
