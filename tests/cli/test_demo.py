@@ -76,7 +76,10 @@ def test_demo_loads_the_exports_and_builds_the_warehouse(first_demo):
     assert steps[1].startswith("[1/12] migrate (alembic upgrade head): done in ")
     assert len(steps) == 24 and steps[-1].startswith("[12/12] measure the outcomes")
     # ... each load its files, bytes and rows, and dbt each node as it finishes, k/N and time
-    assert re.search(r"^    sales: 1/1 files, [\d.]+ MB of [\d.]+ MB, [\d,]+ rows; landing", result.err, re.M)
+    chunk = r"^    sales: 0/1 files, [\d.]+ MB of [\d.]+ MB, [\d,]+ rows; landing sales_\d+\.csv: "
+    chunk += r"[\d,]+ of [\d,]+ rows"
+    assert re.search(chunk, result.err, re.M)
+    assert re.search(r"^    sales: 1/1 files, [\d.]+ MB of [\d.]+ MB, [\d,]+ rows; landed", result.err, re.M)
     nodes = re.findall(r"^    (\d+)/(\d+) (\w+) (\S+) (\S+) [\d.]+s$", result.err, re.M)
     builds = {int(total) for _, total, *_ in nodes}
     assert len(builds) == 1  # the same project built twice (the demo, then the campaign)

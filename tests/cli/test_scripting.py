@@ -87,7 +87,9 @@ def test_load_outside_a_terminal_prints_a_line_as_it_starts_and_ends_and_json_on
     lines = result.err.splitlines()
     assert lines[0] == "[1/1] load sales (1 file) …"
     assert f"    sales: 0/1 files, 0.0 MB of 0.0 MB, 0 rows; reading {f.name}" in lines
-    assert "    sales: 1/1 files, 0.0 MB of 0.0 MB, 2 rows; landing 2 rows" in lines
+    # a sales load tells each chunk as it is COPYed, then that the rows landed
+    assert f"    sales: 0/1 files, 0.0 MB of 0.0 MB, 2 rows; landing {f.name}: 2 of 2 rows" in lines
+    assert "    sales: 1/1 files, 0.0 MB of 0.0 MB, 2 rows; landed" in lines
     assert lines[-1].startswith("[1/1] load sales (1 file): done in ") and lines[-1].endswith("s")
 
 
