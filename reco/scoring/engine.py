@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reco.scoring import rebuy_model, rhythm, validation
+from reco.scoring import rebuy_model, rhythm, validation, why
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
@@ -145,6 +145,7 @@ def _encode(top: pl.DataFrame, products: pl.DataFrame, scenario: str, comps: lis
             product_key=pl.lit(keys).gather(pl.col("pid")),
             score="score",
             reasons_json=expr.struct.json_encode(),
+            because_pid=pl.col("because_1") if "because_1" in schema else pl.lit(None, pl.UInt32),
         )
         for fill, expr in reasons.items()
     )
@@ -199,21 +200,31 @@ def _chunk_history(history: History, chunk: pl.DataFrame) -> History:
     )
 
 
-def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+def _score_chunk(
+    ctx: Context, chunk: pl.DataFrame, tally: dict | None = None
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
     """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
     customers. Every step is per customer (global tables come from ``ctx``), so the result for a
     customer does not depend on which chunk it is in. Returns the encoded items per scenario and
-    the customers no scenario fits."""
+    the customers no scenario fits; ``tally`` (when given) adds up, per scenario, the customers
+    its rule fits, those still unassigned when it was offered them, and those of them it had
+    candidates for (what ``reco runs show`` says of a scenario that got nobody)."""
     config, products = ctx.config, ctx.products
     ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
     remaining = chunk
     claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
     for scenario in config.priority:
         subset = remaining.filter(fits(scenario, config))
+        if tally is not None:
+            t = tally.setdefault(scenario, {"fits": 0, "offered": 0, "with_candidates": 0})
+            t["fits"] += chunk.filter(fits(scenario, config)).height
+            t["offered"] += subset.height
         if subset.height == 0:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        if tally is not None:
+            tally[scenario]["with_candidates"] += enough.height
         claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
         remaining = remaining.join(enough, on="cid", how="anti")
     if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
@@ -310,14 +321,15 @@ def score(
     n_eligible = in_scope.height
     size = max(1, chunk_size or in_scope.height or 1)
     items: list[pl.DataFrame] = []
+    tally: dict = {}
     for start in range(0, in_scope.height, size):
-        chunk_items, no_fit = _score_chunk(ctx, in_scope.slice(start, size))
+        chunk_items, no_fit = _score_chunk(ctx, in_scope.slice(start, size), tally)
         items.extend(chunk_items)
         if no_fit.height:
             audits.append(_audit(no_fit.lazy(), "fallback", "no_scenario_fits", "info", []))
     top_n = config.rules.top_n
     items_df = (
-        pl.concat(items, how="vertical_relaxed")
+        why.annotate(pl.concat(items, how="vertical_relaxed"), ctx, fallback)
         if items
         else pl.DataFrame(schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA})
     )
@@ -373,6 +385,8 @@ def score(
         "rebuy_model": model.as_dict() if model else None,
         "rhythm": run_rhythm.as_dict(),
         "validation": checked,
+        # per scenario: customers its rule fits, offered it (unassigned), with candidates
+        "assignment": tally,
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
 
