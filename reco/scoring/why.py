@@ -28,6 +28,8 @@ ANY_PRODUCT = "a pick from our range"
 #: the scenario's gist when the assignment guard gave everyone one simple list
 _SIMPLE = "(the simple list: tailored picks did not do better on our recent sales)"
 GUARD_GIST = {"repeat": f"your most-bought products {_SIMPLE}", "pop": f"our best sellers {_SIMPLE}"}
+#: the key of :func:`product_why`'s sentence for fallback fills
+FILL = "fill"
 #: season tags in words
 SEASON_WORDS = {"christmas": "Christmas", "easter": "Easter"}
 
@@ -102,9 +104,10 @@ def _season(ctx: Context) -> pl.Expr:
     )
 
 
-def product_why(ctx: Context) -> pl.Expr:
-    """The product's ``why``, on a frame of items with the columns :func:`annotate` joins.
-    The first sentence that holds, in the scenario's order (fills: popularity only)."""
+def product_why(ctx: Context) -> dict[str, pl.Expr]:
+    """Per scenario (and ``FILL`` for fallback fills), the product's ``why`` on a frame of its
+    items with the columns :func:`annotate` joins: the first sentence that holds, in the
+    scenario's order (fills: popularity only)."""
     days = ctx.config.rules.popularity_days
     rhythm = pl.format(
         "you buy it every {}; last time {}", period(pl.col("own_interval")), ago(pl.col("own_days"))
@@ -160,13 +163,10 @@ def product_why(ctx: Context) -> pl.Expr:
         "UPSELL": [up, with_seed, *generic],
         "CROSS_SELL": [with_seed, *generic],
     }
-    out = pl.when(pl.col("fill") > 0).then(pl.coalesce(generic))
-    for scenario, chain in by_scenario.items():
-        out = out.when(pl.col("scenario") == scenario).then(pl.coalesce(chain))
-    return out.otherwise(pl.coalesce(generic))
+    return {s: pl.coalesce(chain) for s, chain in by_scenario.items()} | {FILL: pl.coalesce(generic)}
 
 
-def scenario_why(ctx: Context, fallback: str | None) -> pl.Expr:
+def scenario_why(ctx: Context, fallback: str | None) -> dict[str, pl.Expr]:
     """The ``scenario_why`` of the customer (the same on each of their items): what puts them
     in their scenario, from their own orders; ``fallback``: the assignment guard's choice
     ("repeat", "pop") when it gave everyone one simple list."""
@@ -214,17 +214,16 @@ def scenario_why(ctx: Context, fallback: str | None) -> pl.Expr:
     if fallback in GUARD_GIST:
         scenario = "REBUY" if fallback == "repeat" else "NURTURE"
         words[scenario] = pl.format(f"{GUARD_GIST[fallback]}; {{}}", orders)
-    out = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
-    for scenario, expr in words.items():
-        out = out.when(pl.col("scenario") == scenario).then(expr)
-    return out.otherwise(orders)
+    return words
 
 
 def annotate(items: pl.DataFrame, ctx: Context, fallback: str | None = None) -> pl.DataFrame:
     """``items`` (cid, pid, fill, scenario, because_pid, reasons_json, ...) with ``why`` and
-    ``scenario_why`` added to each reasons_json (the JSON object gains the two keys first)."""
+    ``scenario_why`` added to each reasons_json (the JSON object gains the two keys first).
+    Each scenario's sentences are evaluated on its own rows only, the scenario's once per
+    customer."""
     h, products = ctx.history, ctx.products
-    customers = h.customers.select(
+    customers = h.customers.lazy().select(
         "cid",
         "n_orders",
         "days_since_last",
@@ -233,41 +232,57 @@ def annotate(items: pl.DataFrame, ctx: Context, fallback: str | None = None) -> 
         "family_1",
         "family_2",
         "cepage_1",
-        *[c for c in ("cycle_days",) if c in h.customers.columns],
+        pl.col("cycle_days")
+        if "cycle_days" in h.customers.columns
+        else pl.lit(None, pl.Float64).alias("cycle_days"),
     )
-    if "cycle_days" not in customers.columns:
-        customers = customers.with_columns(cycle_days=pl.lit(None, pl.Float64))
-    attrs = products.select(
+    attrs = products.lazy().select(
         "pid", "family", "cepage", "tier", "buyers_recent", pl.col("season_tags").cast(pl.String)
     )
-    seeds = products.select(because_pid="pid", seed_label="product_label")
-    own = h.cp.select("cid", "pid", own_orders="n_orders", own_days="days_since", own_interval="interval")
+    seeds = products.lazy().select(because_pid="pid", seed_label="product_label")
+    own = h.cp.lazy().select(
+        "cid", "pid", own_orders="n_orders", own_days="days_since", own_interval="interval"
+    )
     nb = h._cache.get("neighbours")
     co = (
-        nb.select(because_pid="pid", pid="nb", co_buyers="co_n")
+        nb.lazy().select(because_pid="pid", pid="nb", co_buyers="co_n")
         if nb is not None and "co_n" in nb.columns
-        else pl.DataFrame(schema={"because_pid": pl.UInt32, "pid": pl.UInt32, "co_buyers": pl.UInt32})
+        else pl.LazyFrame(schema={"because_pid": pl.UInt32, "pid": pl.UInt32, "co_buyers": pl.UInt32})
     )
-    words = (
-        items.lazy()
-        .select("cid", "pid", "fill", "scenario", pl.col("because_pid").cast(pl.UInt32))
-        .with_row_index("row")
-        .join(customers.lazy(), on="cid", how="left")
-        .join(attrs.lazy(), on="pid", how="left")
-        .join(seeds.lazy(), on="because_pid", how="left")
-        .join(own.lazy(), on=["cid", "pid"], how="left")
+    rows = items.lazy().select("cid", "pid", "fill", "scenario", pl.col("because_pid").cast(pl.UInt32))
+    rows = rows.with_row_index("row")
+    facts = (
+        rows.join(
+            customers.select("cid", "family_1", "family_2", "cepage_1", "usual_tier"), on="cid", how="left"
+        )
+        .join(attrs, on="pid", how="left")
+        .join(seeds, on="because_pid", how="left")
+        .join(own, on=["cid", "pid"], how="left")
         .join(
-            co.lazy().with_columns(pl.col("because_pid", "pid").cast(pl.UInt32)),
+            co.with_columns(pl.col("because_pid", "pid").cast(pl.UInt32)),
             on=["because_pid", "pid"],
             how="left",
         )
-        .sort("row")
-        .select(
-            pl.struct(why=product_why(ctx), scenario_why=scenario_why(ctx, fallback))
-            .struct.json_encode()
-            .alias("w")
-        )
-        .collect()
+    )
+    by_product = [
+        facts.filter(
+            pl.col("fill") > 0 if s == FILL else (pl.col("fill") == 0) & (pl.col("scenario") == s)
+        ).select("row", why=expr)
+        for s, expr in product_why(ctx).items()
+    ]
+    who = rows.select("cid", "scenario").unique("cid").join(customers, on="cid", how="left")
+    by_customer = [
+        who.filter(pl.col("scenario") == s).select("cid", scenario_why=expr)
+        for s, expr in scenario_why(ctx, fallback).items()
+    ]
+    product_words, customer_words = pl.collect_all(
+        [pl.concat(by_product).sort("row"), pl.concat(by_customer)]
+    )
+    words = (
+        items.select("cid")
+        .with_columns(why=product_words["why"])
+        .join(customer_words, on="cid", how="left", maintain_order="left")
+        .select(w=pl.struct("why", "scenario_why").struct.json_encode())
     )
     # '{"why":..,"scenario_why":..}' + the rest of reasons_json's object: one JSON object
     merged = pl.concat_str(pl.col("w").str.head(-1), pl.lit(","), pl.col("reasons_json").str.tail(-1))
