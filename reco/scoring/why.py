@@ -315,6 +315,8 @@ def nobody(counts: dict, priority: list[str]) -> dict[str, str]:
             out[scenario] = f"the assignment guard gave everyone {name}: {because}"
         elif counts.get("eligible") == 0:
             out[scenario] = "no eligible customer"
+        elif scenario not in priority:  # NURTURE outside the priority: for whom no scenario fits
+            out[scenario] = "it only takes customers no scenario of the priority fits, and there were none"
         elif not t:
             out[scenario] = "not recorded by this run (scored before reasons in words)"
         elif t.get("fits", 0) == 0:

@@ -84,7 +84,8 @@ def test_winback_says_how_long_ago_the_last_order_was():
 
 
 def test_cross_sell_names_the_product_it_goes_with_and_counts_its_co_buyers():
-    # four customers bought Chablis 2023 (W1) and Clos des Vignes 2015 (R5) together; "c" bought W1 (86 days ago)
+    # four customers bought Chablis 2023 (W1) and Clos des Vignes 2015 (R5) together;
+    # "c" bought W1, 86 days ago
     pairs = [(f"co{i}", k, "2026-01-10") for i in range(4) for k in ("W1", "R5")]
     buys = [*pairs, ("c", "W1", "2026-01-05")]
     scenario, why, products = _words(buys, {"priority": ["CROSS_SELL"]})["c"]
@@ -161,6 +162,11 @@ def test_nobody_says_why_from_what_the_run_recorded():
         " threshold (at most 46 days, with a history of 92 days)",
         "UPSELL": "no product is a higher tier than what its 8 customers usually buy, within their budget",
     }
+    # NURTURE outside the priority catches the customers no scenario fits
+    alone = counts | {"by_scenario": counts["by_scenario"] | {"NURTURE": 0}}
+    assert nobody(alone, ["WINBACK", "UPSELL", "CROSS_SELL"])["NURTURE"] == (
+        "it only takes customers no scenario of the priority fits, and there were none"
+    )
     guarded = counts | {
         "validation": {"assignment": {"choice": "repeat", "why": "too few customers to tell"}}
     }
