@@ -23,18 +23,16 @@ from reco.campaign.outcomes import measure_outcomes
 from reco.campaign.report import UpliftReport, build_report
 from reco.db import migrate
 from reco.db.resolver import Database
-from reco.dbt.runner import run_dbt
-from reco.demo_data import Manifest, ensure
+from reco.dbt.runner import NodeDone, run_dbt
+from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_SEED, Manifest, ensure
 from reco.demo_data.campaign import DEFAULT_DAYS, TRUTH_FILE, simulate_campaign
-from reco.ingest import LoadOptions, LoadReport, load_files
+from reco.ingest import LoadOptions, LoadProgress, LoadReport, load_files
 from reco.scoring.runs import RunSummary, run_scoring
 from reco.settings import get_settings
 
 #: Load order: master data first, then facts; within an entity, files in manifest order
 #: (oldest export first).
 LOAD_ORDER = ("products", "customers", "sales", "aliases", "contacts")
-DEFAULT_CUSTOMERS = 5_000
-DEFAULT_SEED = 42
 
 
 @dataclass
@@ -59,10 +57,14 @@ def plan(
     customers: int = DEFAULT_CUSTOMERS,
     seed: int = DEFAULT_SEED,
     data_dir: Path | None = None,
+    on_node: Callable[[NodeDone], None] | None = None,
+    on_load: Callable[[LoadProgress], None] | None = None,
 ) -> tuple[DemoResult, list[tuple[str, Callable[[], object]]]]:
-    """The demo as named steps (for a progress bar) filling one ``DemoResult``."""
+    """The demo as named steps (for a progress bar) filling one ``DemoResult``; ``on_node`` is
+    told of each dbt node finished, ``on_load`` of each load's progress."""
     result = DemoResult()
     data_dir = data_dir or demo_dir()
+    hooks = Hooks(on_node, on_load)
 
     def generate() -> None:
         result.manifest = ensure(data_dir, customers, seed)
@@ -71,7 +73,7 @@ def plan(
         def step() -> None:
             assert result.manifest is not None
             for f in (f for f in result.manifest.files if f.entity == entity):
-                result.loads.append(load_files(db, entity, [data_dir / f.name], LoadOptions()))
+                result.loads.append(hooks.load(db, entity, data_dir / f.name))
 
         return step
 
@@ -80,7 +82,7 @@ def plan(
         (f"demo exports ({customers:,} customers, seed {seed})", generate),
     ]
     steps += [(f"load {entity}", load(entity)) for entity in LOAD_ORDER]
-    steps.append(("build the warehouse (dbt build)", lambda: run_dbt(db, ["build"], capture=True)))
+    steps.append(("build the warehouse (dbt build)", lambda: hooks.build(db)))
 
     def score() -> None:
         # Score the day after the exports end, as a CRM team would on receiving them (the demo
@@ -89,8 +91,22 @@ def plan(
         result.run = run_scoring(db, None, as_of=result.manifest.end_date + timedelta(days=1))
 
     steps.append(("score (reco score)", score))
-    steps += campaign_steps(db, result, data_dir / "campaign", seed)
+    steps += campaign_steps(db, result, data_dir / "campaign", seed, hooks)
     return result, steps
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Where the demo's loads and dbt builds report their progress."""
+
+    on_node: Callable[[NodeDone], None] | None = None
+    on_load: Callable[[LoadProgress], None] | None = None
+
+    def load(self, db: Database, entity: str, path: Path) -> LoadReport:
+        return load_files(db, entity, [path], LoadOptions(), on_progress=self.on_load)
+
+    def build(self, db: Database) -> None:
+        run_dbt(db, ["build"], capture=True, on_node=self.on_node)
 
 
 def _measured_campaign(db: Database) -> str | None:
@@ -103,10 +119,11 @@ def _measured_campaign(db: Database) -> str | None:
 
 
 def campaign_steps(
-    db: Database, result: DemoResult, out_dir: Path, seed: int
+    db: Database, result: DemoResult, out_dir: Path, seed: int, hooks: Hooks | None = None
 ) -> list[tuple[str, Callable[[], object]]]:
     """The campaign loop on the run just scored, the first time; later demos report it again."""
     todo: dict[str, bool] = {}
+    hooks = hooks or Hooks()
 
     def send() -> None:
         assert result.run is not None and result.manifest is not None
@@ -123,8 +140,8 @@ def campaign_steps(
         if todo["new"]:
             assert result.campaign_run is not None
             period = simulate_campaign(db, result.campaign_run, out_dir, days=DEFAULT_DAYS, seed=seed)
-            result.loads.append(load_files(db, "sales", [period.sales_path], LoadOptions()))
-            run_dbt(db, ["build"], capture=True)
+            result.loads.append(hooks.load(db, "sales", period.sales_path))
+            hooks.build(db)
 
     def measure() -> None:
         assert result.campaign_run is not None

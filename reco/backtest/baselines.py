@@ -10,6 +10,8 @@ fills its free slots with the most popular products the customer has not bought 
   purchase, then by POP rank (the anchors' definition, ``ANCHORS.md``).
 - :func:`sar`: SAR-like item co-occurrence, Jaccard similarity, time-decayed affinity
   (half-life 90 days), already-bought products excluded.
+- :func:`tifu_knn`: TIFU-KNN (:mod:`reco.backtest.tifuknn`), its hyper-parameters chosen on
+  the validation split one horizon before the cutoff.
 - :func:`random_floor`: ``k`` products drawn uniformly from the catalogue.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from reco.backtest import tifuknn
 from reco.backtest.protocol import Split
 
 K = 3
@@ -189,6 +192,13 @@ def sar(
     return _fill(split, customers, ranked.lazy(), k)
 
 
+def tifu_knn(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+    """TIFU-KNN with the setting :func:`reco.backtest.tifuknn.tune` picks on the validation
+    split (training data only)."""
+    tuned = tifuknn.tune(split)
+    return _fill(split, customers, tifuknn.recommend(split, customers, tuned.params), k)
+
+
 def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 0) -> pl.DataFrame:
     """``k`` distinct catalogue products per customer, uniformly at random (seeded)."""
     items = _index(split.catalogue, "product_key")
@@ -214,7 +224,7 @@ def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 
     )
 
 
-BASELINES = {"POP": pop, "REPEAT": repeat, "SAR": sar, "RANDOM": random_floor}
+BASELINES = {"POP": pop, "REPEAT": repeat, "TIFU-KNN": tifu_knn, "SAR": sar, "RANDOM": random_floor}
 
 
 def all_baselines(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from reco.backtest.run import LIST_SCOPE, PLATFORM, TASKS, BacktestReport, Cutof
 
 #: the columns of the terminal table, in order: every metric, in report order
 TABLE_METRICS = METRICS
-METHOD_ORDER = (PLATFORM, "REPEAT", "SAR", "POP", "RANDOM")
+METHOD_ORDER = (PLATFORM, "REPEAT", "TIFU-KNN", "SAR", "POP", "RANDOM")
 
 
 def _cell(row: dict | None, with_ci: bool) -> str:
@@ -83,7 +83,12 @@ def verdicts(result: CutoffResult) -> list[dict]:
     for scenario, (metric, baseline) in TASKS.items():
         checks.append((f"{scenario}'s own list", LIST_SCOPE + scenario, metric, baseline))
     out = []
-    for label, scope, metric, baseline in checks:
+    for label, scope, metric, candidates in checks:
+        if isinstance(candidates, tuple):  # the best of several baselines at this cutoff
+            present = [m for m in candidates if (rows.get((scope, m, metric)) or {}).get("value") is not None]
+            baseline = max(present, key=lambda m: rows[(scope, m, metric)]["value"]) if present else candidates[0]
+        else:
+            baseline = candidates
         mine, theirs = rows.get((scope, PLATFORM, metric)), rows.get((scope, baseline, metric))
         if not mine or not theirs or mine["value"] is None or theirs["value"] is None:
             continue

@@ -181,8 +181,11 @@ class OutcomeSummary:
         }
 
 
-def _send_date(conn, run_id: str) -> tuple[dt.date, str | None]:
-    require_run(conn, run_id, unless_succeeded="it has no outcomes")
+def send_date(conn, run_id: str, *, unless_succeeded: str) -> tuple[dt.date, str | None]:
+    """The day ``run_id``'s campaign was sent (its earliest recorded contact) and its campaign
+    id; a run that does not exist, did not succeed (``unless_succeeded`` says what follows)
+    or has no recorded contacts is one clear error."""
+    require_run(conn, run_id, unless_succeeded=unless_succeeded)
     sent = fetch(
         conn,
         """select min(contact_date) as sent, min(campaign_id)::text as campaign_id
@@ -211,7 +214,7 @@ def measure_outcomes(
     schema = marts_schema(schema_prefix)
     with adbc_connect(db) as conn:
         fetch(conn, "set transaction isolation level repeatable read")
-        start, campaign_id = _send_date(conn, run_id)
+        start, campaign_id = send_date(conn, run_id, unless_succeeded="it has no outcomes")
         end = start + dt.timedelta(days=window_days)
         sales_until = fetch(conn, f"select max(order_date) as d from {schema}.order_line where is_purchase")[
             "d"

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from reco.cli._common import console, database, err_console
-from reco.errors import RecoError
-
-
-def _dates(text: str, option: str) -> list[date]:
-    out = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            out.append(date.fromisoformat(part))
-        except ValueError:
-            raise RecoError(f"{option}: expected dates as YYYY-MM-DD, got {part!r}") from None
-    return out
+from reco.cli._common import (
+    DATE_FORMATS,
+    DATE_METAVAR,
+    Steps,
+    console,
+    database,
+    date_list,
+    day,
+    refuse_together,
+)
 
 
 def backtest(
     cutoff: Annotated[
-        str | None, typer.Option(help="Cutoff date (YYYY-MM-DD): training is strictly before it.")
+        datetime | None,
+        typer.Option(
+            formats=DATE_FORMATS, metavar=DATE_METAVAR, help="Cutoff date: training is strictly before it."
+        ),
     ] = None,
     horizon_days: Annotated[
         int,
@@ -36,11 +35,18 @@ def backtest(
         ),
     ] = 90,
     cutoffs: Annotated[
-        str | None,
-        typer.Option(help="Several cutoffs, comma-separated, evaluated walking forward."),
+        list[date] | None,
+        typer.Option(
+            parser=date_list,
+            metavar="<YYYY-MM-DD,…>",
+            help="Several cutoffs, comma-separated, evaluated walking forward (not with --cutoff).",
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Scoring configuration (reco.toml) to evaluate.")
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, readable=True, help="Scoring configuration (reco.toml) to evaluate."
+        ),
     ] = None,
     with_contact_rules: Annotated[
         bool,
@@ -65,7 +71,8 @@ def backtest(
         ),
     ] = False,
     chart: Annotated[
-        Path | None, typer.Option(help="PNG chart to write (default: backtest-<id>.png).")
+        Path | None,
+        typer.Option(dir_okay=False, help="PNG chart to write (default: backtest-<id>.png)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -74,21 +81,25 @@ def backtest(
     from reco.backtest import report as rep
     from reco.backtest.run import run_backtest
 
-    dates = _dates(cutoff or "", "--cutoff") + _dates(cutoffs or "", "--cutoffs")
-    quiet = as_json
-    status = err_console if quiet else console
-    result = run_backtest(
-        database(),
-        dates,
-        horizon_days,
-        config=config,
-        with_contact_rules=with_contact_rules,
-        full_dbt_build=full_dbt_build,
-        keep_schemas=keep_schemas,
-        truth=truth,
-        scenario_lists=scenario_lists,
-        progress=lambda msg: status.print(f"[dim]{msg}[/]"),
-    )
+    refuse_together(**{"--cutoff": cutoff, "--cutoffs": cutoffs})
+    if cutoff is None and not cutoffs:
+        raise typer.BadParameter("give a cutoff date", param_hint="'--cutoff' or '--cutoffs'")
+    # Typer passes each --cutoffs value through date_list: a list of dates per value given.
+    dates = [day(cutoff)] if cutoff is not None else [d for group in cutoffs for d in group]
+    with Steps() as shown:
+        result = run_backtest(
+            database(),
+            dates,
+            horizon_days,
+            config=config,
+            with_contact_rules=with_contact_rules,
+            full_dbt_build=full_dbt_build,
+            keep_schemas=keep_schemas,
+            truth=truth,
+            scenario_lists=scenario_lists,
+            progress=shown.say,
+            on_node=shown.node,
+        )
     png = rep.chart(result, chart or Path(f"backtest-{result.backtest_id}.png"))
     if as_json:
         typer.echo(rep.to_json(result))

@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from reco.campaign.contacts import record_contacts
-from reco.cli._common import console, database
-from reco.errors import RecoError
+from reco.cli._common import DATE_FORMATS, console, database, day
 
 app = typer.Typer(help="Record the contacts a campaign made.", no_args_is_help=True)
-
-
-def _sent_at(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value).date()
-    except ValueError:
-        raise RecoError(
-            f"--sent-at {value!r}: expected a date or timestamp, e.g. 2026-11-25 or 2026-11-25T09:30"
-        ) from None
 
 
 @app.command("record")
 def record(
     run_id: Annotated[str, typer.Option("--run-id", help="The exported run.")],
     sent_at: Annotated[
-        str | None, typer.Option("--sent-at", help="When the campaign went out (default: today).")
+        datetime | None,
+        typer.Option(
+            "--sent-at",
+            formats=[*DATE_FORMATS, "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+            metavar="<YYYY-MM-DD[THH:MM[:SS]]>",
+            help="When the campaign went out, a date or a time (default: today).",
+        ),
     ] = None,
     channel: Annotated[str, typer.Option("--channel", help="Channel of the contact.")] = "email",
     campaign_id: Annotated[
@@ -41,9 +35,7 @@ def record(
 ) -> None:
     """One contact per exported customer, and the control customers flagged is_control;
     recording a run again adds nothing."""
-    s = record_contacts(
-        database(), run_id, sent_at=_sent_at(sent_at), channel=channel, campaign_id=campaign_id
-    )
+    s = record_contacts(database(), run_id, sent_at=day(sent_at), channel=channel, campaign_id=campaign_id)
     if as_json:
         typer.echo(
             json.dumps(

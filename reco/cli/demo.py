@@ -12,7 +12,7 @@ from rich.table import Table
 from reco import demo as demo_lib
 from reco.campaign import report as fmt
 from reco.campaign.report import CONFIDENCE, LABELS, OVERALL, UpliftReport
-from reco.cli._common import console, database, run_steps
+from reco.cli._common import Steps, console, database, print_json
 from reco.cli.runs import sample_table
 from reco.scoring.runs import summarise_run
 
@@ -26,14 +26,35 @@ def demo(
     ),
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Where the demo exports are written (default: RECO_HOME/demo-data)."),
+        typer.Option(
+            file_okay=False,
+            help="Where the demo exports are written (default: RECO_HOME/demo-data).",
+        ),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the loads, the run and the campaign as JSON.")
+    ] = False,
 ) -> None:
     """Generate the demo exports (once), load them, build the warehouse, score, summarise."""
     db = database()
-    console.print(f"[bold]database[/] {db.masked} ({db.origin})", highlight=False, soft_wrap=True)
-    result, steps = demo_lib.plan(db, customers=customers, seed=seed, data_dir=data_dir)
-    run_steps(steps)
+    shown = Steps()
+    shown.out.print(f"[bold]database[/] {db.masked} ({db.origin})", highlight=False, soft_wrap=True)
+    result, steps = demo_lib.plan(
+        db, customers=customers, seed=seed, data_dir=data_dir, on_node=shown.node, on_load=shown.load
+    )
+    shown.run(steps)
+    if as_json:
+        print_json(
+            {
+                "database": db.masked,
+                "loads": [r.as_json() for r in result.loads],
+                "run": result.run.as_json() if result.run else None,
+                "campaign_run": result.campaign_run,
+                "campaign": result.report.to_dict() if result.report else None,
+                "truth": result.truth,
+            }
+        )
+        return
     table = Table("entity", "file", "read", "loaded", "rejected", "duplicates", title="loads")
     for report in result.loads:
         for f in report.files:

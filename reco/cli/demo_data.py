@@ -1,57 +1,101 @@
-"""``reco demo-data``: write the synthetic wine merchant's CSV exports."""
+"""``reco demo-data``: write a synthetic retailer's CSV exports (the wine merchant, or with
+``--shape grocery`` a grocery chain)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from reco.cli._common import console, database
-from reco.demo_data import DEFAULT_END_DATE, generate
+from reco.cli._common import DATE_FORMATS, DATE_METAVAR, Steps, console, database, day, print_json
+from reco.demo_data import DEFAULT_CUSTOMERS, DEFAULT_END_DATE, DEFAULT_SEED, generate, grocery
 from reco.demo_data.campaign import DEFAULT_DAYS, DEFAULT_LIFTS, parse_lifts, simulate_campaign
-from reco.errors import RecoError
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise RecoError(f"--end-date: expected a date YYYY-MM-DD, got {text!r}") from None
+class Shape(StrEnum):
+    wine = "wine"
+    grocery = "grocery"
 
 
 def demo_data(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the CSV files into (created if missing).")],
-    customers: Annotated[int, typer.Option("--customers", help="Number of customer codes.")] = 10_000,
+    out_dir: Annotated[
+        Path,
+        typer.Argument(file_okay=False, help="Folder to write the CSV files into (created if missing)."),
+    ],
+    customers: Annotated[
+        int, typer.Option("--customers", min=1, help="Number of customer codes.")
+    ] = DEFAULT_CUSTOMERS,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")
-    ] = 42,
+    ] = DEFAULT_SEED,
     products: Annotated[
         int | None,
         typer.Option(
             "--products",
-            help="Catalogue size (default: 300, growing to 2,000 at 1 M customers).",
+            help="Catalogue size (wine: 300, growing to 2,000 at 1 M customers; grocery: 6,000).",
             show_default=False,
         ),
     ] = None,
     end_date: Annotated[
-        str,
-        typer.Option("--end-date", help="Last day of the sales, YYYY-MM-DD (the reference date)."),
-    ] = DEFAULT_END_DATE.isoformat(),
+        datetime | None,
+        typer.Option(
+            "--end-date",
+            formats=DATE_FORMATS,
+            metavar=DATE_METAVAR,
+            help=f"Last day of the sales (default {DEFAULT_END_DATE} for wine,"
+            f" {grocery.DEFAULT_END} for grocery).",
+            show_default=False,
+        ),
+    ] = None,
+    shape: Annotated[
+        Shape,
+        typer.Option(
+            "--shape",
+            help="wine: the wine merchant (years of history, receipts, taste attributes);"
+            " grocery: a grocery chain (four months, thousands of products, till lines with no"
+            " receipt number, loyalty cards; --customers are households).",
+        ),
+    ] = Shape.wine,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
-    """Write the CSV exports of a synthetic French wine merchant (catalogue, CRM, ERP sales,
-    aliases, e-mailing history). See docs/demo-data.md for the files and their dialects."""
-    with console.status(f"generating {customers:,} customers…"):
-        manifest = generate(
-            out_dir,
-            customers,
-            seed,
-            products=products,
-            end_date=_parse_date(end_date),
+    """Write the CSV exports of a synthetic retailer: by default a French wine merchant
+    (catalogue, CRM, ERP sales, aliases, e-mailing history), or a grocery chain with the
+    mappings that load it. See docs/demo-data.md for the files and their dialects."""
+    with Steps(1) as shown, shown.step(f"generate {customers:,} {shape.value} customers (seed {seed})"):
+        if shape is Shape.grocery:
+            made = grocery.generate_grocery(
+                out_dir,
+                customers,
+                products or 6_000,
+                end_date=day(end_date) or grocery.DEFAULT_END,
+                seed=seed,
+            )
+        else:
+            manifest = generate(
+                out_dir, customers, seed, products=products, end_date=day(end_date) or DEFAULT_END_DATE
+            )
+    if shape is Shape.grocery:
+        if as_json:
+            print_json(asdict(made))
+            return
+        console.print(
+            f"{made.households:,} households, {made.products:,} products in {made.subclasses:,}"
+            f" subclasses, {made.sales_lines:,} till lines in {made.baskets:,} baskets,"
+            f" {made.start_date} → {made.end_date}, seed {made.seed}\n"
+            f"load them with: reco load <sales|products|customers> {out_dir}/<entity>.csv"
+            f" --mapping {out_dir}/<entity>.toml",
+            highlight=False,
         )
+        return
+    if as_json:
+        typer.echo(manifest.to_json(), nl=False)
+        return
     table = Table(
         "file",
         "entity",
@@ -73,7 +117,9 @@ def demo_data(
 
 
 def demo_campaign(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sales file and the truth into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(file_okay=False, help="Folder to write the sales file and the truth into.")
+    ],
     run_id: Annotated[str, typer.Option("--run-id", help="A run whose contacts are recorded.")],
     lift: Annotated[
         str | None,

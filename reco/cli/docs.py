@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from reco.cli._common import console, database
+from reco.cli._common import Steps, console, database, print_json
 from reco.dbt.docs import build_docs, docs_server
 from reco.errors import Interrupted
 
@@ -15,14 +15,24 @@ app = typer.Typer(help="Build and serve the dbt documentation site of the wareho
 
 SiteDir = Annotated[
     Path | None,
-    typer.Option("--site-dir", help="Folder of the site (default: dbt_project/target/site)."),
+    typer.Option(
+        "--site-dir", file_okay=False, help="Folder of the site (default: dbt_project/target/site)."
+    ),
 ]
 
 
 @app.command()
-def build(site_dir: SiteDir = None) -> None:
+def build(
+    site_dir: SiteDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the site's path as JSON.")] = False,
+) -> None:
     """Write the static docs site (one self-contained index.html) from the built warehouse."""
-    index = build_docs(database(), site_dir)
+    db = database()
+    with Steps(1) as shown, shown.step("dbt docs generate (reads the catalogue of the warehouse)"):
+        index = build_docs(db, site_dir)
+    if as_json:
+        print_json({"index": str(index)})
+        return
     console.print(f"docs site written to {index}", highlight=False, soft_wrap=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,22 +11,27 @@ import typer
 from rich.table import Table
 
 from reco.campaign.export import FORMATS, LAYOUTS, export_run
-from reco.cli._common import console, database
-from reco.cli.score import _as_of
+from reco.cli._common import DATE_FORMATS, DATE_METAVAR, console, database, day
 
 
 def export(
-    out: Annotated[Path, typer.Argument(help="File to write.")],
+    out: Annotated[Path, typer.Argument(dir_okay=False, help="File to write.")],
     run_id: Annotated[str, typer.Option("--run-id", help="The succeeded run to export.")],
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "csv",
     layout: Annotated[str, typer.Option("--layout", help=f"One of {', '.join(LAYOUTS)}.")] = "generic",
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Day consent is checked for, YYYY-MM-DD (default: today).")
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=DATE_FORMATS,
+            metavar=DATE_METAVAR,
+            help="Day consent is checked for (default: today).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Export a run's treated customers (never its control group), consent checked again now."""
-    summary = export_run(database(), run_id, out, fmt=fmt, layout=layout, as_of=_as_of(as_of))
+    summary = export_run(database(), run_id, out, fmt=fmt, layout=layout, as_of=day(as_of))
     if as_json:
         typer.echo(
             json.dumps(

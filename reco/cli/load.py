@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from reco.cli._common import console, database, err_console
+from reco.cli._common import Steps, console, database, err_console, print_json
 from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
 
 app = typer.Typer(
@@ -104,6 +104,7 @@ def _run(
     date_format,
     max_reject_rate,
     reload,
+    as_json: bool,
 ) -> None:
     options = LoadOptions(
         batch_id=batch_id,
@@ -113,19 +114,30 @@ def _run(
         max_reject_rate=max_reject_rate,
         reload=reload,
     )
+    db = database()
     try:
-        report = load_files(database(), entity, files, options)
+        with Steps(1) as shown, shown.step(f"load {entity} ({len(files)} file{'s' * (len(files) > 1)})"):
+            report = load_files(db, entity, files, options, on_progress=shown.load)
     except LoadFailed as exc:
         if exc.report.files:
             print_report(exc.report, err_console)
         raise
+    if as_json:
+        print_json(report.as_json())
+        return
     print_report(report)
     console.print(report.message, highlight=False)
 
 
 Files = Annotated[
     list[Path],
-    typer.Argument(help="Export files (CSV, Parquet or XLSX), one batch.", show_default=False),
+    typer.Argument(
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Export files (CSV, Parquet or XLSX), one batch.",
+        show_default=False,
+    ),
 ]
 BatchId = Annotated[
     str | None, typer.Option("--batch-id", help="Batch id (default: <entity>-<UTC time>-<random>).")
@@ -155,6 +167,7 @@ MaxRejectRate = Annotated[
 Reload = Annotated[
     bool, typer.Option("--reload", help="Process files again even if already loaded (same sha256).")
 ]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the batch's report as JSON.")]
 
 
 def _command(entity: str):
@@ -166,8 +179,9 @@ def _command(entity: str):
         date_format: DateFormat = None,
         max_reject_rate: MaxRejectRate = None,
         reload: Reload = False,
+        as_json: AsJson = False,
     ) -> None:
-        _run(entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload)
+        _run(entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload, as_json)
 
     spec = ENTITIES[entity]
     required = ", ".join([*spec.required, *(" or ".join(group) for group in spec.one_of)])

@@ -1,17 +1,25 @@
 """Run dbt against the resolved database, in a subprocess, with the environment that
-``reco db env`` prints (plus PGPASSFILE when the URL carries a password)."""
+``reco db env`` prints (plus PGPASSFILE when the URL carries a password).
+
+The subprocess runs dbt's programmatic runner (reco/dbt/invoke.py), which reports each node as
+it finishes over a pipe: ``run_dbt(..., on_node=...)`` receives them as :class:`NodeDone`."""
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from reco.db.resolver import Database
+from reco.dbt.invoke import EVENT_FD_ENV
 from reco.errors import RecoError
 from reco.settings import get_settings, project_root
 
@@ -46,8 +54,28 @@ def dbt_env(db: Database) -> dict[str, str]:
 
 
 def dbt_executable() -> str:
+    """The ``dbt`` console script next to this Python (for tests and plain-dbt checks)."""
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_command() -> list[str]:
+    """dbt's programmatic runner in a child Python (reco/dbt/invoke.py)."""
+    return [sys.executable, "-m", "reco.dbt.invoke"]
+
+
+@dataclass(frozen=True)
+class NodeDone:
+    """A node dbt has finished: the ``index``-th of ``total`` (dbt's own count), its resource
+    type (model, seed, test, unit_test…), name, status (ok, error, pass, fail, warn, skipped)
+    and seconds."""
+
+    index: int
+    total: int
+    kind: str
+    name: str
+    status: str
+    seconds: float
 
 
 #: Environment variables the dbt project reads (macros as_of_date_literal and schema_prefix).
@@ -99,29 +127,66 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _run_tied_to_parent(
-    cmd: list[str], *, cwd: Path, env: dict[str, str], capture: bool
+    cmd: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    capture: bool,
+    on_node: Callable[[NodeDone], None] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``cmd`` so that it never outlives this process: it dies with it (even on kill -9),
     and when this process is interrupted (Ctrl-C, or SIGTERM turned into an exception by the
     CLI) it is stopped and waited for before the interruption goes on. The child runs in its
-    own process group, so a Ctrl-C in the terminal reaches it once, through :func:`_stop`."""
-    pipe = subprocess.PIPE if capture else None
-    with subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdout=pipe,
-        stderr=pipe,
-        text=True,
-        preexec_fn=_die_with_parent(os.getpid(), _libc()),
-        process_group=0,
-    ) as proc:
+    own process group, so a Ctrl-C in the terminal reaches it once, through :func:`_stop`.
+
+    With ``on_node``, the child's node events are read from a pipe in this (the calling) thread
+    and passed on as they come; captured output then goes through temporary files, so that a
+    chatty child never blocks on a full pipe while events are read."""
+    with ExitStack() as stack:
+        out = err = None
+        if capture:
+            out = stack.enter_context(tempfile.TemporaryFile())
+            err = stack.enter_context(tempfile.TemporaryFile())
+        events_r = events_w = None
+        if on_node is not None:
+            events_r, events_w = os.pipe()
+            env = {**env, EVENT_FD_ENV: str(events_w)}
         try:
-            out, err = proc.communicate()
-        except BaseException:
-            _stop(proc)
-            raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=err,
+                pass_fds=() if events_w is None else (events_w,),
+                preexec_fn=_die_with_parent(os.getpid(), _libc()),
+                process_group=0,
+            )
+        finally:
+            if events_w is not None:
+                os.close(events_w)  # the child holds its own copy: EOF when it exits
+        with proc:
+            try:
+                if events_r is not None:
+                    with os.fdopen(events_r, encoding="utf-8") as events:
+                        events_r = None
+                        for line in events:
+                            on_node(NodeDone(**json.loads(line)))
+                proc.wait()
+            except BaseException:
+                _stop(proc)
+                raise
+            finally:
+                if events_r is not None:
+                    os.close(events_r)
+        texts = []
+        for f in (out, err):
+            if f is None:
+                texts.append(None)
+            else:
+                f.seek(0)
+                texts.append(f.read().decode("utf-8", errors="replace"))
+    return subprocess.CompletedProcess(cmd, proc.returncode, *texts)
 
 
 def run_dbt(
@@ -130,8 +195,12 @@ def run_dbt(
     *,
     capture: bool = False,
     project_env: Mapping[str, str] | None = None,
+    on_node: Callable[[NodeDone], None] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``dbt ARGS`` in the project folder; raise RecoError when dbt fails.
+
+    ``on_node`` is called, in the calling thread, with each node as dbt finishes it (models,
+    seeds, tests…), e.g. to show progress.
 
     ``project_env`` sets the project's own environment variables (``PROJECT_ENV``), e.g.
     ``{"RECO_AS_OF_DATE": "2011-08-31", "RECO_SCHEMA_PREFIX": "bt_x_"}``."""
@@ -142,10 +211,12 @@ def run_dbt(
     env.update(dbt_env(db))
     env.update(project_env or {})
     env.pop("PGPASSWORD", None)
-    proc = _run_tied_to_parent([dbt_executable(), *args], cwd=dbt_project_dir(), env=env, capture=capture)
+    proc = _run_tied_to_parent(
+        [*dbt_command(), *args], cwd=dbt_project_dir(), env=env, capture=capture, on_node=on_node
+    )
     if proc.returncode != 0:
         tail = ""
         if capture:
-            tail = "\n" + "\n".join((proc.stdout or "").splitlines()[-30:])
+            tail = "\n" + "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-30:])
         raise RecoError(f"dbt {' '.join(args[:1])} failed with exit code {proc.returncode}{tail}")
     return proc

@@ -5,7 +5,9 @@ dialects and the behaviours they contain are documented in docs/demo-data.md.
 """
 
 from reco.demo_data.generate import (
+    DEFAULT_CUSTOMERS,
     DEFAULT_END_DATE,
+    DEFAULT_SEED,
     Dialect,
     Manifest,
     ManifestFile,
@@ -13,4 +15,13 @@ from reco.demo_data.generate import (
     generate,
 )
 
-__all__ = ["DEFAULT_END_DATE", "Dialect", "Manifest", "ManifestFile", "ensure", "generate"]
+__all__ = [
+    "DEFAULT_CUSTOMERS",
+    "DEFAULT_END_DATE",
+    "DEFAULT_SEED",
+    "Dialect",
+    "Manifest",
+    "ManifestFile",
+    "ensure",
+    "generate",
+]

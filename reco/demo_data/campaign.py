@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from reco.campaign import require_run
+from reco.campaign.outcomes import send_date
 from reco.db.models.reco import SCENARIOS
 from reco.db.resolver import Database
 from reco.demo_data import vocab
@@ -256,15 +256,7 @@ def read_population(db: Database, run_id: str, *, schema_prefix: str = "") -> tu
     schema = marts_schema(schema_prefix)
     with adbc_connect(db) as conn:
         fetch(conn, "set transaction isolation level repeatable read, read only")
-        require_run(conn, run_id, unless_succeeded="no campaign to simulate")
-        sent = fetch(
-            conn, "select min(contact_date) as d from reco.contact_event where run_id = $1", (run_id,)
-        )
-        window_start = sent["d"][0]
-        if window_start is None:
-            raise RecoError(
-                f"run {run_id!r} has no recorded contacts: run reco contacts record --run-id {run_id} first"
-            )
+        window_start, _ = send_date(conn, run_id, unless_succeeded="no campaign to simulate")
         since = window_start - dt.timedelta(days=HISTORY_DAYS)
         customers = fetch(conn, _RUN_CUSTOMERS_SQL, (run_id,))
         history = fetch(

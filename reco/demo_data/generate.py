@@ -27,6 +27,9 @@ from reco.demo_data.sales import add_returns_and_credit_notes, number_documents,
 from reco.errors import RecoError
 
 DEFAULT_END_DATE = date(2026, 10, 31)
+#: The size and seed of the demo exports, for ``reco demo`` and ``reco demo-data`` alike.
+DEFAULT_CUSTOMERS = 5_000
+DEFAULT_SEED = 42
 DEFAULT_OVERLAP_DAYS = 5
 SALES_COLUMNS = (
     "doc_ref", "order_date", "customer_code", "product_key", "product_label", "quantity",

@@ -6,6 +6,6 @@ Library entry point: ``load_files(db, entity, files, options) -> LoadReport``; t
 
 from reco.ingest.entities import ENTITIES
 from reco.ingest.load import LoadOptions, load_files
-from reco.ingest.report import FileReport, LoadFailed, LoadReport
+from reco.ingest.report import FileReport, LoadFailed, LoadProgress, LoadReport
 
-__all__ = ["ENTITIES", "FileReport", "LoadFailed", "LoadOptions", "LoadReport", "load_files"]
+__all__ = ["ENTITIES", "FileReport", "LoadFailed", "LoadOptions", "LoadProgress", "LoadReport", "load_files"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from reco.ingest.land import FILE_NO
 from reco.ingest.mapping import Mapping, load_mapping
 from reco.ingest.parse import DETAILS, KEY, REASONS, line_keys, row_key, typed_frame
 from reco.ingest.read import RAW, ROW, SourceFile, check_file, read_file, sha256_of
-from reco.ingest.report import FileReport, LoadFailed, LoadReport, RejectedRow
+from reco.ingest.report import FileReport, LoadFailed, LoadProgress, LoadReport, RejectedRow
 
 SAMPLE_REJECTS = 20
 
@@ -115,7 +116,12 @@ def _sample(rejects: pl.DataFrame) -> list[RejectedRow]:
 
 
 def load_files(
-    db: Database, entity: str, files: list[str | Path], options: LoadOptions | None = None
+    db: Database,
+    entity: str,
+    files: list[str | Path],
+    options: LoadOptions | None = None,
+    *,
+    on_progress: Callable[[LoadProgress], None] | None = None,
 ) -> LoadReport:
     """Load one batch of export files of one entity into the raw schema.
 
@@ -123,7 +129,10 @@ def load_files(
     ``LoadFailed`` (a ``RecoError`` carrying the report) when the batch is refused: too many
     rejects, or a file that cannot be used (unreadable, unknown header, missing column…).
     Either way the batch is recorded in ``raw.load_batch``. Bad options (unknown entity or
-    mapping, a rate outside 0..1) raise ``RecoError`` before anything is recorded."""
+    mapping, a rate outside 0..1) raise ``RecoError`` before anything is recorded.
+
+    ``on_progress`` is told, as the batch goes, the files, bytes and rows read so far and what
+    is being done (reading a file, landing the rows)."""
     options = options or LoadOptions()
     ent = get_entity(entity)
     if not files:
@@ -150,7 +159,7 @@ def load_files(
         with land.transaction(db) as conn, conn.cursor() as cur:
             land.lock_entity(cur, ent)
             land.check_batch_id(cur, batch_id)
-            _load(cur, ent, mapping, [Path(f) for f in files], options, report)
+            _load(cur, ent, mapping, [Path(f) for f in files], options, report, on_progress)
             report.seconds = time.perf_counter() - started
             land.record_batch(
                 cur,
@@ -207,12 +216,31 @@ def _record_failure(db: Database, ent: Entity, report: LoadReport, options: dict
         pass  # the server is unreachable: the original error says so
 
 
+def _sizes(paths: list[Path]) -> list[int]:
+    return [p.stat().st_size if p.is_file() else 0 for p in paths]
+
+
 def _load(
-    cur, ent: Entity, mapping: Mapping, paths: list[Path], options: LoadOptions, report: LoadReport
+    cur,
+    ent: Entity,
+    mapping: Mapping,
+    paths: list[Path],
+    options: LoadOptions,
+    report: LoadReport,
+    on_progress: Callable[[LoadProgress], None] | None = None,
 ) -> None:
+    sizes = _sizes(paths)
+
+    def tell(files_done: int, doing: str) -> None:
+        if on_progress is not None:
+            rows = sum(f.rows_read for f in report.files)
+            done = sum(sizes[:files_done])
+            on_progress(LoadProgress(ent.name, files_done, len(paths), done, sum(sizes), rows, doing))
+
     known = {} if options.reload else land.loaded_files(cur, ent)
     parsed: list[_Parsed] = []
     for file_no, path in enumerate(paths, 1):
+        tell(file_no - 1, f"reading {path.name}")
         t0 = time.perf_counter()
         check_file(path)
         digest, size = sha256_of(path)
@@ -236,6 +264,7 @@ def _load(
         known[digest] = (report.batch_id, p.report.rows_read)
         parsed.append(p)
         report.files.append(p.report)
+    tell(len(paths), "checked")
     if not parsed:
         report.status = "duplicate"
         return
@@ -260,6 +289,7 @@ def _load(
     unique = valid if one_sales_file else valid.filter(pl.col(KEY).is_first_distinct())
     candidates = dict(unique.group_by(FILE_NO).len().iter_rows())
     valid_rows = dict(valid.group_by(FILE_NO).len().iter_rows())
+    tell(len(paths), f"landing {unique.height:,} rows")
     land.record_files(cur, report.batch_id, report.files)
     paths_by_no = {no: f.path for no, f in enumerate(report.files, 1)}
     if ent.dedup == "line_key":

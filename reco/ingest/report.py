@@ -51,6 +51,20 @@ class FileReport:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LoadProgress:
+    """How far a batch has gone, told as it goes: ``files_done`` of ``files`` read and checked,
+    their ``bytes_done`` of ``bytes`` and the ``rows`` read from them, and what happens now."""
+
+    entity: str
+    files_done: int
+    files: int
+    bytes_done: int
+    bytes: int
+    rows: int
+    doing: str
+
+
 @dataclass
 class LoadReport:
     batch_id: str
@@ -88,6 +102,24 @@ class LoadReport:
         for f in self.files:
             total.update(f.rejected_by_reason)
         return dict(total.most_common())
+
+    def as_json(self) -> dict:
+        """The report as ``reco load --json`` prints it."""
+        return {
+            "batch_id": self.batch_id,
+            "entity": self.entity,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "loaded": self.loaded,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "rejected_by_reason": self.rejected_by_reason,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+            "warnings": self.warnings,
+            "files": [f.as_json() for f in self.files],
+            "sample_rejects": [asdict(r) for r in self.sample_rejects],
+        }
 
     @property
     def message(self) -> str:

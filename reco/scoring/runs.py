@@ -65,6 +65,17 @@ class RunSummary:
     #: one row per scored customer: customer_code, scenario, grp (treatment | control)
     groups: pl.DataFrame | None = field(default=None, repr=False)
 
+    def as_json(self) -> dict:
+        """The run as ``reco score --json`` (and ``reco demo --json``) print it."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "as_of": self.as_of.isoformat(),
+            "counts": self.counts,
+            "input_fingerprint": self.fingerprint,
+            "seconds": round(self.seconds, 3),
+        }
+
 
 def validate_run_id(run_id: str | None) -> str:
     """The run id, or a new one (UTC timestamp + random suffix) when None."""

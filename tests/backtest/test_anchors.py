@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from reco.backtest import baselines, metrics, online_retail
+from reco.backtest import baselines, metrics, online_retail, tifuknn
 from reco.backtest.protocol import split
 
 pytestmark = pytest.mark.skipif(
@@ -67,3 +67,21 @@ def test_repeat_matches_the_anchor_at_2011_06_01():
 
 def test_random_floor_is_far_below_every_baseline(results_2011_09):
     assert _v(results_2011_09, "RANDOM", "hit") < 0.05
+
+
+def test_tifu_knn_reproduces_the_anchor(results_2011_09):
+    # ANCHORS.md: TIFU-KNN tuned on a validation split, 0.662; our grid picks a setting that
+    # reaches 0.658 (docs/evaluation.md)
+    assert _v(results_2011_09, "TIFU-KNN", "hit") == pytest.approx(0.662, abs=0.008)
+    assert _v(results_2011_09, "TIFU-KNN", "new_item_hit") <= 0.008
+
+
+@pytest.mark.parametrize(("cutoff", "anchor"), [(date(2011, 9, 1), 0.653), (date(2011, 6, 1), 0.678)])
+def test_tifu_knn_with_the_published_setting_reproduces_the_anchor(cutoff, anchor):
+    # ANCHORS.md: "TIFU-KNN with its published Ta Feng settings: 0.653 and 0.678"
+    s = split(online_retail.read_events().collect().lazy(), cutoff, 90)
+    ranked = tifuknn.recommend(s, s.eligible, tifuknn.PUBLISHED)
+    recs = baselines._fill(s, s.eligible, ranked).with_columns(method=pl.lit("TIFU"))
+    population = s.eligible.with_columns(scope=pl.lit("overall"))
+    table = metrics.evaluate(recs.lazy(), population, s.test, s.history, s.catalogue.collect().height, n_resamples=50)
+    assert _v(table, "TIFU", "hit") == pytest.approx(anchor, abs=0.003)

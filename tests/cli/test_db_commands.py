@@ -1,3 +1,4 @@
+import json
 import os
 import stat
 import subprocess
@@ -42,6 +43,7 @@ def test_embedded_start_status_stop_leaves_no_postgres_process(capsys, monkeypat
 
     again = run_cli(capsys, "db", "stop")
     assert "was not running" in again.out
+    assert json.loads(run_cli(capsys, "db", "stop", "--json").out) == {"embedded": True, "stopped": False}
 
 
 def test_db_check_reports_server_version(capsys, use_db):
@@ -140,8 +142,8 @@ def test_backup_is_readable_by_its_owner_only_even_over_an_older_open_file(capsy
 
 def test_restore_of_a_missing_file_is_a_clear_error(capsys, use_db, tmp_path):
     result = run_cli(capsys, "db", "restore", str(tmp_path / "nope.dump"))
-    assert result.code == 1
-    assert "backup file not found" in result.err
+    assert result.code == 2  # caught by the command line, before the database is touched
+    assert "nope.dump' does not exist" in result.err
 
 
 def test_plain_alembic_check_reports_no_drift(use_db):

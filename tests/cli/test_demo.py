@@ -1,6 +1,9 @@
 """``reco demo`` end to end on a real server: generate, load, build the warehouse (dbt build with
 its data and unit tests on the demo data)."""
 
+import json
+import re
+
 import psycopg
 import pytest
 
@@ -18,9 +21,19 @@ def demo_run(pg_admin, migrated_template, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("demo-data")
     mp = MonkeyPatch()
     mp.setenv("DATABASE_URL", db.conninfo())
-    yield db, data_dir, mp
+    yield db, data_dir, {}
     mp.undo()
     _drop(pg_admin, db.url.database)
+
+
+@pytest.fixture
+def first_demo(capsys, demo_run):
+    """The module's first ``reco demo``, run by whichever test asks first, so that no test
+    depends on the order the tests run in."""
+    db, data_dir, state = demo_run
+    if "first" not in state:
+        state["first"] = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir))
+    return db, data_dir, state["first"]
 
 
 def _one(db, sql):
@@ -28,9 +41,8 @@ def _one(db, sql):
         return conn.execute(sql).fetchone()
 
 
-def test_demo_loads_the_exports_and_builds_the_warehouse(capsys, demo_run):
-    db, data_dir, _ = demo_run
-    result = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir))
+def test_demo_loads_the_exports_and_builds_the_warehouse(first_demo):
+    db, data_dir, result = first_demo
     assert result.code == 0, result.err
     assert "sales_2023.csv" in result.out
     assert (data_dir / "manifest.json").is_file()
@@ -65,14 +77,32 @@ def test_demo_loads_the_exports_and_builds_the_warehouse(capsys, demo_run):
         " or coalesce(reasons_json ->> 'scenario_why', '') = ''",
     )
     assert missing == 0 and "a glance" in result.out
+    # outside a terminal, every step prints a line as it starts and one as it ends ...
+    steps = [line for line in result.err.splitlines() if line.startswith("[")]
+    assert steps[:2] == ["[1/12] migrate (alembic upgrade head) …", steps[1]]
+    assert steps[1].startswith("[1/12] migrate (alembic upgrade head): done in ")
+    assert len(steps) == 24 and steps[-1].startswith("[12/12] measure the outcomes")
+    # ... each load its files, bytes and rows, and dbt each node as it finishes, k/N and time
+    assert re.search(r"^    sales: 1/1 files, [\d.]+ MB of [\d.]+ MB, [\d,]+ rows; landing", result.err, re.M)
+    nodes = re.findall(r"^    (\d+)/(\d+) (\w+) (\S+) (\S+) [\d.]+s$", result.err, re.M)
+    builds = {int(total) for _, total, *_ in nodes}
+    assert len(builds) == 1  # the same project built twice (the demo, then the campaign)
+    (total,) = builds
+    assert sorted(int(k) for k, *_ in nodes) == sorted([*range(1, total + 1)] * 2)
+    shown = {(kind, name, status) for *_, kind, name, status in nodes}
+    assert {("model", "customer", "ok"), ("exposure", "reco_score", "no-op")} <= shown
 
 
-def test_a_second_demo_loads_nothing_new(capsys, demo_run):
-    db, data_dir, _ = demo_run
+def test_a_second_demo_loads_nothing_new(capsys, first_demo):
+    db, data_dir, first = first_demo
+    assert first.code == 0, first.err
     before = _one(db, "select count(*) from raw.sales_line")
-    result = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir))
+    result = run_cli(capsys, "demo", "--customers", "400", "--data-dir", str(data_dir), "--json")
     assert result.code == 0, result.err
     assert _one(db, "select count(*) from raw.sales_line") == before
     # the campaign is not simulated twice: the first one is shown again
     assert _one(db, "select count(distinct run_id) from reco.run_outcome") == (1,)
-    assert "conversion rate: 30 days from" in result.out
+    shown = json.loads(result.out)  # with --json, stdout is the JSON and nothing else
+    assert {load["status"] for load in shown["loads"]} == {"duplicate"}
+    assert shown["run"]["status"] == "succeeded" and shown["run"]["run_id"] != shown["campaign_run"]
+    assert shown["campaign"]["run_id"] == shown["campaign_run"] == shown["truth"]["run_id"]

@@ -24,19 +24,33 @@ def test_a_usage_error_exits_2_and_says_so_in_json(capsys):
     }
 
 
+#: a server nothing listens on: a command that fails before connecting never needs one
+NOWHERE = "postgresql://bob@127.0.0.1:1/crm"
+
+
 def test_a_user_error_exits_1_with_one_line_and_its_json(capsys):
-    result = run_cli(capsys, "backtest", "--cutoff", "31/12/2024", "--json")
+    result = run_cli(capsys, "--database-url", NOWHERE, "score", "--run-id", "no spaces", "--json")
     assert result.code == 1
     assert result.err.strip().splitlines() == [
-        "error: --cutoff: expected dates as YYYY-MM-DD, got '31/12/2024'"
+        "error: invalid run id 'no spaces': expected 1-128 letters, digits, '.', '_', ':' or '-',"
+        " starting with a letter or digit"
     ]
     error = _json_error(result.out)
-    assert error["code"] == 1 and error["kind"] == "user" and "YYYY-MM-DD" in error["message"]
+    assert error["code"] == 1 and error["kind"] == "user" and "run id" in error["message"]
+
+
+def test_a_bad_date_is_a_usage_error_naming_the_option(capsys):
+    result = run_cli(capsys, "backtest", "--cutoff", "31/12/2024", "--json")
+    assert result.code == 2
+    error = _json_error(result.out)
+    assert error["kind"] == "usage"
+    assert error["message"].startswith("Invalid value for '--cutoff'")
+    assert "'31/12/2024' does not match the formats '%Y-%m-%d'" in error["message"]
 
 
 def test_without_json_nothing_goes_to_stdout(capsys):
     result = run_cli(capsys, "backtest", "--cutoff", "31/12/2024")
-    assert result.code == 1 and result.out == ""
+    assert result.code == 2 and result.out == ""
 
 
 def test_an_unreachable_server_is_a_database_error_exit_1(capsys):

@@ -203,7 +203,10 @@ def test_cli_writes_the_files_and_prints_a_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "products.csv" in out and "contacts.csv" in out
     assert (tmp_path / "out" / "customers_2026.csv").exists()
-    assert main(["demo-data", "--customers", "0", str(tmp_path / "bad")]) == 1
+    # refused by the command line (a usage error naming the option), before anything is written
+    assert main(["demo-data", "--customers", "0", str(tmp_path / "bad")]) == 2
+    assert "Invalid value for '--customers'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 # ---------------------------------------------------------------------------- catalogue

@@ -253,7 +253,8 @@ def reco(db: Database, *args: str) -> subprocess.Popen:
 
 
 def dbt_children(pid: int) -> list[tuple[int, str]]:
-    """Live ``dbt`` processes whose parent is ``pid``: (pid, start time), read from /proc."""
+    """Live dbt processes whose parent is ``pid`` (a ``dbt`` command, or run_dbt's child
+    ``python -m reco.dbt.invoke``): (pid, start time), read from /proc."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -264,7 +265,9 @@ def dbt_children(pid: int) -> list[tuple[int, str]]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        is_dbt = any(Path(arg.decode(errors="replace")).name == "dbt" for arg in cmdline[:2])
+        is_dbt = b"reco.dbt.invoke" in cmdline[:3] or any(
+            Path(arg.decode(errors="replace")).name == "dbt" for arg in cmdline[:2]
+        )
         if int(fields[1]) == pid and fields[0] != "Z" and is_dbt:
             found.append((int(entry.name), fields[19]))
     return found

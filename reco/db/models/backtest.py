@@ -69,7 +69,7 @@ class BacktestResult(Base):
     )
     cutoff: Mapped[date] = mapped_column(Date)
     horizon_days: Mapped[int] = mapped_column(Integer)
-    #: PLATFORM | POP | REPEAT | SAR | RANDOM
+    #: PLATFORM | POP | REPEAT | TIFU-KNN | SAR | RANDOM
     method: Mapped[str] = mapped_column(String(32))
     #: overall | a scenario (REBUY, CROSS_SELL, ...)
     scope: Mapped[str] = mapped_column(String(32))
