@@ -49,6 +49,7 @@ def demo(
                 "database": db.masked,
                 "loads": [r.as_json() for r in result.loads],
                 "run": result.run.as_json() if result.run else None,
+                "sample": demo_lib.sample_recommendations(db, result.run.run_id) if result.run else [],
                 "campaign_run": result.campaign_run,
                 "campaign": result.report.to_dict() if result.report else None,
                 "truth": result.truth,

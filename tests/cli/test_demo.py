@@ -106,3 +106,6 @@ def test_a_second_demo_loads_nothing_new(capsys, first_demo):
     assert {load["status"] for load in shown["loads"]} == {"duplicate"}
     assert shown["run"]["status"] == "succeeded" and shown["run"]["run_id"] != shown["campaign_run"]
     assert shown["campaign"]["run_id"] == shown["campaign_run"] == shown["truth"]["run_id"]
+    # the glance in words: each sampled customer's scenario why, products by name with theirs
+    sample = shown["sample"]
+    assert sample and all(r["why"] and r["scenario_why"] and r["product_label"] for r in sample)
