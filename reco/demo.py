@@ -158,26 +158,10 @@ def campaign_steps(
     ]
 
 
-SAMPLE_SQL = """
-    with picked as (
-        select distinct on (scenario) customer_code
-        from reco.reco_item
-        where run_id = %(run_id)s and rank = 1
-        order by scenario, score desc, customer_code
-    )
-    select i.customer_code, i.scenario, i.rank, i.product_key, p.product_label, i.score,
-           i.reasons_json::text as reasons
-    from reco.reco_item i
-    join picked using (customer_code)
-    left join marts.product p using (product_key)
-    where i.run_id = %(run_id)s
-    order by i.customer_code, i.rank
-"""
-
-
 def sample_recommendations(db: Database, run_id: str) -> list[dict]:
-    """For a glance: in each scenario, the recommendations of the customer with the best top score."""
-    from psycopg.rows import dict_row
+    """For a glance: a few customers of each scenario, their products and the reasons in words
+    (the sample ``reco runs show`` prints)."""
+    from reco.scoring.runs import sample_items
 
-    with psycopg_connect(db, row_factory=dict_row) as conn:
-        return conn.execute(SAMPLE_SQL, {"run_id": run_id}).fetchall()
+    with psycopg_connect(db) as conn:
+        return sample_items(conn, run_id, per_scenario=1)

@@ -104,10 +104,9 @@ def _literal(value: str) -> str:
 
 
 def reason_in_words(labels: pl.Expr) -> pl.Expr:
-    """One plain line per item from its ``reasons_json``, ``scenario`` and the ``because``
-    product's label (``labels``): the chance REBUY's model gives, the product it is often
-    bought with, else what the scenario means. Modest on purpose: no claim the scores do not
-    make."""
+    """For a run scored before reasons in words (its reasons_json has no ``why``; newer runs
+    export their ``why``, reco/scoring/why.py): one plain line per item from its
+    ``reasons_json``, ``scenario`` and the ``because`` product's label (``labels``)."""
     reasons = pl.col("reasons_json")
     probability = reasons.str.json_path_match("$.probability").cast(pl.Float64)
     own = reasons.str.json_path_match("$.components.own").cast(pl.Float64).fill_null(0)
@@ -140,7 +139,10 @@ def _rows(treated: pl.DataFrame, items: pl.DataFrame, products: pl.DataFrame) ->
         .join(products, on="product_key", how="left")
         .join(because, on="because_key", how="left")
         .with_columns(
-            reason=reason_in_words(pl.coalesce("because_label", "because_key")),
+            reason=pl.coalesce(
+                pl.col("reasons_json").str.json_path_match("$.why"),
+                reason_in_words(pl.coalesce("because_label", "because_key")),
+            ),
             price=pl.col("unit_price").round(2),
         )
     )

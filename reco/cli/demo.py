@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from reco import demo as demo_lib
 from reco.campaign import report as fmt
 from reco.campaign.report import CONFIDENCE, LABELS, OVERALL, UpliftReport
 from reco.cli._common import Steps, console, database, print_json
+from reco.cli.runs import sample_table
 from reco.scoring.runs import summarise_run
 
 
@@ -49,6 +49,7 @@ def demo(
                 "database": db.masked,
                 "loads": [r.as_json() for r in result.loads],
                 "run": result.run.as_json() if result.run else None,
+                "sample": demo_lib.sample_recommendations(db, result.run.run_id) if result.run else [],
                 "campaign_run": result.campaign_run,
                 "campaign": result.report.to_dict() if result.report else None,
                 "truth": result.truth,
@@ -73,17 +74,7 @@ def demo(
     for label, value in summarise_run(result.run):
         summary.add_row(label, value)
     console.print(summary)
-    sample = Table("customer", "scenario", "rank", "product", "score", "reasons", title="a glance")
-    for row in demo_lib.sample_recommendations(db, result.run.run_id):
-        sample.add_row(
-            row["customer_code"],
-            row["scenario"],
-            str(row["rank"]),
-            f"{row['product_label'] or ''} ({row['product_key']})",
-            f"{row['score']:.3f}",
-            _reasons(row["reasons"]),
-        )
-    console.print(sample)
+    console.print(sample_table(demo_lib.sample_recommendations(db, result.run.run_id), title="a glance"))
     console.print(
         f"inspect: reco runs show {result.run.run_id} · reco audit {result.run.run_id}", highlight=False
     )
@@ -138,17 +129,3 @@ def uplift_table(report: UpliftReport, truth: dict | None, metric: str) -> Table
             "" if true is None else fmt.signed(metric, true) + held,
         )
     return table
-
-
-def _reasons(reasons_json: str) -> str:
-    """The chance of a re-purchase (REBUY), the three largest score components, and the
-    purchases that drove a co-occurrence."""
-    reasons = json.loads(reasons_json)
-    parts = sorted((reasons.get("components") or {}).items(), key=lambda kv: -abs(kv[1]))[:3]
-    text = ", ".join(f"{name} {value:.2f}" for name, value in parts)
-    if "probability" in reasons:
-        text = f"{reasons['probability']:.0%} chance to re-buy; {text}"
-    because = reasons.get("because") or []
-    if because:
-        text += f"; because you bought {', '.join(map(str, because[:2]))}"
-    return text

@@ -96,6 +96,10 @@ def show(run_id: Annotated[str, typer.Argument(help="Run id.")], as_json: JsonOp
     for r in run["scenarios"]:
         scen.add_row(*(str(r[k]) for k in SCENARIO_COLUMNS))
     console.print(scen)
+    for scenario, because in run.get("nobody", {}).items():
+        console.print(f"{scenario}: nobody — {because}", highlight=False, soft_wrap=True)
+    if run.get("sample"):
+        console.print(sample_table(run["sample"]))
     groups = Table("scenario", "treatment", "control", title="groups (control: held out of the campaign)")
     for r in run["groups"]:
         groups.add_row(r["scenario"], f"{r['treatment']:,}", f"{r['control']:,}")
@@ -191,6 +195,27 @@ def _arbitration_tables(arbitration: dict | None) -> None:
             f"{c['ev']:,.2f} of {c['ev_unconstrained']:,.2f} unconstrained, loss {c['loss']:,.2f}{loss}"
             + (f"; not met: {'; '.join(c['unmet'])}" if c["unmet"] else "")
         )
+
+
+def sample_table(rows: list[dict], title: str = "a sample of customers, in words") -> Table:
+    """Customers with their scenario and why, then each product by name with its why
+    (``reco.scoring.runs.sample_items``'s rows)."""
+    table = Table("customer", "scenario", "why", "#", "product", "why this product", title=title)
+    previous = None
+    for r in rows:
+        first = r["customer_code"] != previous
+        previous = r["customer_code"]
+        name = r.get("product_label") or r["product_key"]
+        table.add_row(
+            r["customer_code"] if first else "",
+            r["scenario"] if first else "",
+            (r.get("scenario_why") or "") if first else "",
+            str(r["rank"]),
+            name,
+            r.get("why") or "",
+            end_section=False,
+        )
+    return table
 
 
 def _audit_table(summary: list[dict]) -> None:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from reco.scoring import arbitration, rebuy_model, rhythm, validation
+from reco.scoring import arbitration, rebuy_model, rhythm, validation, why
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
 from reco.scoring.features import History, build_history, neighbours, popular_pool, prepare_products
@@ -176,6 +176,7 @@ def _encode(
             product_key=pl.lit(keys).gather(pl.col("pid")),
             score="score",
             reasons_json=expr.struct.json_encode(),
+            because_pid=pl.col("because_1") if "because_1" in schema else pl.lit(None, pl.UInt32),
         )
         for fill, expr in reasons.items()
     )
@@ -248,24 +249,43 @@ def expected_values(ctx: Context, scenario: str, top: pl.DataFrame) -> pl.DataFr
     )
 
 
-def _claim_by_priority(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
+def _tally(tally: dict | None, scenario: str, fits_n: int, offered: int) -> None:
+    """Add to ``tally`` (when given) the customers ``scenario``'s rule fits and those it was
+    offered; ``with_candidates`` is added once its lists are built."""
+    if tally is not None:
+        t = tally.setdefault(scenario, {"fits": 0, "offered": 0, "with_candidates": 0})
+        t["fits"] += fits_n
+        t["offered"] += offered
+
+
+def _claim_by_priority(
+    ctx: Context, chunk: pl.DataFrame, tally: dict | None = None
+) -> tuple[dict, pl.DataFrame]:
     """Each customer's candidates in the first scenario of ``priority`` that fits them and
-    has at least ``min_candidates``; and the customers none takes."""
+    has at least ``min_candidates``; and the customers none takes. ``tally`` (when given) adds
+    up, per scenario, the customers its rule fits, those still unassigned when it was offered
+    them, and those of them it had candidates for (what ``reco runs show`` says of a scenario
+    that got nobody)."""
     config = ctx.config
     remaining = chunk
     claimed: dict[str, list[pl.DataFrame]] = {s: [] for s in BUILDERS}
     for scenario in config.priority:
         subset = remaining.filter(fits(scenario, config))
+        _tally(tally, scenario, chunk.filter(fits(scenario, config)).height, subset.height)
         if subset.height == 0:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        if tally is not None:
+            tally[scenario]["with_candidates"] += enough.height
         claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
         remaining = remaining.join(enough, on="cid", how="anti")
     return claimed, remaining
 
 
-def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, dict, pl.DataFrame, dict]:
+def _claim_by_value(
+    ctx: Context, chunk: pl.DataFrame, tally: dict | None = None
+) -> tuple[dict, dict, pl.DataFrame, dict]:
     """Every scenario's list for every customer it fits, their expected values, and each
     customer's scenario by :func:`arbitration.arbitrate`. Returns the claimed candidates, the
     lists already ranked and their expected values (scenario → (top, ev), for the customers
@@ -276,10 +296,14 @@ def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, dict, pl.D
     options = []
     for scenario in config.priority:
         subset = chunk.filter(fits(scenario, config))
+        # by expected value every customer a scenario fits is offered it
+        _tally(tally, scenario, subset.height, subset.height)
         if subset.height == 0 or calibration(ctx, scenario) is None:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
         enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        if tally is not None:
+            tally[scenario]["with_candidates"] += enough.height
         cands = cands.join(enough, on="cid", how="semi")
         top = select_top(cands.lazy(), products, config, family_cap(scenario, config)).collect()
         ev = expected_values(ctx, scenario, top)
@@ -297,20 +321,23 @@ def _claim_by_value(ctx: Context, chunk: pl.DataFrame) -> tuple[dict, dict, pl.D
     return claimed, ready, chunk.join(assign, on="cid", how="anti"), report
 
 
-def _score_chunk(ctx: Context, chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame, dict | None]:
+def _score_chunk(
+    ctx: Context, chunk: pl.DataFrame, tally: dict | None = None
+) -> tuple[list[pl.DataFrame], pl.DataFrame, dict | None]:
     """Scenario assignment, business rules, top-N and fallback fill for one chunk of in-scope
     customers. Every step is per customer (global tables come from ``ctx``), so the result for a
     customer does not depend on which chunk it is in (marketer share constraints, when set,
     apply within each chunk). Returns the encoded items per scenario, the customers no
-    scenario fits and, by expected value, the arbitration's report."""
+    scenario fits and, by expected value, the arbitration's report; ``tally`` as
+    :func:`_claim_by_priority` says."""
     config, products = ctx.config, ctx.products
     ctx = replace(ctx, history=_chunk_history(ctx.history, chunk))
     report = None
     ready: dict[str, tuple[pl.DataFrame, pl.DataFrame | None]] = {}
     if by_value(ctx):
-        claimed, ready, remaining, report = _claim_by_value(ctx, chunk)
+        claimed, ready, remaining, report = _claim_by_value(ctx, chunk, tally)
     else:
-        claimed, remaining = _claim_by_priority(ctx, chunk)
+        claimed, remaining = _claim_by_priority(ctx, chunk, tally)
     if remaining.height:  # no scenario fits: NURTURE's popular, seasonal, profile-matched picks
         claimed["NURTURE"].append(_scored(build(ctx, "NURTURE", remaining), fill=0).collect())
 
@@ -448,8 +475,9 @@ def score(
     size = max(1, chunk_size or in_scope.height or 1)
     items: list[pl.DataFrame] = []
     reports: list[dict] = []
+    tally: dict = {}
     for start in range(0, in_scope.height, size):
-        chunk_items, no_fit, report = _score_chunk(ctx, in_scope.slice(start, size))
+        chunk_items, no_fit, report = _score_chunk(ctx, in_scope.slice(start, size), tally)
         items.extend(chunk_items)
         if report is not None:
             reports.append(report)
@@ -457,7 +485,7 @@ def score(
             audits.append(_audit(no_fit.lazy(), "fallback", "no_scenario_fits", "info", []))
     top_n = config.rules.top_n
     items_df = (
-        pl.concat(items, how="vertical_relaxed")
+        why.annotate(pl.concat(items, how="vertical_relaxed"), ctx, fallback)
         if items
         else pl.DataFrame(schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA})
     )
@@ -516,6 +544,8 @@ def score(
         "arbitration": arbitration_record(
             ctx, config.arbitration.method, incr, calibrations, reports, items_df
         ),
+        # per scenario: customers its rule fits, offered it (unassigned), with candidates
+        "assignment": tally,
     }
     return ScoringResult(items=items_out, audits=audits_out, counts=counts)
 

@@ -276,7 +276,8 @@ def popular_pool(products: pl.DataFrame, size: int) -> pl.DataFrame:
 
 
 def neighbours(history: History, products: pl.DataFrame, as_of: date, config: ScoringConfig) -> pl.DataFrame:
-    """Item neighbours: ``pid`` → ``nb`` with similarity ``sim`` and ``source``.
+    """Item neighbours: ``pid`` → ``nb`` with similarity ``sim``, ``source`` and ``co_n``
+    (co-occurrence: the customers who bought both; attributes: null).
 
     Co-occurrence: time-decayed Jaccard over customers. Each customer's products (their most
     recent ``max_items_per_customer``) weigh w = 0.5 ** (days since bought / half_life);
@@ -305,14 +306,14 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
         .filter(pl.col("co_n") >= cs.min_cooccurrence)
         .join(weight.select("pid", n_a="n"), on="pid")
         .join(weight.select(pid_b="pid", n_b="n"), on="pid_b")
-        .select("pid", "pid_b", sim=pl.col("co") / (pl.col("n_a") + pl.col("n_b") - pl.col("co")))
+        .select("pid", "pid_b", "co_n", sim=pl.col("co") / (pl.col("n_a") + pl.col("n_b") - pl.col("co")))
     )
     active = products.lazy().filter("is_active").select(nb="pid")
     cooc = (
         pl.concat(
             [
-                pairs.select("pid", nb="pid_b", sim="sim"),
-                pairs.select(pid="pid_b", nb="pid", sim="sim"),
+                pairs.select("pid", nb="pid_b", sim="sim", co_n="co_n"),
+                pairs.select(pid="pid_b", nb="pid", sim="sim", co_n="co_n"),
             ]
         )
         .join(active, on="nb", how="semi")
@@ -340,6 +341,7 @@ def neighbours(history: History, products: pl.DataFrame, as_of: date, config: Sc
                 (pl.col("cepage") == pl.col("cepage_b")).cast(pl.Float64),
                 aroma,
             ),
+            co_n=pl.lit(None, pl.UInt32),
             source=pl.lit("attribute"),
         )
         .filter(pl.col("sim") > 0)

@@ -43,6 +43,7 @@ from reco.scoring.config import load_config
 from reco.scoring.control import assign_groups, group_counts
 from reco.scoring.engine import ScoringResult, score
 from reco.scoring.inputs import fingerprint, read_inputs
+from reco.scoring.why import nobody
 from reco.settings import project_root
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -398,9 +399,51 @@ def show_run(db: Database, run_id: str) -> dict:
             (run_id,),
         )
         run["audits"] = audit_summary(conn, run_id)
+        run["sample"] = sample_items(conn, run_id)
+    counts = run.get("counts_json") or {}
+    priority = (run.get("config_json") or {}).get("priority") or []
+    run["nobody"] = nobody(counts, priority) if run["status"] == "succeeded" else {}
     for key in ("scenarios", "suppression_reasons", "outcomes"):
         run[key] = [{k: float(v) if hasattr(v, "as_tuple") else v for k, v in r.items()} for r in run[key]]
     return _jsonable(run)
+
+
+#: a sample of a run's customers: per scenario, the first ``%(per_scenario)s`` by a hash of
+#: their code (the same customers at every look, none favoured by its score), with their items
+#: and the reasons in words
+SAMPLE_SQL = """
+    with picked as (
+        select customer_code, scenario,
+               row_number() over (partition by scenario order by md5(customer_code), customer_code) as n
+        from reco.reco_item
+        where run_id = %(run_id)s and rank = 1
+    )
+    select i.customer_code, i.scenario, i.rank, i.product_key, i.score,
+           i.reasons_json ->> 'scenario_why' as scenario_why, i.reasons_json ->> 'why' as why
+    from reco.reco_item i
+    join picked p on p.customer_code = i.customer_code and p.n <= %(per_scenario)s
+    where i.run_id = %(run_id)s
+    order by i.scenario, p.n, i.rank
+"""
+
+
+def sample_items(
+    conn: psycopg.Connection, run_id: str, per_scenario: int = 2, schema: str = "marts"
+) -> list[dict]:
+    """:data:`SAMPLE_SQL`'s rows, each with the product's ``product_label`` from
+    ``<schema>.product`` (null when the warehouse has no such table or product)."""
+    rows = _rows(conn, SAMPLE_SQL, {"run_id": run_id, "per_scenario": per_scenario})
+    labels: dict = {}
+    if rows and conn.execute("select to_regclass(%s)", (f"{schema}.product",)).fetchone()[0]:
+        keys = sorted({r["product_key"] for r in rows})
+        labels = dict(
+            conn.execute(
+                f"select product_key::text, product_label::text from {schema}.product"
+                " where product_key = any(%s)",
+                (keys,),
+            ).fetchall()
+        )
+    return [r | {"product_label": labels.get(r["product_key"])} for r in rows]
 
 
 def audit_summary(conn: psycopg.Connection, run_id: str) -> list[dict]:

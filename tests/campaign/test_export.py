@@ -154,6 +154,19 @@ def test_reasons_are_a_line_of_plain_words(scored, tmp_path):
     rows = _exported(tmp_path / "r1.csv")
     reasons = [r[f"product_{k}_reason"] for r in rows for k in (1, 2, 3) if r[f"product_{k}_key"]]
     assert all(reasons) and all("{" not in r for r in reasons)
+    # each is the item's reasons_json.why (reco/scoring/why.py), the words the run recorded
+    stored = dict(
+        sql(
+            scored,
+            "select customer_code || rank, reasons_json ->> 'why' from reco.reco_item where run_id = 'r1'",
+        )
+    )
+    assert all(
+        r[f"product_{k}_reason"] == stored[r["customer_code"] + str(k)]
+        for r in rows
+        for k in (1, 2, 3)
+        if r[f"product_{k}_key"]
+    )
     rebuy = [r["product_1_reason"] for r in rows if r["scenario"] == "REBUY"]
-    assert rebuy and all(r.endswith("% chance to buy it again") for r in rebuy)
+    assert rebuy and all(r.startswith(("you buy it every ", "you bought it once, ")) for r in rebuy)
     assert any(r.startswith("often bought with ") for r in reasons)

@@ -38,6 +38,11 @@ def test_score_prints_a_generated_run_id_and_tables(marts, capsys):
     # the rhythm and the self-validation choices the run made, with their window
     assert "horizon and rhythm" in shown and "lapsed_days" in shown
     assert "self-validation" in shown and "REPEAT" in shown
+    # a sample of customers in words, and why each scenario that got nobody got nobody
+    assert "a sample of customers, in words" in shown
+    assert main(["runs", "show", run_id, "--json"]) == 0
+    nobody = json.loads(capsys.readouterr().out)["nobody"]
+    assert all(f"{s}: nobody — {why}" in shown for s, why in nobody.items())
 
 
 def test_user_errors_are_one_line(marts, capsys):
