@@ -48,7 +48,9 @@ def test_score_prints_a_generated_run_id_and_tables(marts, capsys):
 def test_user_errors_are_one_line(marts, capsys):
     assert main(["score", "--run-id", "bad id"]) == 1
     assert "invalid run id 'bad id'" in capsys.readouterr().err
-    assert main(["score", "--as-of", "2026-13-01"]) == 1
-    assert "--as-of '2026-13-01': expected a date as YYYY-MM-DD" in capsys.readouterr().err
+    # a date that is not one is refused by the command line itself (a usage error, exit 2)
+    assert main(["score", "--as-of", "2026-13-01"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--as-of'" in err and "2026-13-01" in err
     assert main(["runs", "show", "missing"]) == 1
     assert "no run 'missing'" in capsys.readouterr().err

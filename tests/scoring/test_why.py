@@ -12,12 +12,12 @@ from datetime import date
 
 import polars as pl
 import pytest
-from reco.scoring.synthetic import Shape, as_inputs, generate_marts, write_marts
 
 from reco.scoring import run_scoring, score, show_run
 from reco.scoring.config import config_from_dict
 from reco.scoring.why import nobody
 from tests.scoring.test_scenario_rules import CATALOGUE, inputs
+from tests.support.synthetic_marts import Shape, as_inputs, generate_marts, write_marts
 
 #: names of the rule tests' products (their codes are R1.., W1): RED is "Bordeaux" here
 NAMES = {
