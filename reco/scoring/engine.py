@@ -442,7 +442,10 @@ def score(
     run_config = without_floor(config) if calibrations else config
     fallback = (checked.get("assignment") or {}).get("choice")
     priority = replace(config.arbitration, method="priority")
-    if fallback == "repeat":
+    if fallback == "priority":
+        # expected value lost to the simple list on the window, the priority list did not
+        run_config = replace(config, arbitration=priority)
+    elif fallback == "repeat":
         # the assignment did not show it does as well as REPEAT for everyone: REPEAT it is
         run_config = replace(run_config, priority=("REBUY",), arbitration=priority)
         modes = modes | {"REBUY": "baseline"}
@@ -542,7 +545,7 @@ def score(
         "rhythm": run_rhythm.as_dict(),
         "validation": checked,
         "arbitration": arbitration_record(
-            ctx, config.arbitration.method, incr, calibrations, reports, items_df
+            ctx, config.arbitration.method, incr, calibrations, reports, items_df, fallback
         ),
         # per scenario: customers its rule fits, offered it (unassigned), with candidates
         "assignment": tally,
@@ -557,6 +560,7 @@ def arbitration_record(
     calibrations: dict,
     reports: list[dict],
     items: pl.DataFrame,
+    guard_choice: str | None = None,
 ) -> dict:
     """What ``reco_run.counts_json.arbitration`` records: the method used, the incrementality
     per scenario and segment with its source, each scenario's calibration, the expected value
@@ -575,11 +579,15 @@ def arbitration_record(
         "expected_value": {s: round(float(v), 4) for s, v in sorted(ev.iter_rows())},
     }
     if configured != method:
-        out["why"] = (
-            "the assignment guard fell back to a simple list for everyone"
-            if calibrations
-            else "nothing to calibrate P on (no validation window, or validation off)"
-        )
+        if guard_choice == "priority":
+            out["why"] = (
+                "by expected value the assignment scored below the simple list on the validation"
+                " window, by the priority list it did not"
+            )
+        elif calibrations:
+            out["why"] = "the assignment guard fell back to a simple list for everyone"
+        else:
+            out["why"] = "nothing to calibrate P on (no validation window, or validation off)"
     if reports and arbitration.constrained(ctx.config):
         total = {
             k: sum(r[k] for r in reports) for k in ("customers", "moved", "ev_unconstrained", "ev", "loss")

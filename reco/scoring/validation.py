@@ -201,7 +201,10 @@ def validate(
         cals = calibrations(replace(ctx, config=config, modes=modes), in_scope, truth, scenarios)
     judged_config = without_floor(run_config) if cals else run_config
     ctx = replace(ctx, config=judged_config, modes=modes, calibrations=cals, incrementality=incrementality)
-    assignment = guard(ctx, in_scope, truth)
+    # by expected value, the priority list is judged too if expected value loses (with the
+    # REBUY floor the priority list uses)
+    priority = replace(run_config, arbitration=replace(run_config.arbitration, method="priority"))
+    assignment = guard(ctx, in_scope, truth, priority=replace(ctx, config=priority) if cals else None)
     record = {
         "window": {
             "start": start.isoformat(),
@@ -259,24 +262,34 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
 FALLBACKS = (("repeat", "REPEAT for everyone", "REBUY"), ("pop", "POP for everyone", "NURTURE"))
 
 
-def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
+def _assigned_hits(ctx: Context, judged: pl.DataFrame, truth: pl.DataFrame, population: pl.DataFrame):
+    """Each judged customer's hit with the assignment of ``ctx``, and its items."""
+    from reco.scoring.engine import _score_chunk
+
+    items, _, _ = _score_chunk(ctx, judged)
+    assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
+    hits = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
+    return hits, items
+
+
+def guard(
+    ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, priority: Context | None = None
+) -> dict:
     """The whole assignment (each customer's scenario, in the chosen modes) against the better
     of REPEAT and POP for everyone, hit@top_n on the validation window. The assignment is kept
     only when at least ``min_customers`` are judged and it scored at least as well as that
-    baseline there; otherwise (too few customers to tell, or worse) the run gives everyone that
-    baseline (``choice`` "repeat" or "pop"; REPEAT when too few are judged to tell the two
-    apart): the simple baseline unless the platform shows it does no worse on the retailer's
-    own recent past."""
-    from reco.scoring.engine import _score_chunk
-
+    baseline there. By expected value, an assignment that scored below it is followed by the
+    priority list (``priority``: the context that assigns by it), kept on the same terms
+    (``choice`` "priority"). Otherwise (too few customers to tell, or worse) the run gives
+    everyone that baseline (``choice`` "repeat" or "pop"; REPEAT when too few are judged to
+    tell the two apart): the simple baseline unless the platform shows it does no worse on the
+    retailer's own recent past."""
     v = ctx.config.validation
     population = in_scope.select("cid").join(truth.select("cid").unique(), on="cid", how="semi")
     if population.height == 0:
         return {"n": 0, "choice": "repeat", "why": "no customer to judge on"}
     judged = in_scope.join(population, on="cid", how="semi")
-    items, _, _ = _score_chunk(ctx, judged)
-    assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None
-    platform = _hits(assigned, truth, population) if assigned is not None else np.zeros(population.height)
+    platform, items = _assigned_hits(ctx, judged, truth, population)
     baselines = {
         choice: (name, _hits(_lists(ctx, scenario, judged, "baseline"), truth, population))
         for choice, name, scenario in FALLBACKS
@@ -307,6 +320,16 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame) -> dict:
     if n < v.min_customers:
         return out | {"choice": fallback, "why": f"too few customers to tell ({n} < {v.min_customers})"}
     if d is None or d < 0:
+        if priority is not None:
+            hits, _ = _assigned_hits(priority, judged, truth, population)
+            second = {k: val for k, val in compare(hits, best, ctx.config).items() if k not in ("choice", "why")}
+            out["priority"] = second
+            if second.get("difference") is not None and second["difference"] >= 0:
+                return out | {
+                    "choice": "priority",
+                    "why": f"by expected value the assignment scored below {name} on the validation"
+                    " window; by the priority list it did not",
+                }
         return out | {
             "choice": fallback,
             "why": f"the assignment scored below {name} on the validation window",

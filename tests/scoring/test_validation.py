@@ -161,3 +161,19 @@ def test_where_pop_beats_repeat_on_the_window_the_fallback_is_pop(inputs):
     assert guard["baselines"]["POP for everyone"] > guard["baselines"]["REPEAT for everyone"], guard
     assert guard["choice"] == "pop" and guard["baseline_name"] == "POP for everyone", guard
     assert {k for k, n in result.counts["by_scenario"].items() if n} == {"NURTURE"}
+
+
+def test_where_expected_value_loses_on_the_window_the_priority_list_is_judged_next(inputs):
+    # priors that send every customer with a usual tier to UPSELL: by expected value the
+    # assignment loses to the simple lists on the window; the priority list (REBUY first) does
+    # not, so the run uses it rather than giving everyone REPEAT or POP
+    priors = {"prior_upsell": 1.0, "prior_rebuy": 0.01, "prior_cross_sell": 0.01}
+    priors |= {"prior_winback": 0.01, "prior_nurture": 0.01}
+    result = score(inputs, config_from_dict({"arbitration": priors}), apply_contact_rules=False)
+    guard = result.counts["validation"]["assignment"]
+    assert guard["difference"] < 0 and guard["n"] >= 200, guard
+    assert guard["choice"] == "priority" and guard["priority"]["difference"] >= 0, guard
+    assert result.counts["arbitration"]["method"] == "priority"
+    assert "priority list" in result.counts["arbitration"]["why"]
+    by = result.counts["by_scenario"]
+    assert by["REBUY"] > by["UPSELL"] and sum(1 for n in by.values() if n) >= 3, by
