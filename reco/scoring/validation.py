@@ -272,9 +272,7 @@ def _assigned_hits(ctx: Context, judged: pl.DataFrame, truth: pl.DataFrame, popu
     return hits, items
 
 
-def guard(
-    ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, priority: Context | None = None
-) -> dict:
+def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, priority: Context | None = None) -> dict:
     """The whole assignment (each customer's scenario, in the chosen modes) against the better
     of REPEAT and POP for everyone, hit@top_n on the validation window. The assignment is kept
     only when at least ``min_customers`` are judged and it scored at least as well as that
@@ -322,7 +320,9 @@ def guard(
     if d is None or d < 0:
         if priority is not None:
             hits, _ = _assigned_hits(priority, judged, truth, population)
-            second = {k: val for k, val in compare(hits, best, ctx.config).items() if k not in ("choice", "why")}
+            second = {
+                k: val for k, val in compare(hits, best, ctx.config).items() if k not in ("choice", "why")
+            }
             out["priority"] = second
             if second.get("difference") is not None and second["difference"] >= 0:
                 return out | {

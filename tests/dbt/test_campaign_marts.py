@@ -21,8 +21,8 @@ from reco.db.target import Database
 from reco.dbt.runner import run_dbt
 from reco.vocab import SCENARIOS
 
-CAMPAIGN_MARTS = ("campaign_customer", "campaign_performance")
-SELECT = ["--select", "+campaign_customer", "+campaign_performance"]
+CAMPAIGN_MARTS = ("campaign_customer", "campaign_performance", "campaign_purchase")
+SELECT = ["--select", "+campaign_customer", "+campaign_performance", "+campaign_purchase"]
 
 RUN_ROWS = """
 insert into reco.reco_run (run_id, status, as_of, config_json) values ('R1', 'succeeded', '2026-11-01', '{}');
@@ -46,6 +46,11 @@ insert into reco.run_outcome (run_id, customer_code, campaign_id, grp, scenario,
         0, 0, false, false, null),
     ('R1', 'C', 'NOV', 'control', 'REBUY', 'hibernating', false, '2026-11-02', 30, false,
         1, 20, false, true, 10);
+insert into reco.outcome_event (run_id, campaign_id, customer_code, is_control, order_date, doc_ref,
+    product_key, was_recommended, amount_ht) values
+    ('R1', 'NOV', 'A', false, '2026-11-05', 'F1', 'P1', true, 60.5),
+    ('R1', 'NOV', 'A', false, '2026-11-20', 'F2', 'P9', false, 20),
+    ('R1', 'NOV', 'C', true, '2026-11-12', 'F3', 'P1', false, 20);
 """
 
 
@@ -177,7 +182,7 @@ def test_the_exposures_describe_commands_that_exist(manifest):
 def test_the_scorer_never_reads_the_campaign_marts(manifest):
     depends = _depends(manifest, "reco_score")
     campaign = {n for n in manifest["nodes"] if n.split(".")[-1] in CAMPAIGN_MARTS}
-    assert len(campaign) == 2 and not depends & campaign
+    assert len(campaign) == len(CAMPAIGN_MARTS) and not depends & campaign
     # and its SQL does not name them (nor the staging views over reco's own tables)
     package = Path(reco.scoring.__file__).parent
     for path in sorted(package.rglob("*.py")):
@@ -198,3 +203,21 @@ def _depends(manifest: dict, exposure: str) -> set[str]:
         seen.add(uid)
         todo += manifest["nodes"].get(uid, {}).get("depends_on", {}).get("nodes", [])
     return seen
+
+
+def test_campaign_purchase_shows_each_line_of_the_outcome_windows(built):
+    rows = query(built, "select * from marts.campaign_purchase order by order_date")
+    assert [(r["customer_code"], r["grp"], r["scenario"], r["product_key"]) for r in rows] == [
+        ("A", "treatment", "REBUY", "P1"),
+        ("C", "control", "REBUY", "P1"),
+        ("A", "treatment", "REBUY", "P9"),
+    ]
+    assert [r["was_recommended"] for r in rows] == [True, False, False]
+    # the lines add up to what campaign_customer shows per customer
+    a = [r for r in rows if r["customer_code"] == "A"]
+    (revenue,) = [
+        r["revenue"]
+        for r in query(built, "select * from marts.campaign_customer")
+        if r["customer_code"] == "A"
+    ]
+    assert sum(float(r["amount_ht"]) for r in a) == float(revenue) == 80.5
