@@ -24,11 +24,7 @@ DB_MAY_IMPORT = {"reco", "reco.errors", "reco.settings", "reco.vocab"}
 
 #: Module circles known to exist, each to be removed from here when it is resolved (the test
 #: fails on a listed circle that is gone, so that this list never outlives its reason).
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    # validation.py imports the engine's ranking helpers inside functions, and the engine
-    # calls validation.validate: the ranking helpers want a module of their own.
-    frozenset({"reco.scoring.engine", "reco.scoring.validation"}),
-}
+KNOWN_CIRCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, Path]:

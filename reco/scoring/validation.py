@@ -34,7 +34,16 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from reco.scoring import rebuy_model, rhythm
+from reco.scoring import arbitration, rebuy_model, rhythm
+from reco.scoring.assign import (
+    _score_chunk,
+    _scored,
+    family_cap,
+    select_top,
+    with_rhythm,
+    with_segment,
+    without_floor,
+)
 from reco.scoring.config import ScoringConfig
 from reco.scoring.features import build_history, popular_pool, prepare_products
 from reco.scoring.scenarios import BASELINES, Context, build, fits, repeat_rate
@@ -56,7 +65,6 @@ def _sample(codes: pl.DataFrame, limit: int) -> pl.DataFrame:
 
 def _lists(ctx: Context, scenario: str, subset: pl.DataFrame, mode: str) -> pl.DataFrame:
     """The top-n list of ``scenario`` in ``mode`` for ``subset``: ``cid, pid``."""
-    from reco.scoring.engine import _scored, family_cap, select_top
 
     cands = _scored(build(ctx, scenario, subset, mode), fill=0)
     cap = family_cap(scenario, ctx.config)
@@ -145,7 +153,6 @@ def validate(
     # every sampled customer is in scope: P is calibrated on all of them, buyers in the window
     # or not; the comparisons and the guard judge those who bought in it (``population``)
     history = build_history(train, past, sample.lazy(), start, config)
-    from reco.scoring.engine import with_rhythm, with_segment, without_floor
 
     if segments is not None:
         with_segment(history, segments)
@@ -228,9 +235,6 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
     (arbitration.calibrate: quantile bins, shrunk, monotone). The modes are the ones chosen
     above, and the baselines of REBUY and NURTURE too: the assignment guard's fallbacks use
     them."""
-    from reco.scoring import arbitration
-    from reco.scoring.engine import _scored, family_cap, select_top
-
     a = ctx.config.arbitration
     wanted = [(s, ctx.modes.get(s, "learnt")) for s in scenarios]
     wanted += [(s, "baseline") for s in ("REBUY", "NURTURE") if (s, "baseline") not in wanted]
@@ -264,7 +268,6 @@ FALLBACKS = (("repeat", "REPEAT for everyone", "REBUY"), ("pop", "POP for everyo
 
 def _assigned_hits(ctx: Context, judged: pl.DataFrame, truth: pl.DataFrame, population: pl.DataFrame):
     """Each judged customer's hit with the assignment of ``ctx``, and its items."""
-    from reco.scoring.engine import _score_chunk
 
     items, _, _ = _score_chunk(ctx, judged)
     assigned = pl.concat(items, how="vertical_relaxed").select("cid", "pid") if items else None

@@ -11,8 +11,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reco.scoring.assign import family_cap
 from reco.scoring.config import ScoringConfig, config_from_dict
-from reco.scoring.engine import family_cap, score
+from reco.scoring.engine import score
 from reco.scoring.features import build_history, prepare_products
 from reco.vocab import SCENARIOS
 from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
