@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from reco.backtest import tifuknn
-from reco.backtest.protocol import Split
+from reco.backtest.protocol import Split, index
 
 K = 3
 RECS_SCHEMA = {"customer_code": pl.String, "rank": pl.Int32, "product_key": pl.String}
@@ -113,10 +113,6 @@ def repeat_order(train: pl.LazyFrame, pop_rank: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
-    return frame.select(column).unique().sort(column).with_row_index("idx").collect()
-
-
 def sar(
     split: Split,
     customers: pl.LazyFrame,
@@ -131,8 +127,8 @@ def sar(
     comparison: the anchors show it fails). Affinity sums ``2^(-age/half_life)`` over the
     customer's events. Dense float32 NumPy matrices: catalogues of a few thousand products.
     """
-    items = _index(split.catalogue, "product_key")
-    users = _index(split.train, "customer_code")
+    items = index(split.catalogue, "product_key")
+    users = index(split.train, "customer_code")
     targets = customers.collect().select("customer_code").unique().sort("customer_code")
     n_items = items.height
 
@@ -201,7 +197,7 @@ def tifu_knn(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
 
 def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 0) -> pl.DataFrame:
     """``k`` distinct catalogue products per customer, uniformly at random (seeded)."""
-    items = _index(split.catalogue, "product_key")
+    items = index(split.catalogue, "product_key")
     targets = customers.collect().select("customer_code").unique().sort("customer_code")
     n, m = targets.height, items.height
     k = min(k, m)

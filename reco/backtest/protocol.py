@@ -134,3 +134,9 @@ def split(events: pl.LazyFrame, cutoff: date, horizon_days: int) -> Split:
     )
     catalogue = train.select("product_key").unique()
     return Split(cutoff, horizon_days, train, test, eligible, catalogue)
+
+
+def index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
+    """The distinct values of ``column`` in ``frame``, sorted, numbered from 0 (``idx``): the
+    rows and columns of the baselines' matrices."""
+    return frame.select(column).unique().sort(column).with_row_index("idx").collect()

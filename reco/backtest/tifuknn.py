@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from reco.backtest.protocol import Split, split
+from reco.backtest.protocol import Split, index, split
 
 K = 3
 
@@ -73,10 +73,6 @@ class Tuned:
     #: validation hit@3 of the chosen setting (None when the published one was kept)
     validation_hit: float | None
     validation_customers: int
-
-
-def _index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
-    return frame.select(column).unique().sort(column).with_row_index("idx").collect()
 
 
 def pif_vectors(
@@ -208,8 +204,8 @@ def tune(s: Split, grid: dict = GRID) -> Tuned:
     before the cutoff), ties to the earlier setting of the grid."""
     start = s.cutoff - timedelta(days=s.horizon_days)
     v = split(s.train, start, s.horizon_days)
-    users = _index(v.train, "customer_code")
-    items = _index(v.catalogue, "product_key")
+    users = index(v.train, "customer_code")
+    items = index(v.catalogue, "product_key")
     eligible = v.eligible.collect().join(users, on="customer_code")
     if eligible.height < MIN_VALIDATION:
         return Tuned(PUBLISHED, None, eligible.height)
@@ -242,8 +238,8 @@ def tune(s: Split, grid: dict = GRID) -> Tuned:
 def recommend(s: Split, customers: pl.LazyFrame, params: Params) -> pl.LazyFrame:
     """TIFU-KNN's ranked products for ``customers`` who have a training history:
     ``customer_code, product_key, order`` (smaller first)."""
-    users = _index(s.train, "customer_code")
-    items = _index(s.catalogue, "product_key")
+    users = index(s.train, "customer_code")
+    items = index(s.catalogue, "product_key")
     targets = customers.collect().select("customer_code").unique().join(users, on="customer_code").sort("idx")
     if targets.is_empty():
         return pl.LazyFrame(

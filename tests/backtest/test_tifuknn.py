@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from reco.backtest import tifuknn
-from reco.backtest.protocol import split
+from reco.backtest.protocol import index, split
 
 
 def _reference_vector(baskets: list[list[int]], n_items: int, p: tifuknn.Params) -> np.ndarray:
@@ -62,7 +62,7 @@ def _history(seed: int, customers: int, items: int) -> tuple[pl.DataFrame, dict]
 )
 def test_pif_vectors_equal_the_reference_code(params):
     events, baskets = _history(seed=params.n_groups, customers=40, items=12)
-    users = tifuknn._index(events.lazy(), "customer_code")
+    users = index(events.lazy(), "customer_code")
     items = pl.DataFrame({"product_key": [f"P{i:02d}" for i in range(12)]}).with_row_index("idx")
     got = tifuknn.pif_vectors(events.lazy(), users, items, params).toarray()
     for idx, code in users.iter_rows():
@@ -73,8 +73,8 @@ def test_pif_vectors_equal_the_reference_code(params):
 
 def test_neighbours_are_the_nearest_vectors_with_the_customer_first():
     events, _ = _history(seed=1, customers=30, items=10)
-    users = tifuknn._index(events.lazy(), "customer_code")
-    items = tifuknn._index(events.lazy(), "product_key")
+    users = index(events.lazy(), "customer_code")
+    items = index(events.lazy(), "product_key")
     vectors = tifuknn.pif_vectors(events.lazy(), users, items, tifuknn.PUBLISHED)
     dense = vectors.toarray()
     rows = np.arange(users.height)
