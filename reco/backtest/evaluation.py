@@ -16,7 +16,7 @@ from datetime import date
 
 import polars as pl
 
-from reco.backtest import baselines, metrics
+from reco.backtest import baselines, metrics, tradeoff
 from reco.backtest.protocol import Split, split
 from reco.backtest.reliability import reliability
 from reco.scoring import score
@@ -58,6 +58,8 @@ class CutoffResult:
     n_platform_outside_catalogue: int = 0
     #: per scenario list, predicted P against observed rate by decile (reco.backtest.reliability)
     reliability: pl.DataFrame | None = None
+    #: the trade-off curve between hit@3 and new-item hit@3 (reco.backtest.tradeoff.curve)
+    tradeoff: pl.DataFrame | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -72,6 +74,7 @@ class CutoffResult:
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "results": self.table.to_dicts(),
             **({"reliability": self.reliability.to_dicts()} if self.reliability is not None else {}),
+            **({"tradeoff": self.tradeoff.to_dicts()} if self.tradeoff is not None else {}),
         }
 
 
@@ -122,6 +125,8 @@ def evaluate_cutoff(
     n_resamples: int = 1000,
     seed: int = 0,
     scenario_lists: dict[str, pl.DataFrame] | None = None,
+    tradeoff_points: dict | None = None,
+    default_prior_rebuy: float | None = None,
 ) -> CutoffResult:
     """Evaluate ``platform`` recommendations (customer_code, scenario, rank, product_key) and
     every baseline on the eligible customers of ``events`` split at ``cutoff``.
@@ -133,7 +138,10 @@ def evaluate_cutoff(
 
     ``scenario_lists`` (scenario -> customer_code, rank, product_key): each scenario's own
     list for every customer it applies to, evaluated on the eligible customers it covers,
-    with the baselines on the same customers, in the scopes ``list:<SCENARIO>``."""
+    with the baselines on the same customers, in the scopes ``list:<SCENARIO>``.
+
+    ``tradeoff_points`` (reco.backtest.tradeoff.score_points, scored with
+    ``default_prior_rebuy`` among them): the trade-off curve, on the same population."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     s: Split = split(events, cutoff, horizon_days)
@@ -189,6 +197,19 @@ def evaluate_cutoff(
             seed=seed,
         )
         table = pl.concat([table, listed.with_columns(scope=pl.lit(LIST_SCOPE + scenario))])
+    curve = None
+    if tradeoff_points:
+        curve = tradeoff.curve(
+            tradeoff_points,
+            table,
+            population,
+            s.test,
+            s.history,
+            catalogue_size,
+            default_prior_rebuy,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
     timings["metrics"] = time.perf_counter() - t0
     return CutoffResult(
         cutoff=cutoff,
@@ -203,6 +224,7 @@ def evaluate_cutoff(
         platform_recs=platform,
         n_platform_outside_catalogue=outside,
         reliability=reliability(scenario_lists, s.test) if scenario_lists else None,
+        tradeoff=curve,
     )
 
 
@@ -210,10 +232,19 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
     """Each scenario's own list (customer_code, rank, product_key) for every customer with
     history it applies to, as if it were the only scenario (REBUY with no probability floor):
     the comparisons of ANCHORS.md, scenario by scenario. NURTURE's list covers the customers
-    it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback."""
+    it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback.
+    The assignment guard's fallback is off in these runs: the list is the scenario's own (in
+    the mode self-validation chose), not REPEAT for everyone."""
     lists = {}
     for scenario in scenarios or SCENARIOS:
-        forced = replace(config, priority=(scenario,), rebuy=replace(config.rebuy, min_hit_probability=0.0))
+        # the guard's fallback off: a single-scenario run that loses to REPEAT on the window
+        # would otherwise be REPEAT for everyone, and the scenario's list empty
+        forced = replace(
+            config,
+            priority=(scenario,),
+            rebuy=replace(config.rebuy, min_hit_probability=0.0),
+            validation=replace(config.validation, guard=False),
+        )
         result = score(inputs, forced, apply_contact_rules=False)
         caught = result.audits.filter(kind="fallback", reason_code="no_scenario_fits")
         lists[scenario] = (

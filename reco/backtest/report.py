@@ -240,3 +240,100 @@ def chart(report: BacktestReport, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def tradeoff_table(result: CutoffResult) -> Table | None:
+    """The trade-off curve of one cutoff (reco.backtest.tradeoff); None without it."""
+    if result.tradeoff is None:
+        return None
+    table = Table(
+        "point",
+        "hit@3",
+        "new_item_hit@3",
+        "customers per scenario",
+        "guard would give",
+        title=f"cutoff {result.cutoff}: re-orders against discovery (REBUY's incrementality prior)",
+        title_justify="left",
+    )
+    for r in result.tradeoff.iter_rows(named=True):
+        name = r["method"] + (" (default)" if r["default"] else "")
+        table.add_row(
+            name,
+            _cell({"value": r["hit"], "ci_low": r["hit_low"], "ci_high": r["hit_high"]}, True),
+            _cell(
+                {
+                    "value": r["new_item_hit"],
+                    "ci_low": r["new_item_hit_low"],
+                    "ci_high": r["new_item_hit_high"],
+                },
+                True,
+            ),
+            r["scenarios"] or "",
+            r["guard"] or "",
+        )
+    return table
+
+
+def tradeoff_chart(report: BacktestReport, path: Path) -> Path | None:
+    """Overall hit@3 (x) against new-item hit@3 (y), 95% intervals, one panel per cutoff: the
+    platform's curve over REBUY's incrementality prior, the baselines as points. None when the
+    backtest has no curve."""
+    curves = [c for c in report.cutoffs if c.tradeoff is not None]
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 4.8), squeeze=False)
+    for ax, cut in zip(axes[0], curves, strict=True):
+        t = cut.tradeoff.fill_null(float("nan"))
+        line = t.filter(pl.col("prior_rebuy").is_not_nan()).sort("prior_rebuy")
+        ax.errorbar(
+            line["hit"],
+            line["new_item_hit"],
+            xerr=[line["hit"] - line["hit_low"], line["hit_high"] - line["hit"]],
+            yerr=[
+                line["new_item_hit"] - line["new_item_hit_low"],
+                line["new_item_hit_high"] - line["new_item_hit"],
+            ],
+            fmt="-o",
+            capsize=2,
+            label="PLATFORM, guard off",
+        )
+        for r in line.iter_rows(named=True):
+            label = f"{r['prior_rebuy']:g}" + (" (default)" if r["default"] else "")
+            ax.annotate(
+                label, (r["hit"], r["new_item_hit"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            )
+        for r in t.filter(pl.col("prior_rebuy").is_nan(), pl.col("method") != "RANDOM").iter_rows(named=True):
+            ax.errorbar(
+                [r["hit"]],
+                [r["new_item_hit"]],
+                xerr=[[r["hit"] - r["hit_low"]], [r["hit_high"] - r["hit"]]],
+                yerr=[
+                    [r["new_item_hit"] - r["new_item_hit_low"]],
+                    [r["new_item_hit_high"] - r["new_item_hit"]],
+                ],
+                fmt="s" if r["method"] == PLATFORM else "^",
+                capsize=2,
+                label=r["method"] + (" (as run, guard on)" if r["method"] == PLATFORM else ""),
+            )
+        ax.set_xlabel("hit@3 (overall)")
+        ax.set_ylabel("new-item hit@3")
+        ax.set_title(f"cutoff {cut.cutoff}", fontsize=10)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, max(0.4, float(t["new_item_hit_high"].fill_nan(0).max() or 0) + 0.05))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(
+        f"reco backtest {report.backtest_id}: re-orders against discovery "
+        "(labels: REBUY's incrementality prior; discovery scenarios 0.30)"
+    )
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -105,6 +105,19 @@ def platform_lists(
     return score_lists(inputs, scoring_config(config, horizon_days))
 
 
+def platform_tradeoff(
+    db: Database, schema_prefix: str, cutoff: date, config: Path | None, horizon_days: int
+) -> tuple[dict, float]:
+    """The trade-off curve's points on the rebuilt marts as of ``cutoff``
+    (reco.backtest.tradeoff.score_points), and the configuration's own ``prior_rebuy``."""
+    from reco.backtest.tradeoff import score_points
+    from reco.scoring import read_inputs
+
+    inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=cutoff, contacts_until=cutoff)
+    scoring = scoring_config(config, horizon_days)
+    return score_points(inputs, scoring), scoring.arbitration.prior_rebuy
+
+
 def _reason(exc: BaseException) -> str:
     """Why a backtest stopped, as recorded: "interrupted by SIGTERM", or the error."""
     if isinstance(exc, Interrupted):
@@ -125,13 +138,16 @@ def run_backtest(
     keep_schemas: bool = False,
     truth: str = "auto",
     scenario_lists: bool = False,
+    tradeoff: bool = False,
     scorer: Scorer = platform_scorer,
     n_resamples: int = 1000,
     progress: Callable[[str], None] = lambda _msg: None,
     on_node: Callable[[NodeDone], None] | None = None,
 ) -> BacktestReport:
     """Walk forward over ``cutoffs`` (ascending); one report, saved in the database.
-    ``progress`` is told each stage as it starts, ``on_node`` each dbt node of the rebuilds."""
+    ``progress`` is told each stage as it starts, ``on_node`` each dbt node of the rebuilds.
+    ``tradeoff``: also score and evaluate the trade-off curve (reco.backtest.tradeoff; seven
+    more scorings per cutoff)."""
     if not cutoffs:
         raise RecoError("backtest: give at least one cutoff date (--cutoff or --cutoffs)")
     if horizon_days <= 0:
@@ -187,6 +203,12 @@ def run_backtest(
                     lists = platform_lists(db, prefix, cutoff, config, horizon_days)
                 t_lists = time.perf_counter() - t0
                 t0 = time.perf_counter()
+                points, default_prior = None, None
+                if tradeoff:
+                    progress(f"cutoff {cutoff}: scoring the trade-off curve")
+                    points, default_prior = platform_tradeoff(db, prefix, cutoff, config, horizon_days)
+                t_tradeoff = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 train = read_purchase_events(db, prefix, until=cutoff)
                 window = read_purchase_events(
                     db, truth_prefix, since=cutoff, until=cutoff + timedelta(days=horizon_days)
@@ -201,11 +223,14 @@ def run_backtest(
                     restrict_to_scored=with_contact_rules,
                     n_resamples=n_resamples,
                     scenario_lists=lists,
+                    tradeoff_points=points,
+                    default_prior_rebuy=default_prior,
                 )
                 result.seconds = {
                     "rebuild": t_rebuild,
                     "score": t_score,
                     **({"score_lists": t_lists} if scenario_lists else {}),
+                    **({"score_tradeoff": t_tradeoff} if tradeoff else {}),
                     "read": t_read,
                     **result.seconds,
                 }

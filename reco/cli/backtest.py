@@ -70,6 +70,14 @@ def backtest(
             "compare it with the baseline of its task (five more scorings per cutoff)."
         ),
     ] = False,
+    tradeoff: Annotated[
+        bool,
+        typer.Option(
+            help="Also draw the trade-off curve between overall and new-item hit@3: the "
+            "platform at several values of REBUY's incrementality prior, the baselines as "
+            "points (seven more scorings per cutoff; PNG beside the chart)."
+        ),
+    ] = False,
     chart: Annotated[
         Path | None,
         typer.Option(dir_okay=False, help="PNG chart to write (default: backtest-<id>.png)."),
@@ -97,10 +105,12 @@ def backtest(
             keep_schemas=keep_schemas,
             truth=truth,
             scenario_lists=scenario_lists,
+            tradeoff=tradeoff,
             progress=shown.say,
             on_node=shown.node,
         )
     png = rep.chart(result, chart or Path(f"backtest-{result.backtest_id}.png"))
+    curve_png = rep.tradeoff_chart(result, png.with_name(f"{png.stem}-tradeoff.png"))
     if as_json:
         typer.echo(rep.to_json(result))
         return
@@ -109,7 +119,10 @@ def backtest(
         console.print(rep.verdict_table(cut))
         if (reliability := rep.reliability_table(cut)) is not None:
             console.print(reliability)
+        if (curve := rep.tradeoff_table(cut)) is not None:
+            console.print(curve)
     console.print(
-        f"backtest {result.backtest_id} saved to reco.backtest_result ({result.seconds:.1f} s); chart {png}",
+        f"backtest {result.backtest_id} saved to reco.backtest_result ({result.seconds:.1f} s); chart {png}"
+        + (f", trade-off curve {curve_png}" if curve_png else ""),
         highlight=False,
     )

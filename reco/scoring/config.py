@@ -79,6 +79,10 @@ class Validation:
     min_customers: int = 200
     #: One-sided confidence that the learnt list is better before it is used.
     confidence: float = 0.9
+    #: Apply the assignment guard's fallback (REPEAT or POP for everyone, or the priority
+    #: list) when the assignment loses on the window. Off, its verdict is still recorded but
+    #: the assignment is used: what ``reco backtest --tradeoff`` measures.
+    guard: bool = True
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def score(
         lines, inputs.products, as_of, config, window, incr, segments
     )
     run_config = without_floor(config) if calibrations else config
-    fallback = (checked.get("assignment") or {}).get("choice")
+    fallback = (checked.get("assignment") or {}).get("choice") if config.validation.guard else None
     priority = replace(config.arbitration, method="priority")
     if fallback == "priority":
         # expected value lost to the simple list on the window, the priority list did not
