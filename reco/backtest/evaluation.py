@@ -184,6 +184,7 @@ def evaluate_cutoff(
         catalogue_size,
         n_resamples=n_resamples,
         seed=seed,
+        paired_with=PLATFORM,
     )
     for scenario, items in (scenario_lists or {}).items():
         covered = eligible.join(items.select("customer_code").unique(), on="customer_code", how="semi")
@@ -195,6 +196,7 @@ def evaluate_cutoff(
             catalogue_size,
             n_resamples=n_resamples,
             seed=seed,
+            paired_with=PLATFORM,
         )
         table = pl.concat([table, listed.with_columns(scope=pl.lit(LIST_SCOPE + scenario))])
     curve = None

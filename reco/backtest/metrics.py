@@ -236,6 +236,83 @@ def summarise(
     )
 
 
+#: the metrics whose paired differences are reported (:func:`differences`)
+PAIRED = ("hit", "new_item_hit")
+#: metric name of a paired difference: ``diff_<metric>``, value = reference − method
+DIFF = "diff_{}"
+
+
+def differences(
+    rows: pl.DataFrame,
+    reference: str,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pl.DataFrame:
+    """``reference`` minus every other method, per scope and metric of :data:`PAIRED`, with
+    the percentile interval of the difference over the same resamples as :func:`summarise`
+    (same seed, same customers: the same weight matrix), so a difference is judged on paired
+    data. Rows as :func:`summarise`'s, metric ``diff_<metric>``, method the other method;
+    ``n_customers`` counts the customers in the denominator."""
+    customers = rows.select("customer_code", "scope").unique("customer_code").sort("customer_code")
+    n = customers.height
+    if reference not in set(rows["method"]) or n == 0:
+        return pl.DataFrame(schema=_SCHEMA)
+    weights = bootstrap_weights(n, n_resamples, seed)
+    scope_values = customers["scope"]
+    scopes = [OVERALL, *sorted(s for s in scope_values.unique().to_list() if s != OVERALL)]
+    alpha = (1 - level) / 2
+    cols = [f"{m}_{part}" for m in PAIRED for part in ("num", "den")]
+
+    def matrix(method: str) -> np.ndarray:
+        wide = customers.select("customer_code").join(
+            rows.filter(pl.col("method") == method), on="customer_code", how="left"
+        )
+        return wide.select(cols).fill_null(0).to_numpy().astype(np.float32)
+
+    ref = matrix(reference)
+    out = []
+    for method in sorted(set(rows["method"]) - {reference}):
+        other = matrix(method)
+        for scope in scopes:
+            mask = np.ones(n, bool) if scope == OVERALL else (scope_values == scope).to_numpy()
+            w = weights[:, mask]
+            for j, metric in enumerate(PAIRED):
+                num_r, den = ref[mask, 2 * j], ref[mask, 2 * j + 1]
+                num_o = other[mask, 2 * j]
+                if den.sum() == 0:
+                    continue
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    boot = (w @ num_r - w @ num_o) / (w @ den)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    low, high = np.nanquantile(boot, [alpha, 1 - alpha])
+                value = (num_r.sum() - num_o.sum()) / den.sum()
+                out.append(
+                    (
+                        method,
+                        scope,
+                        DIFF.format(metric),
+                        _num(value),
+                        _num(low),
+                        _num(high),
+                        int((den > 0).sum()),
+                    )
+                )
+    return pl.DataFrame(out, schema=_SCHEMA, orient="row")
+
+
+_SCHEMA = {
+    "method": pl.String,
+    "scope": pl.String,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "n_customers": pl.Int64,
+}
+
+
 def _num(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
@@ -249,8 +326,13 @@ def evaluate(
     k: int = K,
     n_resamples: int = 1000,
     seed: int = 0,
+    paired_with: str | None = None,
 ) -> pl.DataFrame:
-    """Every metric for every method and scope, with intervals (see :func:`summarise`)."""
+    """Every metric for every method and scope, with intervals (see :func:`summarise`); with
+    ``paired_with``, also that method minus every other on :data:`PAIRED` (:func:`differences`)."""
     rows = per_customer(recs, population, test, history, k).collect()
     cov = coverage(recs, population, catalogue_size).collect()
-    return summarise(rows, cov, n_resamples=n_resamples, seed=seed)
+    table = summarise(rows, cov, n_resamples=n_resamples, seed=seed)
+    if paired_with is None:
+        return table
+    return pl.concat([table, differences(rows, paired_with, n_resamples=n_resamples, seed=seed)])

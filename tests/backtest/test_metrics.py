@@ -114,3 +114,26 @@ def test_every_ratio_metric_stays_between_zero_and_one(recs, test):
     )
     values = table["value"].drop_nulls().to_list()
     assert all(0.0 <= v <= 1.0 + 1e-9 for v in values)
+
+
+def test_paired_differences_are_judged_on_the_same_resamples():
+    # 40 customers each buy P; A recommends P to 30 of them, B to the same 30 but one, C is A
+    customers = [f"u{i:02d}" for i in range(40)]
+    rows = []
+    for i, c in enumerate(customers):
+        rows.append(("A", c, 1, "P" if i < 30 else "Q"))
+        rows.append(("B", c, 1, "P" if i < 29 else "Q"))
+        rows.append(("C", c, 1, "P" if i < 30 else "Q"))
+    population = pl.LazyFrame({"customer_code": customers, "scope": ["S"] * 40})
+    test = _pairs([(c, "P") for c in customers])
+    history = _pairs([(c, "H") for c in customers])
+    table = metrics.evaluate(_recs(rows), population, test, history, 3, n_resamples=200, paired_with="A")
+    diff = table.filter(metric="diff_hit", scope="overall")
+    b, c = diff.filter(method="B").row(0, named=True), diff.filter(method="C").row(0, named=True)
+    assert b["value"] == pytest.approx(1 / 40) and 0 <= b["ci_low"] <= b["value"] <= b["ci_high"]
+    # the same lists: the paired difference is exactly 0, though each method's own interval is wide
+    assert (c["value"], c["ci_low"], c["ci_high"]) == (0.0, 0.0, 0.0)
+    own = table.filter(method="A", metric="hit", scope="overall").row(0, named=True)
+    assert own["ci_high"] - own["ci_low"] > 0.1
+    assert set(table.filter(metric="diff_hit")["scope"]) == {"overall", "S"}
+    assert "A" not in set(diff["method"])
