@@ -281,14 +281,19 @@ def tradeoff_chart(report: BacktestReport, path: Path) -> Path | None:
     curves = [c for c in report.cutoffs if c.tradeoff is not None]
     if not curves:
         return None
+    return draw_tradeoff({c.cutoff: c.tradeoff for c in curves}, f"reco backtest {report.backtest_id}", path)
+
+
+def draw_tradeoff(curves: dict, title: str, path: Path) -> Path:
+    """The trade-off chart of ``curves`` (cutoff -> reco.backtest.tradeoff.curve table)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 4.8), squeeze=False)
-    for ax, cut in zip(axes[0], curves, strict=True):
-        t = cut.tradeoff.fill_null(float("nan"))
+    for ax, (cutoff, t) in zip(axes[0], sorted(curves.items()), strict=True):
+        t = t.fill_null(float("nan"))
         line = t.filter(pl.col("prior_rebuy").is_not_nan()).sort("prior_rebuy")
         ax.errorbar(
             line["hit"],
@@ -322,13 +327,13 @@ def tradeoff_chart(report: BacktestReport, path: Path) -> Path | None:
             )
         ax.set_xlabel("hit@3 (overall)")
         ax.set_ylabel("new-item hit@3")
-        ax.set_title(f"cutoff {cut.cutoff}", fontsize=10)
+        ax.set_title(f"cutoff {cutoff}", fontsize=10)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, max(0.4, float(t["new_item_hit_high"].fill_nan(0).max() or 0) + 0.05))
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(
-        f"reco backtest {report.backtest_id}: re-orders against discovery "
+        f"{title}: re-orders against discovery "
         "(labels: REBUY's incrementality prior; discovery scenarios 0.30)"
     )
     fig.tight_layout()
