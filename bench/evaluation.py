@@ -255,6 +255,7 @@ def tables(runs: list[dict]) -> str:
             if p["method"] == "RANDOM":
                 continue
             name = p["method"] + (" (default)" if p["default"] else "")
+            name += " (as run, guard on)" if p["method"] == "PLATFORM" else ""
             hit = {"value": p["hit"], "ci_low": p["hit_low"], "ci_high": p["hit_high"]}
             new = {
                 "value": p["new_item_hit"],
@@ -302,7 +303,7 @@ def _print_tables(out: Path, data: str, charts: Path | None) -> None:
         raise SystemExit(f"no saved backtest of {data} in {out}")
     print(tables(runs))
     if charts is not None:
-        report = _as_report(runs, f"{data}, backtests {runs[0]['backtest_id']}…{runs[-1]['backtest_id']}")
+        report = _as_report(runs, f"{data}, {len(runs)} backtests")
         walk = rep.chart(report, charts / f"evaluation-{data}.png")
         curve = rep.tradeoff_chart(report, charts / f"evaluation-{data}-tradeoff.png")
         print(f"\ncharts: {walk}, {curve}", file=sys.stderr)

@@ -333,8 +333,8 @@ def draw_tradeoff(curves: dict, title: str, path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(
-        f"{title}: re-orders against discovery "
-        "(labels: REBUY's incrementality prior; discovery scenarios 0.30)"
+        f"{title}\nre-orders against discovery; labels: REBUY's incrementality prior (others 0.30)",
+        fontsize=9,
     )
     fig.tight_layout()
     path = Path(path)
