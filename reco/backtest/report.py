@@ -291,8 +291,12 @@ def draw_tradeoff(curves: dict, title: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(curves), figsize=(5.2 * len(curves), 4.8), squeeze=False)
-    for ax, (cutoff, t) in zip(axes[0], sorted(curves.items()), strict=True):
+    cols = min(3, len(curves))
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.6 * rows), squeeze=False)
+    for ax in axes.flat[len(curves) :]:
+        ax.set_visible(False)
+    for ax, (cutoff, t) in zip(axes.flat, sorted(curves.items()), strict=False):
         t = t.fill_null(float("nan"))
         line = t.filter(pl.col("prior_rebuy").is_not_nan()).sort("prior_rebuy")
         ax.errorbar(
