@@ -49,25 +49,27 @@ def prepare(customers: int, products: int) -> dict:
     return {k: v.height for k, v in frames.items()}
 
 
-def measure() -> dict:
+def measure(db_name: str = DB_NAME, as_of: date = AS_OF) -> dict:
+    """The run, then its I/O alone, on ``db_name`` (bench/scale.py uses it on its warehouse)."""
     from reco.scoring.inputs import read_inputs
     from reco.scoring.runs import _pg, _start, run_scoring, write_result
 
-    _, db, _ = _db()
+    base, _, _ = _db()
+    db = base.for_database(db_name)
     t, cpu = time.perf_counter(), time.process_time()
-    summary = run_scoring(db, "bench", as_of=AS_OF)
+    summary = run_scoring(db, "bench", as_of=as_of)
     total, cpu = time.perf_counter() - t, time.process_time() - cpu
     # the reference, same process and data: read alone, then write the same output alone, into
     # tables as empty as the run found them (the run's rows deleted and vacuumed, untimed)
     t = time.perf_counter()
-    read_inputs(db, as_of=AS_OF)
+    read_inputs(db, as_of=as_of)
     read_s = time.perf_counter() - t
     with _pg(db) as conn:
         conn.execute("delete from reco.reco_item where run_id = 'bench'")
         conn.execute("delete from reco.audit_item where run_id = 'bench'")
         conn.execute("delete from reco.run_customer where run_id = 'bench'")
         conn.execute("vacuum reco.reco_item, reco.audit_item")
-        _start(conn, "io-reference", AS_OF, {}, replace=True)
+        _start(conn, "io-reference", as_of, {}, replace=True)
     t = time.perf_counter()
     write_result(db, "io-reference", summary.result, summary.fingerprint, summary.groups)
     write_s = time.perf_counter() - t

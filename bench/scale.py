@@ -1,0 +1,395 @@
+"""Benchmark: the scaling curve of the whole pipeline, each step against its reference.
+
+One command:
+
+    uv run python bench/scale.py                                   # 1 M, 3 M, 10 M, 30 M lines
+    uv run python bench/scale.py --lines 1000000 --lines 3000000   # part of the curve
+
+For each size (N sales lines, N / 10 customers, 3,000 products), every step runs as the user
+runs it, in a child process of its own, and is measured against a reference in the same run:
+
+- load: `reco load sales` of an N-line CSV (bench/load_sales.py's file), against the server
+  alone (the landed rows pre-encoded, COPYed again with their two indexes);
+- cold build: `reco dbt build` on raw data generated in SQL (bench/dbt_build.py's), against a
+  plain copy of raw.sales_line;
+- incremental: one more day of sales (0.3 % of N lines, a new batch), then `reco dbt build`
+  again, against the cold build;
+- score: `run_scoring` (read, score, write), against its I/O alone: reading the inputs and
+  writing the same outputs (bench/score.py's `measure`);
+- backtest: `reco backtest --cutoff (last day − 90 days)`, against the score step.
+
+Each step reports seconds, the peak resident memory of its process (wait4), the peak memory of
+the PostgreSQL server's processes (proportional set size, sampled every 0.25 s: a sampled
+peak, so a lower bound), the database's size on disk after it and the disk left. The table is
+printed; ``--out`` gets the JSON and a PNG of the curves. Scratch databases are dropped at the
+end of each size; the generated raw data of a size stays cached (bench/dbt_build.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import dbt_build  # noqa: E402  (bench/ is not a package: its scripts are importable siblings)
+import load_sales  # noqa: E402
+import score as score_bench  # noqa: E402
+
+from reco.db import migrate  # noqa: E402
+from reco.db.resolver import resolve  # noqa: E402
+from reco.db.target import Database  # noqa: E402
+
+console = Console(width=160)
+PRODUCTS = 3_000
+NEW_DAY_SHARE = 0.003
+STEPS = ("load", "build", "incremental", "score", "backtest")
+
+NEW_DAY = """
+insert into raw.load_batch (batch_id, entity, status, files, rows_read, rows_loaded,
+    rows_rejected, rows_duplicate, options)
+values ('bench_s2', 'sales', 'succeeded', '[]', 0, 0, 0, 0, '{{}}');
+
+insert into raw.sales_line (line_key, doc_ref, order_date, customer_code, product_key,
+    product_label, quantity, unit_price, amount_ht, line_type, batch_id, file_no, source_row)
+select
+    md5('N' || i)::uuid, 'N' || (i / 3), date '{day}',
+    'C' || (1 + ((i / 3) * 104729) % {customers}),
+    'W' || lpad(p::text, 5, '0'), 'Cuvée ' || p, 1 + i % 3, 5 + (p * 37) % 120,
+    (1 + i % 3) * (5 + (p * 37) % 120), 'sale', 'bench_s2', 1, i
+from (
+    select i, 1 + (i * 7919) % {products} as p from generate_series(1::bigint, {lines}::bigint) as i
+) as g;
+analyze raw.sales_line;
+"""
+
+
+# -- measuring a child process -------------------------------------------------------------------
+
+
+def _postmaster(db: Database) -> int:
+    """The process id of the server behind DB (the parent of one of its backends)."""
+    with psycopg.connect(db.conninfo()) as conn:  # read while the backend lives
+        backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+        status = Path(f"/proc/{backend}/status").read_text()
+    return int(status.split("PPid:")[1].split()[0])
+
+
+def _server_pss_mb(postmaster: int) -> float:
+    """The proportional set size of the server's processes (the postmaster and its children)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if int(pid) != postmaster:
+                status = Path(f"/proc/{pid}/status").read_text()
+                if int(status.split("PPid:")[1].split()[0]) != postmaster:
+                    continue
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, IndexError, ValueError):  # the process ended, or is not ours to read
+            continue
+    return total / 1024
+
+
+class _ServerPeak(threading.Thread):
+    def __init__(self, postmaster: int) -> None:
+        super().__init__(daemon=True)
+        self.postmaster = postmaster
+        self.peak = _server_pss_mb(postmaster)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.25):
+            self.peak = max(self.peak, _server_pss_mb(self.postmaster))
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return self.peak
+
+
+def _child(args: list[str], env: dict[str, str], postmaster: int) -> dict:
+    """Run ARGS; its seconds, stdout and the server's peak PSS (MB)."""
+    sampler = _ServerPeak(postmaster)
+    sampler.start()
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    server = sampler.stop()
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(args[:4])} … failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return {"seconds": seconds, "stdout": out, "server_peak_mb": server}
+
+
+def _measured(args: list[str], db: Database) -> dict:
+    """``_child`` on DB, through a wrapper that reports the command's own peak resident memory
+    (wait4's rusage of that one process)."""
+    wrapper = [sys.executable, __file__, "--wrap", "--", *args]
+    result = _child(wrapper, _env(db), _postmaster(db))
+    lines = result["stdout"].strip().splitlines()
+    result |= json.loads(lines[-1])
+    if len(lines) > 1 and lines[-2].startswith("{"):  # the command's own JSON summary, on one line
+        with contextlib.suppress(json.JSONDecodeError):  # a summary over several lines: not read
+            result |= {k: v for k, v in json.loads(lines[-2]).items() if k not in result}
+    return result
+
+
+def _wrap(args: list[str]) -> None:
+    """Run ARGS, pass its output through, then print its peak RSS as the last line (JSON)."""
+    proc = subprocess.Popen(args)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise SystemExit(code)
+    sys.stdout.flush()
+    print(json.dumps({"peak_rss_mb": usage.ru_maxrss / 1024}))
+
+
+# -- the database ---------------------------------------------------------------------------------
+
+
+def _exec(db: Database, sql: str, autocommit: bool = False) -> float:
+    start = time.perf_counter()
+    with psycopg.connect(db.conninfo(), autocommit=autocommit) as conn:
+        conn.execute(sql)
+    return time.perf_counter() - start
+
+
+def _value(db: Database, sql: str):
+    with psycopg.connect(db.conninfo()) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def _size_mb(db: Database) -> float:
+    return _value(db, "select pg_database_size(current_database())") / 1e6
+
+
+def _disk_free_gb() -> float:
+    return shutil.disk_usage("/").free / 1e9
+
+
+def _env(db: Database) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = db.conninfo()
+    env.setdefault("DBT_TARGET_PATH", str(Path(__file__).parent / "out" / "target"))
+    return env
+
+
+def _reco() -> str:
+    return str(Path(sys.executable).parent / "reco")
+
+
+def _step(name: str, measured: dict, reference_s: float, reference: str, db: Database | None) -> dict:
+    return {
+        "step": name,
+        "seconds": measured["seconds"],
+        "reference_s": reference_s,
+        "reference": reference,
+        "ratio": measured["seconds"] / reference_s if reference_s else None,
+        "peak_rss_mb": measured.get("peak_rss_mb"),
+        "server_peak_mb": measured.get("server_peak_mb"),
+        "db_mb": _size_mb(db) if db is not None else None,
+        "disk_free_gb": _disk_free_gb(),
+    }
+
+
+def _scratch(server: Database, template: str | None = None) -> Database:
+    name = f"reco_scale_{uuid.uuid4().hex[:8]}"
+    clause = f' template "{template}"' if template else ""
+    _exec(server.for_database("postgres"), f'create database "{name}"{clause}', autocommit=True)
+    return server.for_database(name)
+
+
+def _drop(db: Database) -> None:
+    name = db.url.database
+    _exec(db.for_database("postgres"), f'drop database if exists "{name}" with (force)', autocommit=True)
+
+
+# -- the steps ------------------------------------------------------------------------------------
+
+
+def _load(server: Database, lines: int) -> dict:
+    db = _scratch(server)
+    try:
+        migrate.upgrade(db)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "sales.csv"
+            load_sales.write_csv(path, lines)
+            csv_mb = path.stat().st_size / 1e6
+            measured = _measured([_reco(), "load", "sales", str(path), "--json"], db)
+        copy_s, index_s = load_sales.server_floor(db.conninfo())
+        step = _step("load", measured, copy_s + index_s, "server alone (COPY + 2 indexes)", db)
+        return step | {"csv_mb": csv_mb}
+    finally:
+        _drop(db)
+
+
+def _build_and_after(server: Database, lines: int, steps: set[str]) -> list[dict]:
+    customers = lines // 10
+    template, _ = dbt_build._template(server, lines, customers, PRODUCTS)
+    db = _scratch(server, template)
+    out: list[dict] = []
+    try:
+        ref_s = _exec(db, "create table public.scale_copy as select * from raw.sales_line")
+        _exec(db, "drop table public.scale_copy")
+        cold = _measured([_reco(), "dbt", "build"], db)
+        out.append(_step("build", cold, ref_s, "copy of raw.sales_line", db))
+        last: date = _value(db, "select max(order_date) from raw.sales_line")
+        if "incremental" in steps:
+            day = last + timedelta(days=1)
+            _exec(
+                db,
+                NEW_DAY.format(
+                    day=day, customers=customers, products=PRODUCTS, lines=max(3, int(lines * NEW_DAY_SHARE))
+                ),
+            )
+            incremental = _measured([_reco(), "dbt", "build"], db)
+            out.append(_step("incremental", incremental, cold["seconds"], "the cold build", db))
+            last = day
+        as_of = last + timedelta(days=1)
+        score_s = None
+        if "score" in steps or "backtest" in steps:
+            scored = _measured([sys.executable, __file__, "--score", db.url.database, as_of.isoformat()], db)
+            ref = scored["read_s"] + scored["write_s"]
+            step = _step("score", scored, ref, "read inputs + write outputs", db)
+            out.append(step | {"eligible": scored["eligible"], "items": scored["items"]})
+            score_s = scored["seconds"]
+        if "backtest" in steps:
+            cutoff = last - timedelta(days=90)
+            bt = _measured([_reco(), "backtest", "--cutoff", cutoff.isoformat(), "--json"], db)
+            out.append(_step("backtest", bt, score_s, "the score step", db))
+        return out
+    finally:
+        _drop(db)
+
+
+def _score_child(database: str, as_of: str) -> None:
+    """In a child: bench/score.py's measure (the run, then its I/O alone) on DATABASE."""
+    db_name, day = database, date.fromisoformat(as_of)
+    result = score_bench.measure(db_name=db_name, as_of=day)
+    print(json.dumps(result))
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def _plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for name in STEPS:
+        pts = [(r["lines"], s) for r in runs for s in r["steps"] if s["step"] == name]
+        if not pts:
+            continue
+        xs = [p[0] / 1e6 for p in pts]
+        axes[0].plot(xs, [p[1]["seconds"] for p in pts], marker="o", label=name)
+        axes[0].plot(xs, [p[1]["reference_s"] for p in pts], linestyle=":", color="grey")
+        axes[1].plot(
+            xs, [(p[1]["peak_rss_mb"] or 0) / 1024 for p in pts], marker="o", label=f"{name} (client)"
+        )
+        axes[2].plot(xs, [(p[1]["db_mb"] or 0) / 1024 for p in pts], marker="o", label=name)
+    servers = [(r["lines"] / 1e6, max(s["server_peak_mb"] or 0 for s in r["steps"]) / 1024) for r in runs]
+    axes[1].plot(*zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS)")
+    titles = ("seconds (dotted: each step's reference)", "peak memory, GiB", "database on disk, GiB")
+    for ax, title in zip(axes, titles, strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("sales lines, millions")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8)
+    fig.suptitle("reco: load, cold build, incremental build, score and backtest by size")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(
+    lines: Annotated[list[int] | None, typer.Option(help="Sales lines (repeat for several sizes).")] = None,
+    steps: Annotated[str, typer.Option(help="Comma-separated steps to run.")] = ",".join(STEPS),
+    out: Annotated[Path, typer.Option(help="Folder for scale.json and scale.png.")] = Path("bench/out"),
+    wrap: Annotated[bool, typer.Option("--wrap", hidden=True)] = False,
+    score: Annotated[bool, typer.Option("--score", hidden=True)] = False,
+    args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
+) -> None:
+    if wrap:
+        _wrap(args or [])
+        return
+    if score:
+        _score_child(*(args or []))
+        return
+    wanted = {s.strip() for s in steps.split(",") if s.strip()}
+    unknown = wanted - set(STEPS)
+    if unknown:
+        raise typer.BadParameter(f"unknown step(s) {', '.join(sorted(unknown))}; known: {', '.join(STEPS)}")
+    sizes = lines or [1_000_000, 3_000_000, 10_000_000, 30_000_000]
+    server = resolve()
+    console.print(f"server: {server.masked}; disk free {_disk_free_gb():.0f} GB")
+    runs = []
+    for n in sizes:
+        load_before = os.getloadavg()
+        console.print(f"[bold]{n:,} lines[/], {n // 10:,} customers …")
+        done = [_load(server, n)] if "load" in wanted else []
+        if wanted & {"build", "incremental", "score", "backtest"}:
+            done += _build_and_after(server, n, wanted)
+        runs.append(
+            {"lines": n, "customers": n // 10, "load_average": [load_before, os.getloadavg()], "steps": done}
+        )
+        table = Table(
+            "step",
+            "seconds",
+            "reference",
+            "ref s",
+            "× ref",
+            "client peak MB",
+            "server peak MB",
+            "database MB",
+            "disk free GB",
+            title=f"{n:,} lines, {n // 10:,} customers; load averages "
+            f"{' '.join(f'{x:.2f}' for x in load_before)} → {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        )
+        for s in done:
+            table.add_row(
+                s["step"],
+                f"{s['seconds']:.1f}",
+                s["reference"],
+                f"{s['reference_s']:.1f}" if s["reference_s"] else "",
+                f"{s['ratio']:.2f}" if s["ratio"] else "",
+                f"{s['peak_rss_mb']:,.0f}" if s["peak_rss_mb"] else "",
+                f"{s['server_peak_mb']:,.0f}",
+                f"{s['db_mb']:,.0f}" if s["db_mb"] else "",
+                f"{s['disk_free_gb']:.0f}",
+            )
+        console.print(table)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scale.json").write_text(json.dumps(runs, indent=1, default=str))
+        _plot(runs, out / "scale.png")
+    console.print(f"wrote {out / 'scale.json'} and {out / 'scale.png'}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
