@@ -245,16 +245,15 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
             continue
         cands = _scored(build(ctx, scenario, subset, mode), fill=0)
         top = select_top(cands, ctx.products, ctx.config, family_cap(scenario, ctx.config)).collect()
-        hit = (
-            top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique().with_columns(h=pl.lit(1.0))
-        )
-        raw = arbitration.list_raw(top).join(hit.lazy(), on="cid", how="left").collect()
-        cal = arbitration.calibrate(
+        hit = top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique()
+        cal = arbitration.calibrate_list(
             scenario,
-            raw["raw"].to_numpy(),
-            raw["h"].fill_null(0.0).to_numpy(),
+            top,
+            hit,
+            ctx.history.customers.lazy(),
             a.calibration_bins,
             a.calibration_prior_n,
+            ctx.config.validation.confidence,
         )
         if cal is not None:
             out[(scenario, mode)] = cal
