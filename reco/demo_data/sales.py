@@ -140,9 +140,13 @@ def _new_to_person(
     explorers at their tier ± 1 and up-traders at their tier or one above: the next product in
     their taste that they have not had yet. Lines are in date order."""
     explorer = people.archetype[person] == Archetype.EXPLORER
+    # only the lines of the persons who seek can repeat one of theirs that must be new
+    lines = np.flatnonzero(np.isin(person, np.unique(person[seeking])))
+    product = product.copy()
     for _ in range(NEW_PRODUCT_ROUNDS):
-        first = pl.DataFrame({"p": person, "x": product}).select(pl.struct("p", "x").is_first_distinct())
-        redraw = np.flatnonzero(seeking & ~first.to_series().to_numpy())
+        key = person[lines] * (int(product.max()) + 1) + product[lines]
+        first = pl.Series(key).is_first_distinct().to_numpy()
+        redraw = lines[seeking[lines] & ~first]
         if not len(redraw):
             break
         who = person[redraw]
@@ -150,7 +154,6 @@ def _new_to_person(
         step = np.where(explorer[redraw], rng.integers(-1, 2, len(redraw)), rng.integers(0, 2, len(redraw)))
         drawn = picker.draw(rng, profile, np.clip(tier[redraw] + step, 0, 3))
         drawn = np.where(day[redraw] >= cat.discontinued_day[drawn], cat.successor[drawn], drawn)
-        product = product.copy()
         product[redraw] = drawn
     return product
 
