@@ -144,7 +144,7 @@ def _new_to_person(
     lines = np.flatnonzero(np.isin(person, np.unique(person[seeking])))
     product = product.copy()
     for _ in range(NEW_PRODUCT_ROUNDS):
-        key = person[lines] * (int(product.max()) + 1) + product[lines]
+        key = person[lines] * len(cat.style) + product[lines]
         first = pl.Series(key).is_first_distinct().to_numpy()
         redraw = lines[seeking[lines] & ~first]
         if not len(redraw):
