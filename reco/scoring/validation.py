@@ -232,7 +232,8 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
     """Per (scenario, mode), its raw list score → P(buys from the list within the window),
     learnt on the window: every sampled customer the scenario fits gets its list as of the
     window's start, and a hit when they bought a product of it in the window
-    (arbitration.calibrate: quantile bins, shrunk, monotone). The modes are the ones chosen
+    (arbitration.calibrate_list: quantile bins, shrunk, monotone; CROSS_SELL's and UPSELL's
+    raw score weighed by the customer's propensity where that fits better). The modes are the ones chosen
     above, and the baselines of REBUY and NURTURE too: the assignment guard's fallbacks use
     them."""
     a = ctx.config.arbitration
