@@ -23,9 +23,11 @@ class Archetype(IntEnum):
     NEW = 3  # first purchase in the last ~10 months
     ONE_TIMER = 4  # a single order
     PROSPECT = 5  # signed up (newsletter), never bought
+    EXPLORER = 6  # buys all period, mostly products they never bought, within their taste
+    RETURNER = 7  # buys often, pauses for months now and then, comes back to their favourites
 
 
-ARCHETYPE_SHARES = (0.28, 0.10, 0.18, 0.12, 0.24, 0.08)
+ARCHETYPE_SHARES = (0.20, 0.10, 0.08, 0.10, 0.14, 0.08, 0.14, 0.16)
 DUPLICATE_SHARE = 0.02
 MISSING_EMAIL_SHARE = 0.07
 OPTOUT_SHARE = 0.08
@@ -73,6 +75,15 @@ class Accounts:
 
 
 NEVER = np.iinfo(np.int32).max
+#: The archetypes that order more than once.
+REPEAT_BUYERS = (
+    Archetype.LOYAL,
+    Archetype.DRIFTER,
+    Archetype.LAPSER,
+    Archetype.NEW,
+    Archetype.EXPLORER,
+    Archetype.RETURNER,
+)
 
 
 def build_people(
@@ -85,10 +96,15 @@ def build_people(
     last = np.full(n, end_day, dtype=np.int64)
     interval = np.full(n, 120.0)
 
-    steady = (arch == Archetype.LOYAL) | (arch == Archetype.DRIFTER)
+    steady = np.isin(arch, [Archetype.LOYAL, Archetype.DRIFTER, Archetype.EXPLORER, Archetype.RETURNER])
     first[steady] = start_day + (0.35 * span * u[steady] ** 2).astype(np.int64)
-    interval[arch == Archetype.LOYAL] = rng.lognormal(np.log(110), 0.45, (arch == Archetype.LOYAL).sum())
-    interval[arch == Archetype.DRIFTER] = rng.lognormal(np.log(120), 0.4, (arch == Archetype.DRIFTER).sum())
+    for archetype, median, sigma in (
+        (Archetype.LOYAL, 110, 0.45),
+        (Archetype.DRIFTER, 120, 0.4),
+        (Archetype.EXPLORER, 75, 0.35),
+        (Archetype.RETURNER, 35, 0.3),
+    ):
+        interval[arch == archetype] = rng.lognormal(np.log(median), sigma, (arch == archetype).sum())
 
     lapser = arch == Archetype.LAPSER
     first[lapser] = start_day + (0.45 * span * u[lapser]).astype(np.int64)
@@ -141,9 +157,7 @@ def build_accounts(
     # Mostly repeat buyers (their later orders split between the two codes).
     # (Only in tiny runs can it take someone without an e-mail: then both codes have none.)
     can_dup = np.arange(n_people)
-    repeat = np.isin(arch, [Archetype.LOYAL, Archetype.DRIFTER, Archetype.LAPSER, Archetype.NEW]) & (
-        people.last_day - people.first_day > 90
-    )
+    repeat = np.isin(arch, list(REPEAT_BUYERS)) & (people.last_day - people.first_day > 90)
     n_dup = min(n_dup, n_people)
     weight = np.where(has_email, np.where(repeat, 1.0, 0.01), 1e-6)
     dup_person = (

@@ -16,11 +16,20 @@ from reco.demo_data.people import Accounts, Archetype, People
 
 #: Probability that a line re-buys one of the person's favourites, by archetype.
 FAVOURITE_SHARE = {
-    Archetype.LOYAL: 0.6,
+    Archetype.LOYAL: 0.85,
     Archetype.DRIFTER: 0.45,
     Archetype.LAPSER: 0.45,
     Archetype.NEW: 0.35,
+    Archetype.EXPLORER: 0.05,
+    Archetype.RETURNER: 0.85,
 }
+#: Returners: the chance that a gap between two orders is a pause, and a pause's median length
+#: in re-purchase intervals (their orders resume on their favourites).
+PAUSE_SHARE = 0.35
+PAUSE_INTERVALS = 7.0
+#: Rounds of redrawing the lines of explorers and up-traders that should be a product new to
+#: the person but are one they already bought (what is left after them stays a re-purchase).
+NEW_PRODUCT_ROUNDS = 6
 POPULAR_SHARE = 0.10
 RETURN_SHARE = 0.006  # of sale lines
 CANCELLED_SHARE = 0.004  # of invoices
@@ -71,6 +80,9 @@ def _orders(rng: np.random.Generator, people: People, start_day: int, end_day: i
     n_cand = np.where(repeat, np.ceil(span / people.interval * 1.5).astype(np.int64) + 2, 0)
     person = np.repeat(np.arange(len(people)), n_cand)
     gaps = rng.gamma(3.0, people.interval[person] / 3.0)
+    # returners pause for months now and then (lapsed by their own rhythm), then come back
+    pause = (arch[person] == Archetype.RETURNER) & (rng.random(len(gaps)) < PAUSE_SHARE)
+    gaps[pause] *= rng.lognormal(np.log(PAUSE_INTERVALS), 0.3, int(pause.sum()))
     gaps[group_offsets(n_cand) == 0] = 0.0  # the first order opens the window
     cum = np.cumsum(gaps)
     starts = np.minimum(np.cumsum(n_cand) - n_cand, max(len(cum) - 1, 0))
@@ -90,10 +102,11 @@ def _orders(rng: np.random.Generator, people: People, start_day: int, end_day: i
     # Christmas: many active customers place one extra, festive order in early December.
     p_xmas = np.select(
         [
-            np.isin(arch, [Archetype.LOYAL, Archetype.DRIFTER]),
+            np.isin(arch, [Archetype.LOYAL, Archetype.DRIFTER, Archetype.EXPLORER]),
             np.isin(arch, [Archetype.LAPSER, Archetype.NEW]),
+            arch == Archetype.RETURNER,
         ],
-        [0.4, 0.25],
+        [0.4, 0.25, 0.15],
         0.0,
     )
     for dec1 in xmas_days:
@@ -109,6 +122,40 @@ def _orders(rng: np.random.Generator, people: People, start_day: int, end_day: i
     day = np.clip(day, start_day, end_day)
     order = np.lexsort((person, day))
     return person[order], day[order], xmas[order]
+
+
+def _new_to_person(
+    rng: np.random.Generator,
+    picker: ProductPicker,
+    cat: Catalogue,
+    person: np.ndarray,
+    day: np.ndarray,
+    product: np.ndarray,
+    seeking: np.ndarray,
+    people: People,
+    tier: np.ndarray,
+) -> np.ndarray:
+    """``product`` with the ``seeking`` lines that repeat an earlier purchase of the same
+    person redrawn (``NEW_PRODUCT_ROUNDS`` times at most) from either of their taste profiles,
+    explorers at their tier ± 1 and up-traders at their tier or one above: the next product in
+    their taste that they have not had yet. Lines are in date order."""
+    explorer = people.archetype[person] == Archetype.EXPLORER
+    # only the lines of the persons who seek can repeat one of theirs that must be new
+    lines = np.flatnonzero(np.isin(person, np.unique(person[seeking])))
+    product = product.copy()
+    for _ in range(NEW_PRODUCT_ROUNDS):
+        key = person[lines] * len(cat.style) + product[lines]
+        first = pl.Series(key).is_first_distinct().to_numpy()
+        redraw = lines[seeking[lines] & ~first]
+        if not len(redraw):
+            break
+        who = person[redraw]
+        profile = np.where(rng.random(len(redraw)) < 0.5, people.profile1[who], people.profile2[who])
+        step = np.where(explorer[redraw], rng.integers(-1, 2, len(redraw)), rng.integers(0, 2, len(redraw)))
+        drawn = picker.draw(rng, profile, np.clip(tier[redraw] + step, 0, 3))
+        drawn = np.where(day[redraw] >= cat.discontinued_day[drawn], cat.successor[drawn], drawn)
+        product[redraw] = drawn
+    return product
 
 
 def simulate_lines(
@@ -163,6 +210,9 @@ def simulate_lines(
     profile = np.where(xmas & (rng.random(n) < 0.5), picker.festive, profile)
     drift = np.where(arch == Archetype.DRIFTER, np.round(progress * 2.5), 0).astype(np.int64)
     noise = categorical(rng, [0.12, 0.76, 0.12], n) - 1
+    # staple buyers never pick above their own price level (Christmas aside); explorers and
+    # up-traders range above it
+    noise[(noise > 0) & ~np.isin(arch, [Archetype.EXPLORER, Archetype.DRIFTER])] = 0
     tier = np.clip(people.base_tier[person] + drift + noise + (xmas & (rng.random(n) < 0.5)), 0, 3)
 
     product = picker.draw(rng, profile, tier)
@@ -171,6 +221,9 @@ def simulate_lines(
     product = np.where(use_pop, picker.popular.draw(rng, np.zeros(n, np.int64)), product)
     # Discontinued products: later sales go to the successor (the next vintage, say).
     product = np.where(day >= cat.discontinued_day[product], cat.successor[product], product)
+    # Explorers' and up-traders' own picks are products new to them, when their taste has one.
+    seeking = ~use_fav & ~use_pop & np.isin(arch, [Archetype.EXPLORER, Archetype.DRIFTER])
+    product = _new_to_person(rng, picker, cat, person, day, product, seeking, people, tier)
 
     # One line per product in an order (an order's lines are distinct products).
     _, first = np.unique(order * len(cat.style) + product, return_index=True)

@@ -181,7 +181,7 @@ def expected_values(ctx: Context, scenario: str, top: pl.DataFrame) -> pl.DataFr
         return None
     incr = arbitration.customer_incrementality(ctx.incrementality, ctx.history.customers.lazy(), scenario)
     return (
-        arbitration.list_raw(top)
+        arbitration.list_raw(top, ctx.history.customers.lazy(), cal.weighed_by)
         .join(arbitration.list_value(top, ctx.products), on="cid")
         .join(incr, on="cid", how="left")
         .with_columns(p=cal.apply(pl.col("raw")))

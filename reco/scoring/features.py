@@ -246,6 +246,7 @@ def build_history(
         codes.join(stats, on="cid", how="left")
         .join(tiers, on="cid", how="left")
         .join(due, on="cid", how="left")
+        .join(propensities(cp_attr, tiers, as_of, config.cross_sell.half_life_days), on="cid", how="left")
         .join(top(family_share, "family", 2), on="cid", how="left")
         .join(top(grape_share, "cepage", 1), on="cid", how="left")
         .with_columns(
@@ -259,6 +260,31 @@ def build_history(
         [customers_lf, cp, family_share, grape_share, unmapped]
     )
     return History(customers, cp_df, fam, grape, unm)
+
+
+def propensities(cp_attr: pl.LazyFrame, tiers: pl.LazyFrame, as_of: date, half_life: float) -> pl.LazyFrame:
+    """Per customer with history, how much they have lately been buying products new to them
+    (docs/scoring.md, "Arbitration"): ``novelty`` is the number of products they have bought,
+    each weighed by 0.5 ** (days since first bought / ``half_life``), times the share of their
+    purchases (a product in an order) that were a first purchase of it; ``uptrade`` the same
+    over the products above their usual tier. A customer who explores often and lately scores
+    high; one who re-buys the same products, or stopped, low; one whose new products climb the
+    tiers high in ``uptrade``."""
+    weight = decay(age_days(as_of, "first_date"), half_life)
+    return (
+        cp_attr.join(tiers, on="cid", how="left")
+        .group_by("cid")
+        .agg(
+            share=pl.len() / pl.col("n_orders").sum(),
+            recent=exact_sum(weight),
+            recent_up=exact_sum(weight.filter(pl.col("tier") > pl.col("usual_tier"))),
+        )
+        .select(
+            "cid",
+            novelty=(pl.col("recent") * pl.col("share")).round(9),
+            uptrade=(pl.col("recent_up") * pl.col("share")).round(9),
+        )
+    )
 
 
 def popular_pool(products: pl.DataFrame, size: int) -> pl.DataFrame:

@@ -232,7 +232,8 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
     """Per (scenario, mode), its raw list score → P(buys from the list within the window),
     learnt on the window: every sampled customer the scenario fits gets its list as of the
     window's start, and a hit when they bought a product of it in the window
-    (arbitration.calibrate: quantile bins, shrunk, monotone). The modes are the ones chosen
+    (arbitration.calibrate_list: quantile bins, shrunk, monotone; CROSS_SELL's and UPSELL's
+    raw score weighed by the customer's propensity where that fits better). The modes are the ones chosen
     above, and the baselines of REBUY and NURTURE too: the assignment guard's fallbacks use
     them."""
     a = ctx.config.arbitration
@@ -245,16 +246,15 @@ def calibrations(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, scen
             continue
         cands = _scored(build(ctx, scenario, subset, mode), fill=0)
         top = select_top(cands, ctx.products, ctx.config, family_cap(scenario, ctx.config)).collect()
-        hit = (
-            top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique().with_columns(h=pl.lit(1.0))
-        )
-        raw = arbitration.list_raw(top).join(hit.lazy(), on="cid", how="left").collect()
-        cal = arbitration.calibrate(
+        hit = top.join(truth, on=["cid", "pid"], how="semi").select("cid").unique()
+        cal = arbitration.calibrate_list(
             scenario,
-            raw["raw"].to_numpy(),
-            raw["h"].fill_null(0.0).to_numpy(),
+            top,
+            hit,
+            ctx.history.customers.lazy(),
             a.calibration_bins,
             a.calibration_prior_n,
+            ctx.config.validation.confidence,
         )
         if cal is not None:
             out[(scenario, mode)] = cal

@@ -422,6 +422,43 @@ def test_customers_rebuy_favourites_drift_to_premium_lapse_and_arrive(sales, pro
     assert drift.filter(pl.col("late") > 1.8 * pl.col("early")).height > 0.03 * drift.height
 
 
+def test_explorers_buy_new_products_staple_buyers_rebuy_and_returners_come_back(sales):
+    """The customer types each scenario is for (docs/demo-data.md, "Who buys what"): explorers,
+    most of whose later purchases are products new to them; staple buyers, most of whose are
+    re-purchases; returners, who pause for many times their usual gap and come back to a
+    product they had bought before."""
+    buys = (
+        sales.filter((pl.col("quantity") > 0) & pl.col("product_key").is_not_null())
+        .group_by("customer_code", "product_key", "doc_ref")
+        .agg(pl.col("order_date").min())
+    )
+    first = buys.group_by("customer_code").agg(start=pl.col("order_date").min())
+    novelty = (
+        buys.join(first, on="customer_code")
+        .with_columns(bought=pl.col("order_date").min().over("customer_code", "product_key"))
+        .filter(pl.col("order_date") > pl.col("start"))
+        .group_by("customer_code")
+        .agg(pl.len(), rate=(pl.col("order_date") == pl.col("bought")).mean())
+        .filter(pl.col("len") >= 8)
+    )
+    assert novelty.filter(pl.col("rate") >= 0.8).height > 0.25 * novelty.height  # explorers
+    assert novelty.filter(pl.col("rate") <= 0.4).height > 0.3 * novelty.height  # staple buyers
+    days = buys.select("customer_code", "order_date").unique().sort("customer_code", "order_date")
+    gaps = days.with_columns(gap=pl.col("order_date").diff().dt.total_days().over("customer_code"))
+    usual = gaps.group_by("customer_code").agg(median=pl.col("gap").median(), n=pl.col("gap").count())
+    back = (
+        gaps.join(usual.filter(pl.col("n") >= 4), on="customer_code")
+        .filter(pl.col("gap") > 4 * pl.col("median"))
+        .join(buys, on=["customer_code", "order_date"])
+        .join(
+            buys.select("customer_code", "product_key", before="order_date"),
+            on=["customer_code", "product_key"],
+        )
+        .filter(pl.col("before") < pl.col("order_date"))
+    )
+    assert back["customer_code"].n_unique() > 0.08 * buys["customer_code"].n_unique()
+
+
 def test_taste_signals_let_a_recommender_beat_popularity(sales):
     """The backtest protocol of ANCHORS.md in small: REPEAT beats POP overall, and an item-item
     co-purchase recommender beats POP on products the customer never bought."""

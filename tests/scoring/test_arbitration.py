@@ -224,3 +224,25 @@ def test_constraints_are_recorded_with_their_loss(inputs):
     assert result.counts["by_scenario"]["CROSS_SELL"] <= 0.2 * n
     assert c["loss"] > 0 and c["customers_moved"] > 0
     assert c["ev"] == pytest.approx(c["ev_unconstrained"] - c["loss"], abs=1e-3)
+
+
+def test_a_propensity_weighs_the_raw_score_only_where_it_tells_buyers_apart():
+    """calibrate_list keeps the customer's propensity in a CROSS_SELL list's raw score when it
+    predicts who buys from the list on the window, and the plain score when it is noise."""
+    from reco.scoring.arbitration import calibrate_list
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    novelty = rng.random(n)
+    top = pl.DataFrame(
+        {"cid": np.arange(n), "score": rng.random(n) * 0.1 + 1.0, "fill": np.zeros(n, np.int8)},
+        schema_overrides={"cid": pl.UInt32},
+    )
+    customers = pl.LazyFrame({"cid": np.arange(n), "novelty": novelty}, schema_overrides={"cid": pl.UInt32})
+    informative = top.filter(pl.Series(rng.random(n) < 0.6 * novelty)).select("cid")
+    cal = calibrate_list("CROSS_SELL", top, informative, customers, 10, 20.0, 0.9)
+    assert cal.weighed_by == "novelty" and cal.p[-1] > 3 * cal.p[0]
+    noise = top.filter(pl.Series(rng.random(n) < 0.3)).select("cid")
+    assert calibrate_list("CROSS_SELL", top, noise, customers, 10, 20.0, 0.9).weighed_by is None
+    # a scenario without a propensity is calibrated on its plain score
+    assert calibrate_list("WINBACK", top, informative, customers, 10, 20.0, 0.9).weighed_by is None

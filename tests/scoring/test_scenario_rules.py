@@ -191,3 +191,46 @@ def test_the_seen_filter_keeps_recent_purchases_out_except_for_rebuy():
     # REBUY offers it: it is the customer's own
     rebuy = {"min_hit_probability": 0.0, "calibrate": False}
     assert lists(buys, {"priority": ["REBUY"], "rebuy": rebuy})["c"] == ("REBUY", ["R1", "R2", "R3"])
+
+
+def test_novelty_and_uptrade_tell_explorers_and_up_traders_from_staple_buyers():
+    """The propensities a CROSS_SELL or UPSELL list's raw score may be weighed by
+    (reco.scoring.features.propensities): an explorer, each of whose orders is a product new to
+    them, has a high novelty; a staple buyer re-buying one product a low one; an explorer who
+    stopped long ago less than one exploring lately; an up-trader's products above their usual
+    tier give an uptrade, the others none. For identical lists, the weighed raw score follows
+    the propensity; unweighed, it does not."""
+    from reco.scoring.arbitration import list_raw
+    from reco.scoring.config import ScoringConfig
+    from reco.scoring.features import build_history, prepare_products
+
+    def orders(code: str, keys: list[str], start: str) -> list[tuple[str, str, str]]:
+        return [(code, k, d) for k, d in zip(keys, _every(30, start, len(keys)), strict=True)]
+
+    purchases = [
+        *orders("explorer", ["R1", "R2", "R6", "W1"], "2026-01-01"),
+        *orders("staple", ["R1", "R1", "R1", "R1"], "2026-01-01"),
+        *orders("uptrader", ["R1", "R1", "R3", "R4"], "2026-01-01"),
+        *orders("stopped", ["R1", "R2", "R6", "W1"], "2024-01-01"),
+    ]
+    data = inputs(purchases)
+    config = ScoringConfig()
+    lines = data.order_lines
+    products = prepare_products(data.products, lines, AS_OF, config)
+    history = build_history(lines, products, lines.select("customer_code").unique(), AS_OF, config)
+    rows = history.customers.select("customer_code", "cid", "novelty", "uptrade").rows_by_key("customer_code")
+    cid = {c: rows[c][0][0] for c in rows}
+    novelty = {c: rows[c][0][1] for c in rows}
+    uptrade = {c: rows[c][0][2] for c in rows}
+    assert novelty["explorer"] > novelty["uptrader"] > novelty["staple"] > 0
+    assert novelty["explorer"] > 2 * novelty["stopped"] > 0
+    assert uptrade["uptrader"] > 0 and uptrade["explorer"] == uptrade["staple"] == 0
+    same = pl.DataFrame(
+        {"cid": [cid["explorer"], cid["staple"]], "score": [1.0, 1.0], "fill": [0, 0]},
+        schema_overrides={"cid": pl.UInt32},
+    )
+    customers = history.customers.lazy()
+    weighed = dict(list_raw(same, customers, "novelty").collect().iter_rows())
+    assert weighed[cid["explorer"]] > 3 * weighed[cid["staple"]] > 0
+    plain = dict(list_raw(same, customers).collect().iter_rows())
+    assert plain[cid["explorer"]] == plain[cid["staple"]] == 1.0
