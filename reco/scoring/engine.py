@@ -133,9 +133,14 @@ def score(
         lines, inputs.products, as_of, config, window, incr, segments
     )
     run_config = without_floor(config) if calibrations else config
-    fallback = (checked.get("assignment") or {}).get("choice") if config.validation.guard else None
+    verdict = (checked.get("assignment") or {}) if config.validation.guard else {}
+    fallback = verdict.get("choice")
     priority = replace(config.arbitration, method="priority")
-    if fallback == "priority":
+    if fallback == "assignment" and verdict.get("off"):
+        # by expected value, without the scenarios whose customers did better with REPEAT
+        off = tuple(sorted(set(run_config.arbitration.off) | set(verdict["off"])))
+        run_config = replace(run_config, arbitration=replace(run_config.arbitration, off=off))
+    elif fallback == "priority":
         # expected value lost to the simple list on the window, the priority list did not
         run_config = replace(config, arbitration=priority)
     elif fallback == "repeat":

@@ -275,12 +275,43 @@ def _assigned_hits(ctx: Context, judged: pl.DataFrame, truth: pl.DataFrame, popu
     return hits, items
 
 
+#: Scenarios the guard may leave out of an assignment by expected value: REBUY is the repeat list
+#: itself, and NURTURE catches the customers no other scenario fits.
+DROPPABLE = ("CROSS_SELL", "UPSELL", "WINBACK")
+
+
+def _losing(
+    items: list[pl.DataFrame], platform: np.ndarray, repeat: np.ndarray, population: pl.DataFrame
+) -> dict:
+    """The droppable scenarios of an assignment whose judged customers hit less, on the window,
+    with the scenario's list than with REPEAT's: {scenario: {n, hit, repeat}}."""
+    if not items:
+        return {}
+    scenario_of = pl.concat(items, how="vertical_relaxed").select("cid", "scenario").unique("cid")
+    per = (
+        population.select("cid")
+        .with_columns(hit=pl.Series(platform, dtype=pl.Float64), repeat=pl.Series(repeat, dtype=pl.Float64))
+        .join(scenario_of, on="cid")
+        .filter(pl.col("scenario").is_in(DROPPABLE))
+        .group_by("scenario")
+        .agg(n=pl.len(), hit=pl.col("hit").mean(), repeat=pl.col("repeat").mean())
+        .filter(pl.col("hit") < pl.col("repeat"))
+        .sort("scenario")
+    )
+    return {
+        r["scenario"]: {"n": r["n"], "hit": round(r["hit"], 4), "repeat": round(r["repeat"], 4)}
+        for r in per.iter_rows(named=True)
+    }
+
+
 def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, priority: Context | None = None) -> dict:
     """The whole assignment (each customer's scenario, in the chosen modes) against the better
     of REPEAT and POP for everyone, hit@top_n on the validation window. The assignment is kept
     only when at least ``min_customers`` are judged and it scored at least as well as that
-    baseline there. By expected value, an assignment that scored below it is followed by the
-    priority list (``priority``: the context that assigns by it), kept on the same terms
+    baseline there. By expected value, an assignment that scored below it is judged again
+    without the discovery scenarios whose customers there bought less from their lists than
+    they would have from REPEAT's (:func:`_losing`; ``off``: the run then assigns without them),
+    then by the priority list (``priority``: the context that assigns by it), kept on the same terms
     (``choice`` "priority"). Otherwise (too few customers to tell, or worse) the run gives
     everyone that baseline (``choice`` "repeat" or "pop"; REPEAT when too few are judged to
     tell the two apart): the simple baseline unless the platform shows it does no worse on the
@@ -321,6 +352,26 @@ def guard(ctx: Context, in_scope: pl.DataFrame, truth: pl.DataFrame, priority: C
     if n < v.min_customers:
         return out | {"choice": fallback, "why": f"too few customers to tell ({n} < {v.min_customers})"}
     if d is None or d < 0:
+        by_value = ctx.config.arbitration.method == "expected_value"
+        losing = _losing(items, platform, baselines["repeat"][1], population) if by_value else {}
+        if losing:
+            off = tuple(sorted(set(ctx.config.arbitration.off) | set(losing)))
+            without = replace(
+                ctx, config=replace(ctx.config, arbitration=replace(ctx.config.arbitration, off=off))
+            )
+            hits, _ = _assigned_hits(without, judged, truth, population)
+            second = {
+                k: val for k, val in compare(hits, best, ctx.config).items() if k not in ("choice", "why")
+            }
+            out["without_losing"] = second | {"off": losing}
+            if second.get("difference") is not None and second["difference"] >= 0:
+                return out | {
+                    "choice": "assignment",
+                    "off": sorted(losing),
+                    "why": f"by expected value the assignment scored below {name} on the validation"
+                    f" window; without {', '.join(sorted(losing))}, whose customers there bought"
+                    " less from its lists than from REPEAT's, it did not",
+                }
         if priority is not None:
             hits, _ = _assigned_hits(priority, judged, truth, population)
             second = {

@@ -312,6 +312,13 @@ def nobody(counts: dict, priority: list[str]) -> dict[str, str]:
         choice = guard.get("choice")
         if scenario not in priority and scenario != "NURTURE":
             out[scenario] = "turned off: not in the configuration's priority"
+        elif scenario in (guard.get("off") or []):
+            lost = (guard.get("without_losing") or {}).get("off", {}).get(scenario) or {}
+            out[scenario] = (
+                "left out by the assignment guard: on the validation window its "
+                f"{lost.get('n', 0):,} customers bought from its lists at {lost.get('hit', 0):.0%}"
+                f" and would have from REPEAT's at {lost.get('repeat', 0):.0%}"
+            )
         elif choice in GUARD_GIST:
             name = "REPEAT" if choice == "repeat" else "POP"
             because = guard.get("why") or "the assignment was not trusted"

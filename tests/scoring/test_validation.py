@@ -11,9 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.scoring import score
+from reco.scoring import score, validation
 from reco.scoring.config import ScoringConfig, config_from_dict
 from reco.scoring.validation import compare
+from reco.scoring.why import nobody
 from tests.support.synthetic_marts import Shape, as_inputs, generate_marts
 
 AS_OF = date(2026, 1, 1)
@@ -98,10 +99,10 @@ def test_the_rule_needs_enough_customers_and_a_positive_lower_bound():
 
 
 def test_an_assignment_worse_than_the_better_simple_list_falls_back_to_it(inputs):
-    # UPSELL first takes every customer with a usual tier: its step-up picks are bought far
-    # less often, so on the validation window the assignment loses to the simple lists, and
-    # the run gives everyone the better of REPEAT and POP there
-    config = config_from_dict({"priority": ["UPSELL", "REBUY"]})
+    # by the priority list, UPSELL first takes every customer with a usual tier: its step-up
+    # picks are bought far less often, so on the validation window the assignment loses to the
+    # simple lists, and the run gives everyone the better of REPEAT and POP there
+    config = config_from_dict({"priority": ["UPSELL", "REBUY"], "arbitration": {"method": "priority"}})
     result = score(inputs, config, apply_contact_rules=False)
     guard = result.counts["validation"]["assignment"]
     pop, repeat = guard["baselines"]["POP for everyone"], guard["baselines"]["REPEAT for everyone"]
@@ -163,12 +164,39 @@ def test_where_pop_beats_repeat_on_the_window_the_fallback_is_pop(inputs):
     assert {k for k, n in result.counts["by_scenario"].items() if n} == {"NURTURE"}
 
 
-def test_where_expected_value_loses_on_the_window_the_priority_list_is_judged_next(inputs):
-    # priors that send every customer with a usual tier to UPSELL: by expected value the
-    # assignment loses to the simple lists on the window; the priority list (REBUY first) does
-    # not, so the run uses it rather than giving everyone REPEAT or POP
-    priors = {"prior_upsell": 1.0, "prior_rebuy": 0.01, "prior_cross_sell": 0.01}
-    priors |= {"prior_winback": 0.01, "prior_nurture": 0.01}
+#: priors that send every customer with a usual tier to UPSELL
+UPSELL_PRIORS = {
+    "prior_upsell": 1.0,
+    "prior_rebuy": 0.01,
+    "prior_cross_sell": 0.01,
+    "prior_winback": 0.01,
+    "prior_nurture": 0.01,
+}
+
+
+def test_where_expected_value_loses_on_the_window_its_losing_scenarios_are_left_out(inputs):
+    # by expected value the assignment loses to the simple lists on the window; UPSELL's
+    # customers there bought less from its lists than they would have from REPEAT's, so it is
+    # judged again without UPSELL, does not lose, and the run assigns by expected value without it
+    result = score(inputs, config_from_dict({"arbitration": UPSELL_PRIORS}), apply_contact_rules=False)
+    guard = result.counts["validation"]["assignment"]
+    assert guard["difference"] < 0 and guard["n"] >= 200, guard
+    lost = guard["without_losing"]["off"]["UPSELL"]
+    assert lost["hit"] < lost["repeat"] and lost["n"] > 0, guard
+    assert guard["choice"] == "assignment" and "UPSELL" in guard["off"], guard
+    assert guard["without_losing"]["difference"] >= 0
+    assert result.counts["arbitration"]["method"] == "expected_value"
+    by = result.counts["by_scenario"]
+    assert by["UPSELL"] == 0 and by["REBUY"] > 0, by
+    said = nobody(result.counts, list(ScoringConfig().priority))
+    assert said["UPSELL"].startswith("left out by the assignment guard"), said
+
+
+def test_where_expected_value_loses_on_the_window_the_priority_list_is_judged_next(inputs, monkeypatch):
+    # as above, with no scenario the guard may leave out: the priority list (REBUY first) does
+    # not lose, so the run uses it rather than giving everyone REPEAT or POP
+    monkeypatch.setattr(validation, "DROPPABLE", ())
+    priors = UPSELL_PRIORS
     result = score(inputs, config_from_dict({"arbitration": priors}), apply_contact_rules=False)
     guard = result.counts["validation"]["assignment"]
     assert guard["difference"] < 0 and guard["n"] >= 200, guard
