@@ -205,3 +205,29 @@ class RunOutcome(Base):
     #: days from the send date to the first purchase in the window (null: no purchase)
     days_to_first_purchase: Mapped[int | None] = mapped_column(Integer)
     measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WarehouseBuild(Base):
+    """A successful ``reco dbt build`` of the warehouse (one row per build, per schema prefix):
+    which path it took (``full`` or ``incremental``) and why, and the state of its inputs when
+    it finished. The next build compares the inputs with the latest row to decide whether an
+    incremental build is safe (reco/dbt/incremental.py, docs/warehouse.md). Written only after
+    dbt succeeded: a build that failed or was killed leaves no row, so the next one compares
+    with the last build that did finish."""
+
+    __tablename__ = "warehouse_build"
+    __table_args__ = (
+        CheckConstraint("path in ('full', 'incremental')", name="path"),
+        Index("ix_warehouse_build_prefix", "schema_prefix", "id"),
+        SCHEMA,
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    #: the backtest's schema prefix ("" for the live warehouse)
+    schema_prefix: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    #: the fingerprint of the inputs (project files, settings, as-of date, mapping hashes)
+    state: Mapped[dict] = mapped_column(JSONB)
+    seconds: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
