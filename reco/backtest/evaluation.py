@@ -210,11 +210,14 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
     """Each scenario's own list (customer_code, rank, product_key) for every customer with
     history it applies to, as if it were the only scenario (REBUY with no probability floor):
     the comparisons of ANCHORS.md, scenario by scenario. NURTURE's list covers the customers
-    it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback."""
+    it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback.
+    The scorings share their global tables (neighbours, repeat rates, co-occurrence scores):
+    the first computes them, the others reuse them."""
     lists = {}
+    shared: dict = {}
     for scenario in scenarios or SCENARIOS:
         forced = replace(config, priority=(scenario,), rebuy=replace(config.rebuy, min_hit_probability=0.0))
-        result = score(inputs, forced, apply_contact_rules=False)
+        result = score(inputs, forced, apply_contact_rules=False, shared=shared)
         caught = result.audits.filter(kind="fallback", reason_code="no_scenario_fits")
         lists[scenario] = (
             result.items.filter(scenario=scenario)

@@ -7,7 +7,7 @@ that joins are on integers and "lowest id" is a deterministic, meaningful tie-br
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import polars as pl
@@ -259,6 +259,21 @@ def build_history(
         [customers_lf, cp, family_share, grape_share, unmapped]
     )
     return History(customers, cp_df, fam, grape, unm)
+
+
+def shared_cache(shared: dict, name: str, as_of: date, config: ScoringConfig) -> dict:
+    """The cache of global tables (History._cache: neighbours, repeat rates, co-occurrence
+    scores) that every scoring passing the same ``shared`` dict uses under ``name``, so that
+    the first computes them and the others reuse them (reco.backtest's five scenario lists).
+    They depend on the inputs, ``as_of`` and the configuration but not on its ``priority``:
+    a scoring whose ``as_of`` or configuration differs otherwise is refused."""
+    key = (as_of, replace(config, priority=()))
+    if shared.setdefault(("key", name), key) != key:
+        raise ValueError(
+            f"shared tables {name!r}: reused as of another date or with a configuration that"
+            " differs in more than its priority"
+        )
+    return shared.setdefault(name, {})
 
 
 def popular_pool(products: pl.DataFrame, size: int) -> pl.DataFrame:
