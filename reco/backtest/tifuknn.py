@@ -165,9 +165,18 @@ def _neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndar
 def _top(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alpha: float, k: int = K):
     """The ``k`` best-scored item indices per row (``-1`` where fewer items score above 0),
     and their scores."""
+    return _tops(vectors, rows, nbrs, (alpha,), k)[alpha]
+
+
+def _tops(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alphas, k: int = K) -> dict:
+    """:func:`_top` for each of ``alphas`` (alpha -> top, scores): the customers' own vectors
+    and their neighbours' mean are computed once per block of customers for all of them."""
     n_items = vectors.shape[1]
-    top = np.full((len(rows), k), -1, dtype=np.int64)
-    scores = np.zeros((len(rows), k), dtype=np.float32)
+    out = {
+        a: (np.full((len(rows), k), -1, dtype=np.int64), np.zeros((len(rows), k), dtype=np.float32))
+        for a in alphas
+    }
+    kk = min(k, n_items)
     for lo, hi in _blocks(len(rows), n_items):
         m = hi - lo
         kn = nbrs.shape[1]
@@ -175,19 +184,20 @@ def _top(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alpha: 
             (np.full(m * kn, 1.0 / kn, dtype=np.float32), nbrs[lo:hi].ravel(), np.arange(0, m * kn + 1, kn)),
             shape=(m, vectors.shape[0]),
         )
-        s = alpha * vectors[rows[lo:hi]].toarray() + (1 - alpha) * (mean @ vectors).toarray()
-        kk = min(k, n_items)
-        part = (
-            np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-            if kk < n_items
-            else np.tile(np.arange(n_items), (m, 1))
-        )
-        vals = np.take_along_axis(s, part, axis=1)
-        order = np.lexsort((part, -vals), axis=1)
-        part, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
-        top[lo:hi, :kk] = np.where(vals > 0, part, -1)
-        scores[lo:hi, :kk] = vals
-    return top, scores
+        own, near = vectors[rows[lo:hi]].toarray(), (mean @ vectors).toarray()
+        for alpha, (top, scores) in out.items():
+            s = alpha * own + (1 - alpha) * near
+            part = (
+                np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+                if kk < n_items
+                else np.tile(np.arange(n_items), (m, 1))
+            )
+            vals = np.take_along_axis(s, part, axis=1)
+            order = np.lexsort((part, -vals), axis=1)
+            part, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+            top[lo:hi, :kk] = np.where(vals > 0, part, -1)
+            scores[lo:hi, :kk] = vals
+    return out
 
 
 def _hit_rate(top: np.ndarray, rows: np.ndarray, truth: sparse.csr_matrix) -> float:
@@ -226,11 +236,12 @@ def tune(s: Split, grid: dict = GRID) -> Tuned:
     ):
         vectors = pif_vectors(v.train, users, items, Params(n_groups, within, group))
         nbrs = _neighbours(vectors, rows, max(grid["neighbours"]))
-        for n_nbrs, alpha in itertools.product(grid["neighbours"], grid["alpha"]):
-            top, _ = _top(vectors, rows, nbrs[:, :n_nbrs], alpha)
-            hit = _hit_rate(top, rows, truth)
-            if best is None or hit > best[0]:
-                best = (hit, Params(n_groups, within, group, n_nbrs, alpha))
+        for n_nbrs in grid["neighbours"]:
+            tops = _tops(vectors, rows, nbrs[:, :n_nbrs], grid["alpha"])
+            for alpha in grid["alpha"]:
+                hit = _hit_rate(tops[alpha][0], rows, truth)
+                if best is None or hit > best[0]:
+                    best = (hit, Params(n_groups, within, group, n_nbrs, alpha))
     assert best is not None
     return Tuned(best[1], best[0], eligible.height)
 
