@@ -22,7 +22,7 @@ import polars as pl
 from scipy import sparse
 
 from reco.backtest import tifuknn
-from reco.backtest.protocol import Split, index
+from reco.backtest.protocol import Split, blocks, index
 
 K = 3
 RECS_SCHEMA = {"customer_code": pl.String, "rank": pl.Int32, "product_key": pl.String}
@@ -114,16 +114,6 @@ def repeat_order(train: pl.LazyFrame, pop_rank: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-#: Scratch per block of rows, in matrix cells: bounds SAR's and the random floor's memory.
-_BLOCK_CELLS = 20_000_000
-
-
-def _row_blocks(n_rows: int, width: int):
-    step = max(1, _BLOCK_CELLS // max(width, 1))
-    for lo in range(0, n_rows, step):
-        yield lo, min(n_rows, lo + step)
-
-
 def _top_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
     """Of cells ``rows, cols, vals``, the ``n`` largest positive ones of each row (ties:
     smaller column), as ``rows, cols, vals``."""
@@ -159,7 +149,7 @@ def _sar_top(
     counts = np.asarray(bought.sum(axis=0), dtype=np.float64).ravel()
     owned = affinity.tocsc()
     rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
-    for lo, hi in _row_blocks(n_items, n_items + affinity.shape[0]):
+    for lo, hi in blocks(n_items, n_items + affinity.shape[0]):
         # similarity of items lo..hi to every item; symmetric, so it is also columns lo..hi
         cooc = (by_item[lo:hi] @ bought).tocoo()
         i, j, c = cooc.row + lo, cooc.col, cooc.data
@@ -251,7 +241,7 @@ def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 
     # k distinct indices per row without a row loop: rank random keys, keep the k smallest;
     # by blocks of rows (the generator's stream is the same as one n × m draw)
     picks = np.empty((n, k), dtype=np.int64)
-    for lo, hi in _row_blocks(n, m):
+    for lo, hi in blocks(n, m):
         keys = rng.random((hi - lo, m), dtype=np.float32)
         picks[lo:hi] = (
             np.argpartition(keys, k - 1, axis=1)[:, :k] if m > k else np.tile(np.arange(m), (hi - lo, 1))

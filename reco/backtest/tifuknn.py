@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from reco.backtest.protocol import Split, index, split
+from reco.backtest.protocol import Split, blocks, index, split
 
 K = 3
 
@@ -62,9 +62,6 @@ GRID = {
 
 #: Fewer validation customers than this and the published setting is kept.
 MIN_VALIDATION = 100
-
-#: Dense scratch per block of customers, in matrix cells (float32: 4 bytes each).
-_BLOCK_CELLS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -137,19 +134,13 @@ def pif_vectors(
     )
 
 
-def _blocks(n_rows: int, width: int):
-    step = max(1, _BLOCK_CELLS // max(width, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(n_rows, start + step)
-
-
 def _neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndarray:
     """For each of ``rows``, the ``k`` nearest rows of ``vectors`` by Euclidean distance,
     nearest first (ties by row number): an array ``len(rows) × k``."""
     k = min(k, vectors.shape[0])
     norms = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
     out = np.empty((len(rows), k), dtype=np.int64)
-    for lo, hi in _blocks(len(rows), vectors.shape[0]):
+    for lo, hi in blocks(len(rows), vectors.shape[0]):
         q = vectors[rows[lo:hi]]
         dist = norms[rows[lo:hi], None] + norms[None, :] - 2 * (q @ vectors.T).toarray()
         part = (
@@ -177,7 +168,7 @@ def _tops(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alphas
         for a in alphas
     }
     kk = min(k, n_items)
-    for lo, hi in _blocks(len(rows), n_items):
+    for lo, hi in blocks(len(rows), n_items):
         m = hi - lo
         kn = nbrs.shape[1]
         mean = sparse.csr_matrix(

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from reco.backtest import baselines
+from reco.backtest import baselines, protocol
 from reco.backtest.protocol import split
 from tests.backtest.conftest import CUTOFF, events
 
@@ -125,13 +125,13 @@ def test_sar_blocks_give_the_dense_definition(seed, block_cells):
     n_users, n_items = rng.integers(1, 30), rng.integers(1, 40)
     bought = (rng.random((n_users, n_items)) < 0.2).astype(np.float64)
     affinity = bought * rng.random(bought.shape)
-    old, baselines._BLOCK_CELLS = baselines._BLOCK_CELLS, block_cells
+    old, protocol.BLOCK_CELLS = protocol.BLOCK_CELLS, block_cells
     try:
         rows, cols, vals = baselines._sar_top(
             sparse.csr_matrix(bought), sparse.csr_matrix(affinity), "jaccard", 3
         )
     finally:
-        baselines._BLOCK_CELLS = old
+        protocol.BLOCK_CELLS = old
     got = {(int(r), int(c), round(float(v), 9)) for r, c, v in zip(rows, cols, vals, strict=True)}
     assert got == _dense_sar_top(bought, affinity, 3)
 
