@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 from reco.backtest import tifuknn
-from reco.backtest.protocol import Split, index
+from reco.backtest.protocol import Split, blocks, index
 
 K = 3
 RECS_SCHEMA = {"customer_code": pl.String, "rank": pl.Int32, "product_key": pl.String}
@@ -113,6 +114,61 @@ def repeat_order(train: pl.LazyFrame, pop_rank: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _top_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int):
+    """Of cells ``rows, cols, vals``, the ``n`` largest positive ones of each row (ties:
+    smaller column), as ``rows, cols, vals``."""
+    keep = vals > 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.arange(rows.size) - np.searchsorted(rows, rows, side="left") < n
+    return rows[first], cols[first], vals[first]
+
+
+def _candidates(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positive cells of a dense block at least as large as their row's ``n``-th largest
+    (ties kept, so that :func:`_top_per_row` breaks them by column): ``rows, cols, vals``."""
+    if scores.shape[1] > n:
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        floor = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    else:
+        floor = scores.min(axis=1)
+    rows, cols = np.nonzero((scores >= floor[:, None]) & (scores > 0))
+    return rows, cols, scores[rows, cols]
+
+
+def _sar_top(
+    bought: sparse.csr_matrix, affinity: sparse.csr_matrix, similarity: str, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SAR's ``k`` best products per row of ``affinity`` (targets × items), owned ones out:
+    ``rows, items, scores``. The similarity of ``bought`` (customers × items, 0/1) is built
+    by blocks of items and used at once, so neither it nor the scores are ever held whole:
+    memory follows the purchases and the block, not items × items or targets × items."""
+    n_items = bought.shape[1]
+    by_item = bought.T.tocsr()
+    counts = np.asarray(bought.sum(axis=0), dtype=np.float64).ravel()
+    owned = affinity.tocsc()
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    for lo, hi in blocks(n_items, n_items + affinity.shape[0]):
+        # similarity of items lo..hi to every item; symmetric, so it is also columns lo..hi
+        cooc = (by_item[lo:hi] @ bought).tocoo()
+        i, j, c = cooc.row + lo, cooc.col, cooc.data
+        if similarity == "jaccard":
+            sim = c / (counts[i] + counts[j] - c)
+        elif similarity == "lift":
+            sim = c / (counts[i] * counts[j])
+        else:
+            raise ValueError(f"unknown similarity {similarity!r}: expected jaccard or lift")
+        block = sparse.csr_matrix((sim, (j, i - lo)), shape=(n_items, hi - lo))
+        scores = (affinity @ block).toarray()
+        # already bought: out; no co-occurrence at all (0): the slot goes to the fallback
+        own = owned[:, lo:hi].tocoo()
+        scores[own.row, own.col] = 0.0
+        r, c_, v = _candidates(scores, k)
+        rows.append(r), cols.append(c_ + lo), vals.append(v)
+    return _top_per_row(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), k)
+
+
 def sar(
     split: Split,
     customers: pl.LazyFrame,
@@ -125,7 +181,9 @@ def sar(
     Co-occurrence counts customers who bought both items (before the cutoff); Jaccard
     ``c_ij / (c_ii + c_jj - c_ij)`` (``lift`` = ``c_ij / (c_ii c_jj)`` is kept for
     comparison: the anchors show it fails). Affinity sums ``2^(-age/half_life)`` over the
-    customer's events. Dense float32 NumPy matrices: catalogues of a few thousand products.
+    customer's events. The matrices are SciPy sparse and the similarity is built and used by
+    blocks of items (:func:`_sar_top`), so no items × items or customers × items matrix is
+    ever held: the scores are exact, every co-occurrence counts.
     """
     items = index(split.catalogue, "product_key")
     users = index(split.train, "customer_code")
@@ -144,43 +202,21 @@ def sar(
         .agg(pl.col("weight").sum(), pl.col("customer_code").first())
         .collect()
     )
-    bought = np.zeros((users.height, n_items), dtype=np.float32)
-    bought[pairs["idx_user"].to_numpy(), pairs["idx"].to_numpy()] = 1.0
-    cooc = bought.T @ bought
-    del bought
-    diag = np.diag(cooc).copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if similarity == "jaccard":
-            sim = cooc / (diag[:, None] + diag[None, :] - cooc)
-        elif similarity == "lift":
-            sim = cooc / (diag[:, None] * diag[None, :])
-        else:
-            raise ValueError(f"unknown similarity {similarity!r}: expected jaccard or lift")
-    sim = np.nan_to_num(sim, copy=False).astype(np.float32, copy=False)
-    del cooc
-
-    target_pairs = pairs.join(targets.with_row_index("row"), on="customer_code")
-    affinity = np.zeros((targets.height, n_items), dtype=np.float32)
-    rows, cols = target_pairs["row"].to_numpy(), target_pairs["idx"].to_numpy()
-    affinity[rows, cols] = target_pairs["weight"].to_numpy()
-    scores = affinity @ sim
-    scores[rows, cols] = -np.inf  # already bought
-    scores[scores <= 0] = -np.inf  # no co-occurrence at all: leave the slot to the fallback
-    top = (
-        np.argpartition(-scores, k, axis=1)[:, :k]
-        if n_items > k
-        else np.tile(np.arange(n_items), (targets.height, 1))
+    bought = sparse.csr_matrix(
+        (np.ones(pairs.height, dtype=np.float64), (pairs["idx_user"].to_numpy(), pairs["idx"].to_numpy())),
+        shape=(users.height, n_items),
     )
-    top_scores = np.take_along_axis(scores, top, axis=1)
+    target_pairs = pairs.join(targets.with_row_index("row"), on="customer_code")
+    affinity = sparse.csr_matrix(
+        (
+            target_pairs["weight"].to_numpy(),
+            (target_pairs["row"].to_numpy(), target_pairs["idx"].to_numpy()),
+        ),
+        shape=(targets.height, n_items),
+    )
+    rows, cols, scores = _sar_top(bought, affinity, similarity, k)
     ranked = (
-        pl.DataFrame(
-            {
-                "row": np.repeat(np.arange(targets.height), top.shape[1]),
-                "idx": top.ravel().astype(np.uint32),
-                "score": top_scores.ravel(),
-            }
-        )
-        .filter(pl.col("score").is_finite())
+        pl.DataFrame({"row": rows.astype(np.uint32), "idx": cols.astype(np.uint32), "score": scores})
         .join(targets.with_row_index("row"), on="row")
         .join(items, on="idx")
         .select("customer_code", "product_key", order=-pl.col("score"))
@@ -202,9 +238,14 @@ def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 
     n, m = targets.height, items.height
     k = min(k, m)
     rng = np.random.default_rng(seed)
-    # k distinct indices per row without a row loop: rank random keys, keep the k smallest
-    keys = rng.random((n, m), dtype=np.float32)
-    picks = np.argpartition(keys, k - 1, axis=1)[:, :k] if m > k else np.tile(np.arange(m), (n, 1))
+    # k distinct indices per row without a row loop: rank random keys, keep the k smallest;
+    # by blocks of rows (the generator's stream is the same as one n × m draw)
+    picks = np.empty((n, k), dtype=np.int64)
+    for lo, hi in blocks(n, m):
+        keys = rng.random((hi - lo, m), dtype=np.float32)
+        picks[lo:hi] = (
+            np.argpartition(keys, k - 1, axis=1)[:, :k] if m > k else np.tile(np.arange(m), (hi - lo, 1))
+        )
     return (
         pl.DataFrame(
             {

@@ -236,8 +236,11 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
     the comparisons of ANCHORS.md, scenario by scenario. NURTURE's list covers the customers
     it fits (at most ``nurture.max_orders`` orders), not those it would catch as the fallback.
     The assignment guard's fallback is off in these runs: the list is the scenario's own (in
-    the mode self-validation chose), not REPEAT for everyone."""
+    the mode self-validation chose), not REPEAT for everyone. The scorings share their global
+    tables (neighbours, repeat rates, co-occurrence scores): the first computes them, the others
+    reuse them."""
     lists = {}
+    shared: dict = {}
     for scenario in scenarios or SCENARIOS:
         # the guard's fallback off: a single-scenario run that loses to REPEAT on the window
         # would otherwise be REPEAT for everyone, and the scenario's list empty
@@ -247,7 +250,7 @@ def score_lists(inputs, config, scenarios: Sequence[str] | None = None) -> dict[
             rebuy=replace(config.rebuy, min_hit_probability=0.0),
             validation=replace(config.validation, guard=False),
         )
-        result = score(inputs, forced, apply_contact_rules=False)
+        result = score(inputs, forced, apply_contact_rules=False, shared=shared)
         caught = result.audits.filter(kind="fallback", reason_code="no_scenario_fits")
         lists[scenario] = (
             result.items.filter(scenario=scenario)

@@ -140,3 +140,16 @@ def index(frame: pl.LazyFrame, column: str) -> pl.DataFrame:
     """The distinct values of ``column`` in ``frame``, sorted, numbered from 0 (``idx``): the
     rows and columns of the baselines' matrices."""
     return frame.select(column).unique().sort(column).with_row_index("idx").collect()
+
+
+#: Scratch per block of rows of the baselines' matrices, in cells (float32: 4 bytes each,
+#: float64: 8): bounds their memory whatever the numbers of customers and products.
+BLOCK_CELLS = 20_000_000
+
+
+def blocks(n_rows: int, width: int):
+    """``(lo, hi)`` slices of ``n_rows`` rows, each slice × ``width`` at most
+    :data:`BLOCK_CELLS` cells (one row at least)."""
+    step = max(1, BLOCK_CELLS // max(width, 1))
+    for lo in range(0, n_rows, step):
+        yield lo, min(n_rows, lo + step)

@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from reco.backtest.protocol import Split, index, split
+from reco.backtest.protocol import Split, blocks, index, split
 
 K = 3
 
@@ -62,9 +62,6 @@ GRID = {
 
 #: Fewer validation customers than this and the published setting is kept.
 MIN_VALIDATION = 100
-
-#: Dense scratch per block of customers, in matrix cells (float32: 4 bytes each).
-_BLOCK_CELLS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -137,19 +134,13 @@ def pif_vectors(
     )
 
 
-def _blocks(n_rows: int, width: int):
-    step = max(1, _BLOCK_CELLS // max(width, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(n_rows, start + step)
-
-
 def _neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndarray:
     """For each of ``rows``, the ``k`` nearest rows of ``vectors`` by Euclidean distance,
     nearest first (ties by row number): an array ``len(rows) × k``."""
     k = min(k, vectors.shape[0])
     norms = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
     out = np.empty((len(rows), k), dtype=np.int64)
-    for lo, hi in _blocks(len(rows), vectors.shape[0]):
+    for lo, hi in blocks(len(rows), vectors.shape[0]):
         q = vectors[rows[lo:hi]]
         dist = norms[rows[lo:hi], None] + norms[None, :] - 2 * (q @ vectors.T).toarray()
         part = (
@@ -165,29 +156,39 @@ def _neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndar
 def _top(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alpha: float, k: int = K):
     """The ``k`` best-scored item indices per row (``-1`` where fewer items score above 0),
     and their scores."""
+    return _tops(vectors, rows, nbrs, (alpha,), k)[alpha]
+
+
+def _tops(vectors: sparse.csr_matrix, rows: np.ndarray, nbrs: np.ndarray, alphas, k: int = K) -> dict:
+    """:func:`_top` for each of ``alphas`` (alpha -> top, scores): the customers' own vectors
+    and their neighbours' mean are computed once per block of customers for all of them."""
     n_items = vectors.shape[1]
-    top = np.full((len(rows), k), -1, dtype=np.int64)
-    scores = np.zeros((len(rows), k), dtype=np.float32)
-    for lo, hi in _blocks(len(rows), n_items):
+    out = {
+        a: (np.full((len(rows), k), -1, dtype=np.int64), np.zeros((len(rows), k), dtype=np.float32))
+        for a in alphas
+    }
+    kk = min(k, n_items)
+    for lo, hi in blocks(len(rows), n_items):
         m = hi - lo
         kn = nbrs.shape[1]
         mean = sparse.csr_matrix(
             (np.full(m * kn, 1.0 / kn, dtype=np.float32), nbrs[lo:hi].ravel(), np.arange(0, m * kn + 1, kn)),
             shape=(m, vectors.shape[0]),
         )
-        s = alpha * vectors[rows[lo:hi]].toarray() + (1 - alpha) * (mean @ vectors).toarray()
-        kk = min(k, n_items)
-        part = (
-            np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-            if kk < n_items
-            else np.tile(np.arange(n_items), (m, 1))
-        )
-        vals = np.take_along_axis(s, part, axis=1)
-        order = np.lexsort((part, -vals), axis=1)
-        part, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
-        top[lo:hi, :kk] = np.where(vals > 0, part, -1)
-        scores[lo:hi, :kk] = vals
-    return top, scores
+        own, near = vectors[rows[lo:hi]].toarray(), (mean @ vectors).toarray()
+        for alpha, (top, scores) in out.items():
+            s = alpha * own + (1 - alpha) * near
+            part = (
+                np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+                if kk < n_items
+                else np.tile(np.arange(n_items), (m, 1))
+            )
+            vals = np.take_along_axis(s, part, axis=1)
+            order = np.lexsort((part, -vals), axis=1)
+            part, vals = np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+            top[lo:hi, :kk] = np.where(vals > 0, part, -1)
+            scores[lo:hi, :kk] = vals
+    return out
 
 
 def _hit_rate(top: np.ndarray, rows: np.ndarray, truth: sparse.csr_matrix) -> float:
@@ -226,11 +227,12 @@ def tune(s: Split, grid: dict = GRID) -> Tuned:
     ):
         vectors = pif_vectors(v.train, users, items, Params(n_groups, within, group))
         nbrs = _neighbours(vectors, rows, max(grid["neighbours"]))
-        for n_nbrs, alpha in itertools.product(grid["neighbours"], grid["alpha"]):
-            top, _ = _top(vectors, rows, nbrs[:, :n_nbrs], alpha)
-            hit = _hit_rate(top, rows, truth)
-            if best is None or hit > best[0]:
-                best = (hit, Params(n_groups, within, group, n_nbrs, alpha))
+        for n_nbrs in grid["neighbours"]:
+            tops = _tops(vectors, rows, nbrs[:, :n_nbrs], grid["alpha"])
+            for alpha in grid["alpha"]:
+                hit = _hit_rate(tops[alpha][0], rows, truth)
+                if best is None or hit > best[0]:
+                    best = (hit, Params(n_groups, within, group, n_nbrs, alpha))
     assert best is not None
     return Tuned(best[1], best[0], eligible.height)
 

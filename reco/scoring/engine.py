@@ -19,7 +19,7 @@ from reco.scoring.assign import (
 )
 from reco.scoring.config import ScoringConfig
 from reco.scoring.eligibility import eligibility
-from reco.scoring.features import build_history, neighbours, popular_pool, prepare_products
+from reco.scoring.features import build_history, neighbours, popular_pool, prepare_products, shared_cache
 from reco.scoring.inputs import ScoringInputs
 from reco.scoring.scenarios import BUILDERS, Context, repeat_rate
 
@@ -90,10 +90,13 @@ def score(
     *,
     apply_contact_rules: bool = True,
     chunk_size: int | None = CHUNK_CUSTOMERS,
+    shared: dict | None = None,
 ) -> ScoringResult:
     """Recommend ``top_n`` products to every eligible customer (every customer with history
     when ``apply_contact_rules`` is false: no eligibility, no silence window). Customers are
-    scored ``chunk_size`` at a time (None: all at once); the output does not depend on it."""
+    scored ``chunk_size`` at a time (None: all at once); the output does not depend on it.
+    Scorings of the same inputs whose configurations differ only in ``priority`` may pass one
+    ``shared`` dict: the global tables are computed once (features.shared_cache)."""
     as_of = inputs.as_of
     lines = inputs.order_lines.filter(pl.col("order_date") < as_of)
     products = prepare_products(inputs.products, lines, as_of, config)
@@ -120,6 +123,8 @@ def score(
         n_customers = None
 
     history = build_history(lines, products, scope, as_of, config)
+    if shared is not None:
+        history._cache = shared_cache(shared, "scoring", as_of, config)
     segments = inputs.profiles.select("customer_code", pl.col("segment").cast(pl.String)).collect()
     with_segment(history, segments)
     run_rhythm = with_rhythm(history, lines, as_of, config)
@@ -130,7 +135,7 @@ def score(
     pool = popular_pool(products, config.rules.popular_pool_size)
     incr = arbitration.incrementality(config, inputs.outcomes)
     modes, checked, calibrations = validation.validate(
-        lines, inputs.products, as_of, config, window, incr, segments
+        lines, inputs.products, as_of, config, window, incr, segments, shared
     )
     run_config = without_floor(config) if calibrations else config
     verdict = (checked.get("assignment") or {}) if config.validation.guard else {}

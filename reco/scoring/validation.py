@@ -45,7 +45,7 @@ from reco.scoring.assign import (
     without_floor,
 )
 from reco.scoring.config import ScoringConfig
-from reco.scoring.features import build_history, popular_pool, prepare_products
+from reco.scoring.features import build_history, popular_pool, prepare_products, shared_cache
 from reco.scoring.scenarios import BASELINES, Context, build, fits, repeat_rate
 
 #: the task each scenario is judged on (as in reco.backtest.evaluation.TASKS)
@@ -115,13 +115,15 @@ def validate(
     window_days: int | None,
     incrementality: pl.DataFrame | None = None,
     segments: pl.DataFrame | None = None,
+    shared: dict | None = None,
 ) -> tuple[dict[str, str], dict, dict]:
     """Each scenario's mode ("learnt" or "baseline"), the record written to the run's
     counts_json under ``validation``, and each scenario's calibration of P on the window
     (:func:`calibrations`; empty without a window). ``lines``: purchase lines before
     ``as_of``; ``products``: the catalogue as ScoringInputs.products; ``incrementality``
     (arbitration.incrementality) and ``segments`` (customer_code, segment) are what the
-    assignment guard judges an assignment by expected value with."""
+    assignment guard judges an assignment by expected value with; ``shared``: the scoring's
+    (engine.score), whose validation history's global tables are shared too."""
     scenarios = list(config.priority)
     if "NURTURE" not in scenarios:  # NURTURE catches the customers no scenario fits
         scenarios.append("NURTURE")
@@ -153,6 +155,8 @@ def validate(
     # every sampled customer is in scope: P is calibrated on all of them, buyers in the window
     # or not; the comparisons and the guard judge those who bought in it (``population``)
     history = build_history(train, past, sample.lazy(), start, config)
+    if shared is not None:
+        history._cache = shared_cache(shared, "validation", start, config)
 
     if segments is not None:
         with_segment(history, segments)

@@ -1,8 +1,13 @@
+import tracemalloc
+from datetime import date
+
+import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
-from reco.backtest import baselines
+from reco.backtest import baselines, protocol
 from reco.backtest.protocol import split
 from tests.backtest.conftest import CUTOFF, events
 
@@ -93,3 +98,64 @@ def test_every_baseline_returns_k_distinct_catalogue_products_per_customer(rows)
         assert per["n"].to_list() == [k] * n_customers, name
         assert all(r == list(range(1, k + 1)) for r in per["ranks"].to_list()), name
         assert set(recs["product_key"]) <= catalogue, name
+
+
+def _dense_sar_top(bought: np.ndarray, affinity: np.ndarray, k: int):
+    """SAR's definition on dense matrices: Jaccard of co-buyers, scores = affinity @ sim,
+    owned and non-positive cells out, the k best per row (ties: smaller column)."""
+    cooc = bought.T @ bought
+    diag = np.diag(cooc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.nan_to_num(cooc / (diag[:, None] + diag[None, :] - cooc))
+    scores = affinity @ sim
+    scores[affinity != 0] = 0
+    out = set()
+    for r in range(scores.shape[0]):
+        ranked = sorted((-v, c) for c, v in enumerate(scores[r]) if v > 0)[:k]
+        out |= {(r, c, round(-v, 9)) for v, c in ranked}
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5_000))
+def test_sar_blocks_give_the_dense_definition(seed, block_cells):
+    # the similarity is built and used by blocks of items; whatever the block size, the
+    # result is the dense matrices' one, cell for cell
+    rng = np.random.default_rng(seed)
+    n_users, n_items = rng.integers(1, 30), rng.integers(1, 40)
+    bought = (rng.random((n_users, n_items)) < 0.2).astype(np.float64)
+    affinity = bought * rng.random(bought.shape)
+    old, protocol.BLOCK_CELLS = protocol.BLOCK_CELLS, block_cells
+    try:
+        rows, cols, vals = baselines._sar_top(
+            sparse.csr_matrix(bought), sparse.csr_matrix(affinity), "jaccard", 3
+        )
+    finally:
+        protocol.BLOCK_CELLS = old
+    got = {(int(r), int(c), round(float(v), 9)) for r, c, v in zip(rows, cols, vals, strict=True)}
+    assert got == _dense_sar_top(bought, affinity, 3)
+
+
+def test_sar_never_holds_a_products_squared_matrix():
+    # over 30,000 products: one dense products × products float32 matrix would take 3.6 GB; SAR
+    # must answer within a budget that only its sparse, blocked structures fit
+    rng = np.random.default_rng(1)
+    n_products, n_lines = 60_000, 80_000
+    lines = pl.DataFrame(
+        {
+            "customer_code": [f"c{i}" for i in rng.integers(0, 500, n_lines)],
+            "order_id": [f"o{i}" for i in rng.integers(0, 4_000, n_lines)],
+            "product_key": [f"p{i:05d}" for i in rng.integers(0, n_products, n_lines)],
+            "order_date": rng.choice(pl.date_range(date(2021, 1, 1), date(2021, 8, 31), eager=True), n_lines),
+        }
+    )
+    s = split(lines.lazy(), CUTOFF, 90)
+    assert s.catalogue.collect().height > 30_000
+    tracemalloc.start()
+    try:
+        recs = baselines.sar(s, s.eligible)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert recs.height == 3 * s.eligible.collect().height > 0
+    assert peak < 400 * 2**20, f"SAR peaked at {peak / 2**20:.0f} MiB of NumPy/SciPy memory"
