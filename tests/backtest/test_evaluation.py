@@ -20,8 +20,14 @@ AS_OF = date(2026, 1, 1)
 
 
 def _alone(inputs, config, scenario: str) -> pl.DataFrame:
-    """The scenario's list from a scoring that shares nothing."""
-    forced = replace(config, priority=(scenario,), rebuy=replace(config.rebuy, min_hit_probability=0.0))
+    """The scenario's list from a scoring that shares nothing (as score_lists: no REBUY floor,
+    the guard's fallback off)."""
+    forced = replace(
+        config,
+        priority=(scenario,),
+        rebuy=replace(config.rebuy, min_hit_probability=0.0),
+        validation=replace(config.validation, guard=False),
+    )
     result = score(inputs, forced, apply_contact_rules=False)
     caught = result.audits.filter(kind="fallback", reason_code="no_scenario_fits")
     return (

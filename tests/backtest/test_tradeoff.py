@@ -97,9 +97,10 @@ def test_without_the_option_there_is_no_curve(db, marts, monkeypatch):
 
 
 def test_with_the_guard_off_its_verdict_is_recorded_but_the_assignment_is_used(marts):
-    # UPSELL first loses to the simple lists on the validation window (tests/scoring/
-    # test_validation.py): guarded, the run gives everyone REPEAT or POP; unguarded, as the
-    # curve's points and the scenario lists are scored, UPSELL keeps its customers
+    # by the priority list, UPSELL first loses to the simple lists on the validation window
+    # (tests/scoring/test_validation.py): guarded, the run gives everyone REPEAT or POP;
+    # unguarded, as the curve's points and the scenario lists are scored, UPSELL keeps its
+    # customers
     from dataclasses import replace
 
     from reco.backtest.evaluation import score_lists
@@ -108,7 +109,7 @@ def test_with_the_guard_off_its_verdict_is_recorded_but_the_assignment_is_used(m
     from tests.support.synthetic_marts import as_inputs
 
     inputs = as_inputs(marts, CUTOFF)
-    config = config_from_dict({"priority": ["UPSELL", "REBUY"]})
+    config = config_from_dict({"priority": ["UPSELL", "REBUY"], "arbitration": {"method": "priority"}})
     guarded = score(inputs, config, apply_contact_rules=False)
     unguarded = score(
         inputs, replace(config, validation=replace(config.validation, guard=False)), apply_contact_rules=False
