@@ -16,7 +16,7 @@ import polars as pl
 
 from reco.scoring import rebuy_model
 from reco.scoring.config import ScoringConfig
-from reco.scoring.features import WEIGHT, History, decay, first_per_customer, neighbours
+from reco.scoring.features import History, decay, exact_sum, first_per_customer, neighbours
 
 
 @dataclass
@@ -93,26 +93,6 @@ def _with_product_and_preference(ctx: Context, cands: pl.LazyFrame) -> pl.LazyFr
     )
 
 
-def run_sums(frame: pl.LazyFrame, key: str, value: str, label: str) -> pl.LazyFrame:
-    """One row per run of equal ``key`` in ``frame`` (sorted by it): ``key``, ``sum`` (of
-    ``value``, in fixed point as features.exact_sum adds up, so it does not depend on the
-    order of the additions) and the ``label`` of the run's ``first`` and ``second`` rows
-    (null for a one-row run). A running total read at each run's ends: no hash grouping."""
-    fixed = (pl.col(value) * WEIGHT).round().cast(pl.Int64, strict=False)
-    same_next = pl.col(key).eq_missing(pl.col(key).shift(-1))
-    return (
-        frame.with_columns(_v=fixed, _t=fixed.cum_sum())
-        .with_columns(
-            _end=pl.when(same_next).then(None).otherwise(pl.col("_t")).backward_fill(),
-            second=pl.when(same_next).then(pl.col(label).shift(-1)),
-        )
-        .filter(pl.col(key).ne_missing(pl.col(key).shift(1)))
-        .select(
-            key, sum=(pl.col("_end") - pl.col("_t") + pl.col("_v")) / WEIGHT, first=label, second="second"
-        )
-    )
-
-
 def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
     """Co-occurrence candidates never bought by the customer: ``cooc`` = Σ over their most
     recent ``seed_items`` products s of decay(s) × sim(s, candidate), divided by the customer's
@@ -127,10 +107,9 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         seeds = first_per_customer(cp, ["last_date", "pid"], [True, False], cs.seed_items).select(
             "cid", seed="pid", seed_w=decay(pl.col("days_since"), cs.half_life_days)
         )
-        # one (cid, pid) key, sorted with each pair's contributions best first: a pair's sum
-        # and its two best seeds are read off its run of rows (no hash grouping)
+        # one (cid, pid) key: an anti-join, a sort and a grouping on one integer column
         key = pl.col("cid").cast(pl.UInt64) * 2**32 + pl.col("pid")
-        pairs = (
+        scores = (
             seeds.join(nb, left_on="seed", right_on="pid")
             .select(
                 "seed",
@@ -139,17 +118,18 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
             )
             .join(cp.select(key=key), on="key", how="anti")
             .sort(["key", "contrib", "seed"], descending=[False, True, False])
+            .group_by("key", maintain_order=True)
+            .agg(cooc=exact_sum(pl.col("contrib")), because=pl.col("seed").head(2))
+            .select(
+                cid=(pl.col("key") // 2**32).cast(pl.UInt32),
+                pid=(pl.col("key") % 2**32).cast(pl.UInt32),
+                cooc="cooc",
+                because_1=pl.col("because").list.get(0, null_on_oob=True),
+                because_2=pl.col("because").list.get(1, null_on_oob=True),
+            )
+            .with_columns(cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9))
+            .collect()
         )
-        scores = run_sums(pairs, "key", "contrib", "seed").select(
-            cid=(pl.col("key") // 2**32).cast(pl.UInt32),
-            pid=(pl.col("key") % 2**32).cast(pl.UInt32),
-            cooc="sum",
-            because_1="first",
-            because_2="second",
-        )
-        scores = scores.with_columns(
-            cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9)
-        ).collect()
         cache["cooc"] = scores if done is None else pl.concat([cache["cooc"], scores])
         cache["cooc_cids"] = todo if done is None else pl.concat([done, todo])
     return cache["cooc"].lazy().join(subset.lazy().select("cid"), on="cid", how="semi")
