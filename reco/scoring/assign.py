@@ -30,6 +30,30 @@ def family_cap(scenario: str, config: ScoringConfig) -> int:
     return config.rebuy.max_per_family if scenario == "REBUY" else config.rules.max_per_family
 
 
+def _prune(ranked: pl.LazyFrame, top_n: int, cap: int) -> pl.LazyFrame:
+    """Drop the scenario picks (``fill`` 0) that cannot make a customer's first ``top_n``,
+    so that the sorts of :func:`select_top` see a few rows per customer, not all of them.
+
+    The best pick of each family (each pick, without a cap) always survives the family cap,
+    so when a customer has ``top_n`` such bests, the ``top_n``-th of them scores a floor: a
+    pick that scores less ranks after ``top_n`` survivors (picks come before fills) and is
+    never kept. Picks at the floor and every fill stay: the sorts order them as before."""
+    group = ["cid", "fam"] if cap > 0 else ["cid", "pid"]
+    picks = ranked.filter(pl.col("fill") == 0)
+    floor = (
+        picks.group_by(group)
+        .agg(pl.col("score").max())
+        .sort(["cid", "score"], descending=[False, True])
+        .filter(_position("cid") == top_n - 1)
+        .select("cid", floor="score")
+    )
+    return (
+        ranked.join(floor, on="cid", how="left")
+        .filter((pl.col("fill") != 0) | pl.col("floor").is_null() | (pl.col("score") >= pl.col("floor")))
+        .drop("floor")
+    )
+
+
 def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfig, cap: int) -> pl.LazyFrame:
     """The business rules on scored candidates (one row per customer and product): best first
     (``fill`` 0 before 1, then score, ``tb``, popularity rank, which is unique per product),
@@ -47,6 +71,7 @@ def select_top(cands: pl.LazyFrame, products: pl.DataFrame, config: ScoringConfi
     ranked = cands.join(
         products.lazy().select("pid", "pop_rank", fam=pl.col("family").rank("dense")), on="pid"
     )
+    ranked = _prune(ranked, top_n, cap)
     if cap > 0:
         keep = pl.when(pl.col("fam").is_null()).then(top_n).otherwise(min(cap, top_n))
         ranked = (
@@ -199,6 +224,13 @@ def _tally(tally: dict | None, scenario: str, fits_n: int, offered: int) -> None
         t["offered"] += offered
 
 
+def _enough(cands: pl.DataFrame, min_candidates: int) -> pl.DataFrame:
+    """``cid`` of the customers with at least ``min_candidates`` candidates in ``cands``."""
+    if min_candidates <= 1:  # every customer in it has one
+        return cands.select(pl.col("cid").unique())
+    return cands.group_by("cid").len().filter(pl.col("len") >= min_candidates).select("cid")
+
+
 def _claim_by_priority(
     ctx: Context, chunk: pl.DataFrame, tally: dict | None = None
 ) -> tuple[dict, pl.DataFrame]:
@@ -216,7 +248,7 @@ def _claim_by_priority(
         if subset.height == 0:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
-        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        enough = _enough(cands, config.rules.min_candidates)
         if tally is not None:
             tally[scenario]["with_candidates"] += enough.height
         claimed[scenario].append(cands.join(enough, on="cid", how="semi"))
@@ -242,23 +274,28 @@ def _claim_by_value(
         if subset.height == 0 or calibration(ctx, scenario) is None:
             continue
         cands = _scored(build(ctx, scenario, subset), fill=0).collect()
-        enough = cands.group_by("cid").len().filter(pl.col("len") >= config.rules.min_candidates)
+        enough = _enough(cands, config.rules.min_candidates)
         if tally is not None:
             tally[scenario]["with_candidates"] += enough.height
-        cands = cands.join(enough, on="cid", how="semi")
+        if config.rules.min_candidates > 1:
+            cands = cands.join(enough, on="cid", how="semi")
         top = select_top(cands.lazy(), products, config, family_cap(scenario, config)).collect()
+        del cands  # the ranked lists are all that is kept of it: every customer in it has one
         ev = expected_values(ctx, scenario, top)
         if ev is None:
             continue
-        cands_of[scenario] = (cands, top, ev)
+        cands_of[scenario] = (top, ev)
         options.append(ev.select("cid", pl.lit(scenario).alias("scenario"), "ev"))
     frame = pl.concat(options) if options else pl.DataFrame(schema=arbitration.EV_SCHEMA)
     assign, report = arbitration.arbitrate(frame, config)
     ready = {}
-    for scenario, (cands, top, ev) in cands_of.items():
+    for scenario, (top, ev) in cands_of.items():
         mine = assign.filter(scenario=scenario).select("cid")
-        claimed[scenario].append(cands.join(mine, on="cid", how="semi"))
-        ready[scenario] = (top.join(mine, on="cid", how="semi"), ev.join(mine, on="cid", how="semi"))
+        top = top.join(mine, on="cid", how="semi")
+        # the claimed candidates stand for the ranked list: what is read of them later is their
+        # columns and customers, the same
+        claimed[scenario].append(top.drop("rank"))
+        ready[scenario] = (top, ev.join(mine, on="cid", how="semi"))
     return claimed, ready, chunk.join(assign, on="cid", how="anti"), report
 
 

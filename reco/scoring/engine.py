@@ -195,6 +195,7 @@ def score(
         if items
         else pl.DataFrame(schema={"cid": pl.UInt32, "pid": pl.UInt32, "fill": pl.Int8, **ITEM_SCHEMA})
     )
+    items.clear()  # the chunks' reasons before their why: no longer read
     per_customer = items_df.group_by("cid").agg(
         n=pl.len(), filled=(pl.col("fill") > 0).sum(), scenario=pl.col("scenario").first()
     )
@@ -220,6 +221,8 @@ def score(
         .select(list(ITEM_SCHEMA))
         .cast(ITEM_SCHEMA)
     )
+    # what the counts read of the items: their texts live on in items_out only
+    items_df = items_df.select("cid", "fill", "scenario", "score")
     audits_out = (
         pl.concat([a.lazy() if isinstance(a, pl.DataFrame) else a for a in audits], how="vertical_relaxed")
         .cast(AUDIT_SCHEMA)

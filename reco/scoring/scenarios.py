@@ -107,19 +107,27 @@ def cooccurrence(ctx: Context, subset: pl.DataFrame) -> pl.LazyFrame:
         seeds = first_per_customer(cp, ["last_date", "pid"], [True, False], cs.seed_items).select(
             "cid", seed="pid", seed_w=decay(pl.col("days_since"), cs.half_life_days)
         )
+        # one (cid, pid) key: an anti-join, a sort and a grouping on one integer column
+        key = pl.col("cid").cast(pl.UInt64) * 2**32 + pl.col("pid")
         scores = (
             seeds.join(nb, left_on="seed", right_on="pid")
-            .select("cid", "seed", pid="nb", contrib=pl.col("seed_w") * pl.col("sim"))
-            .join(cp.select("cid", "pid"), on=["cid", "pid"], how="anti")
-            .sort(["cid", "pid", "contrib", "seed"], descending=[False, False, True, False])
-            .group_by("cid", "pid", maintain_order=True)
+            .select(
+                "seed",
+                key=pl.col("cid").cast(pl.UInt64) * 2**32 + pl.col("nb"),
+                contrib=pl.col("seed_w") * pl.col("sim"),
+            )
+            .join(cp.select(key=key), on="key", how="anti")
+            .sort(["key", "contrib", "seed"], descending=[False, True, False])
+            .group_by("key", maintain_order=True)
             .agg(cooc=exact_sum(pl.col("contrib")), because=pl.col("seed").head(2))
-            .with_columns(
-                cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9),
+            .select(
+                cid=(pl.col("key") // 2**32).cast(pl.UInt32),
+                pid=(pl.col("key") % 2**32).cast(pl.UInt32),
+                cooc="cooc",
                 because_1=pl.col("because").list.get(0, null_on_oob=True),
                 because_2=pl.col("because").list.get(1, null_on_oob=True),
             )
-            .drop("because")
+            .with_columns(cooc=(pl.col("cooc") / pl.col("cooc").max().over("cid")).round(9))
             .collect()
         )
         cache["cooc"] = scores if done is None else pl.concat([cache["cooc"], scores])
