@@ -140,10 +140,11 @@ def _recorded(db: Database) -> list[tuple[str, str]]:
     return _rows(db, "select path, reason from reco.warehouse_build where schema_prefix = '' order by id")
 
 
-# The cases run in order on one warehouse: each starts from the build of the one before.
+# The cases run in order on one warehouse: each starts from the build of the one before. One
+# test runs them, so that their order holds however the suite is distributed over workers.
 
 
-def test_a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build(warehouse):
+def _a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build(warehouse):
     db, tmp = warehouse
     _load_sales(db, tmp, "day_20", range(20, 21), extra_customer="C99")
     result = _build(db, *NO_UNIT_TESTS)  # with the data tests: they pass on the appended order_line
@@ -153,7 +154,7 @@ def test_a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build
     assert_marts_equal_a_cold_build(db)
 
 
-def test_a_new_email_linking_two_codes_forces_a_full_refresh(warehouse):
+def _a_new_email_linking_two_codes_forces_a_full_refresh(warehouse):
     db, tmp = warehouse
     header = "customer_code,email,first_name,signup_date,updated_at"
     load_files(
@@ -170,7 +171,7 @@ def test_a_new_email_linking_two_codes_forces_a_full_refresh(warehouse):
     assert_marts_equal_a_cold_build(db)
 
 
-def test_a_new_alias_remapping_old_labels_forces_a_full_refresh(warehouse):
+def _a_new_alias_remapping_old_labels_forces_a_full_refresh(warehouse):
     db, tmp = warehouse
     load_files(db, "aliases", [_write(tmp / "alias.csv", "alias_label,product_key", [f"{ORPHAN_LABEL},P03"])])
     result = _build(db, *NO_TESTS)
@@ -182,7 +183,7 @@ def test_a_new_alias_remapping_old_labels_forces_a_full_refresh(warehouse):
     assert_marts_equal_a_cold_build(db)
 
 
-def test_a_reloaded_overlapping_export_appends_only_its_new_lines(warehouse):
+def _a_reloaded_overlapping_export_appends_only_its_new_lines(warehouse):
     db, tmp = warehouse
     (before,) = _rows(db, "select count(*) from marts.order_line")[0]
     _load_sales(db, tmp, "days_19_21", range(19, 22))  # days 19 and 20 are there already
@@ -193,7 +194,7 @@ def test_a_reloaded_overlapping_export_appends_only_its_new_lines(warehouse):
     assert_marts_equal_a_cold_build(db)
 
 
-def test_a_deleted_batch_forces_a_full_refresh(warehouse):
+def _a_deleted_batch_forces_a_full_refresh(warehouse):
     db, _ = warehouse
     with psycopg.connect(db.conninfo()) as conn:
         (batch,) = conn.execute(
@@ -207,7 +208,7 @@ def test_a_deleted_batch_forces_a_full_refresh(warehouse):
     assert_marts_equal_a_cold_build(db)
 
 
-def test_a_changed_setting_or_an_as_of_date_moved_back_forces_a_full_refresh(warehouse):
+def _a_changed_setting_or_an_as_of_date_moved_back_forces_a_full_refresh(warehouse):
     db, _ = warehouse
     with psycopg.connect(db.conninfo(), autocommit=True) as conn, conn.cursor() as cur:
         args = ["build", "--vars", "{popularity_window_days: 60}"]
@@ -216,6 +217,18 @@ def test_a_changed_setting_or_an_as_of_date_moved_back_forces_a_full_refresh(war
         args = ["build"]
         path = decide(db, cur, args, {"RECO_AS_OF_DATE": "2025-03-10"}, project_fingerprint(args))
         assert path.path == FULL and "as-of date moved back from 2025-03-22 to 2025-03-10" in path.reason
+
+
+def test_each_change_takes_its_path_and_the_marts_equal_a_cold_build(warehouse):
+    """A new day (incremental), a new e-mail merging two codes (full), a new alias (full), a
+    re-loaded overlapping export (incremental), a deleted batch (full), then a changed setting
+    or an as-of date moved back (full): each after the one before."""
+    _a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build(warehouse)
+    _a_new_email_linking_two_codes_forces_a_full_refresh(warehouse)
+    _a_new_alias_remapping_old_labels_forces_a_full_refresh(warehouse)
+    _a_reloaded_overlapping_export_appends_only_its_new_lines(warehouse)
+    _a_deleted_batch_forces_a_full_refresh(warehouse)
+    _a_changed_setting_or_an_as_of_date_moved_back_forces_a_full_refresh(warehouse)
 
 
 def test_a_failed_build_leaves_no_record_and_a_partial_one_is_passed_through(warehouse):
