@@ -56,28 +56,12 @@ from reco.db import migrate  # noqa: E402
 from reco.db.resolver import resolve  # noqa: E402
 from reco.db.target import Database  # noqa: E402
 
+_exec = dbt_build._exec  # one way to run a statement, shared with the build bench
+
 console = Console(width=160)
 PRODUCTS = 3_000
 NEW_DAY_SHARE = 0.003
 STEPS = ("load", "build", "incremental", "score", "backtest")
-
-NEW_DAY = """
-insert into raw.load_batch (batch_id, entity, status, files, rows_read, rows_loaded,
-    rows_rejected, rows_duplicate, options)
-values ('bench_s2', 'sales', 'succeeded', '[]', 0, 0, 0, 0, '{{}}');
-
-insert into raw.sales_line (line_key, doc_ref, order_date, customer_code, product_key,
-    product_label, quantity, unit_price, amount_ht, line_type, batch_id, file_no, source_row)
-select
-    md5('N' || i)::uuid, 'N' || (i / 3), date '{day}',
-    'C' || (1 + ((i / 3) * 104729) % {customers}),
-    'W' || lpad(p::text, 5, '0'), 'Cuvée ' || p, 1 + i % 3, 5 + (p * 37) % 120,
-    (1 + i % 3) * (5 + (p * 37) % 120), 'sale', 'bench_s2', 1, i
-from (
-    select i, 1 + (i * 7919) % {products} as p from generate_series(1::bigint, {lines}::bigint) as i
-) as g;
-analyze raw.sales_line;
-"""
 
 
 # -- measuring a child process -------------------------------------------------------------------
@@ -169,13 +153,6 @@ def _wrap(args: list[str]) -> None:
 # -- the database ---------------------------------------------------------------------------------
 
 
-def _exec(db: Database, sql: str, autocommit: bool = False) -> float:
-    start = time.perf_counter()
-    with psycopg.connect(db.conninfo(), autocommit=autocommit) as conn:
-        conn.execute(sql)
-    return time.perf_counter() - start
-
-
 def _value(db: Database, sql: str):
     with psycopg.connect(db.conninfo()) as conn:
         return conn.execute(sql).fetchone()[0]
@@ -258,12 +235,8 @@ def _build_and_after(server: Database, lines: int, steps: set[str]) -> list[dict
         last: date = _value(db, "select max(order_date) from raw.sales_line")
         if "incremental" in steps:
             day = last + timedelta(days=1)
-            _exec(
-                db,
-                NEW_DAY.format(
-                    day=day, customers=customers, products=PRODUCTS, lines=max(3, int(lines * NEW_DAY_SHARE))
-                ),
-            )
+            day_lines = max(3, int(lines * NEW_DAY_SHARE))
+            _exec(db, dbt_build.NEXT_DAY.format(day_lines=day_lines, customers=customers, products=PRODUCTS))
             incremental = _measured([_reco(), "dbt", "build"], db)
             out.append(_step("incremental", incremental, cold["seconds"], "the cold build", db))
             last = day
