@@ -110,7 +110,8 @@ def recover(cur, root: Path) -> dict[str, list[str]]:
         b
         for (b,) in land.fetch(
             cur,
-            "select batch_id from raw.load_batch where batch_id = any(%s) and status in ('succeeded', 'duplicate')",
+            "select batch_id from raw.load_batch"
+            " where batch_id = any(%s) and status in ('succeeded', 'duplicate')",
             (batches,),
         )
     }
