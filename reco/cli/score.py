@@ -38,6 +38,15 @@ def score(
         bool, typer.Option("--replace", help="Score again a run id that already succeeded.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    marts: Annotated[
+        str | None,
+        typer.Option(
+            "--marts",
+            metavar="postgres|parquet:PATH",
+            help="Read the marts from PostgreSQL (default) or from Parquet files as Spark writes them"
+            " (PATH/<table>/*.parquet); consent and the run stay in PostgreSQL.",
+        ),
+    ] = None,
 ) -> None:
     """Score every eligible customer (scenario + top 3 with reasons) and record the run."""
     if run_id is None:
@@ -45,7 +54,13 @@ def score(
         if not as_json:
             console.print(f"run id: {run_id}", highlight=False)
     summary = run_scoring(
-        database(), run_id, as_of=day(as_of), config_path=config, dry_run=dry_run, replace=replace
+        database(),
+        run_id,
+        as_of=day(as_of),
+        config_path=config,
+        dry_run=dry_run,
+        replace=replace,
+        marts=marts,
     )
     if as_json:
         print_json(summary.as_json())
