@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from reco.cli._common import DATE_FORMATS, DATE_METAVAR, console, database, day, print_json
+from reco.scoring.inputs import MARTS_READ
+from reco.scoring.marts import export_parquet
 from reco.scoring.runs import run_scoring, summarise_run, validate_run_id
 
 
@@ -69,3 +71,15 @@ def score(
     for label, value in summarise_run(summary):
         table.add_row(label, value)
     console.print(table)
+
+
+def export_marts(
+    path: Annotated[
+        Path, typer.Argument(file_okay=False, help="Folder to write PATH/<mart>/part-0.parquet into.")
+    ],
+) -> None:
+    """Write the marts a run reads from PostgreSQL as Parquet, laid out as Spark writes them
+    (to try ``reco score --marts parquet:PATH`` without Spark)."""
+    written = export_parquet(database(), path, list(MARTS_READ))
+    for table, n in written.items():
+        console.print(f"{path / table}: {n:,} rows", highlight=False)
