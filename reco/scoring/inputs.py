@@ -1,4 +1,5 @@
-"""The scorer's inputs: the dbt marts, read in bulk through ADBC into lazy Polars frames.
+"""The scorer's inputs: the dbt marts, read in bulk through ADBC into lazy Polars frames (or
+from Parquet files as Spark writes them: ``reco.scoring.marts``, the source of the marts).
 
 Only the columns the scorer uses are read, cast in SQL to the types below, so the reads do
 not depend on how dbt happens to type a column (int vs bigint, numeric vs float).
@@ -451,7 +452,13 @@ def _read_checked(
                 first = (str(exc).strip().splitlines() or [""])[0]
                 raise RecoError(f"cannot read {name} from {marts}: {first}") from None
         if read_marts is not None:
-            frames.update(read_marts(conn))
+            try:
+                frames.update(read_marts(conn))
+            except RecoError:
+                raise
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise RecoError(f"cannot read the marts from {marts}: {first}") from None
     return frames, sources
 
 
