@@ -86,16 +86,20 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _batch_of(temp: Path) -> str:
+    """The batch id in a temporary file's name (``.<batch id>.parquet.tmp``)."""
+    return temp.name[1 : -len(TEMP_SUFFIX)]
+
+
+def _final(temp: Path) -> Path:
+    return temp.with_name(_batch_of(temp) + SUFFIX)
+
+
 def _publish(temp: Path) -> None:
     """Rename a sealed temporary file to its final name, durably (the folder fsynced)."""
-    final = temp.with_name(temp.name[1 : -len(TEMP_SUFFIX)] + SUFFIX)
     with contextlib.suppress(FileNotFoundError):  # another load's recover() published it
-        os.replace(temp, final)
+        os.replace(temp, _final(temp))
     _fsync(temp.parent)
-
-
-def _batch_of(temp: Path) -> str:
-    return temp.name[1 : -len(TEMP_SUFFIX)]
 
 
 def recover(cur, root: Path) -> dict[str, list[str]]:
@@ -200,7 +204,7 @@ class ParquetLanding:
         """After the commit: the sealed files under their final names."""
         for temp in self._sealed:
             _publish(temp)
-        return [t.with_name(t.name[1 : -len(TEMP_SUFFIX)] + SUFFIX) for t in self._sealed]
+        return [_final(t) for t in self._sealed]
 
     def discard(self) -> None:
         """The batch failed: no file of it remains."""

@@ -156,3 +156,21 @@ def test_a_batch_id_that_cannot_name_a_file_is_refused(db, tmp_path):
         load_files(
             db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(batch_id="a/b", parquet=tmp_path)
         )
+
+
+def test_products_tags_and_decimals_are_written_as_postgresql_types_and_text(db, tmp_path):
+    root, catalogue = tmp_path / "lake", tmp_path / "products.csv"
+    catalogue.write_text(
+        "product_key,product_label,premium_tier,unit_price,season_tags,is_active\n"
+        'P1,Chablis,2,12.5,"summer|christmas",1\nP2,Margaux,3,30.25,,0\n'
+    )
+    load_files(db, "products", [catalogue], LoadOptions(parquet=root))
+    landed = parquet_rows(root, "product")
+    assert landed.schema["unit_price"] == pl.Decimal(18, 4) and landed.schema["premium_tier"] == pl.Int32
+    assert landed.schema["loaded_at"] == pl.Datetime("us", "UTC")
+    in_postgres = rows(
+        db, "select product_key, season_tags::text, unit_price, loaded_at from raw.product order by id"
+    )
+    assert [
+        tuple(r) for r in landed.select("product_key", "season_tags", "unit_price", "loaded_at").iter_rows()
+    ] == [tuple(r) for r in in_postgres]
