@@ -27,7 +27,8 @@ from reco.db.target import Database
 from reco.errors import RecoError
 from reco.scoring.config import Eligibility
 from reco.scoring.eligibility import eligibility
-from reco.scoring.inputs import fetch, read_consent
+from reco.scoring.inputs import fetch, marts_schema, read_consent
+from reco.scoring.marts import marts_source
 
 FORMATS = ("csv", "xlsx", "parquet")
 TOP_N = 3
@@ -189,8 +190,11 @@ def export_run(
     layout: str = "generic",
     as_of: dt.date | None = None,
     schema_prefix: str = "",
+    marts: str | None = None,
 ) -> ExportSummary:
-    """Write the run's treated, still eligible customers to ``out``; audit the others."""
+    """Write the run's treated, still eligible customers to ``out``; audit the others.
+    ``marts``: where the ``customer`` and ``product`` marts are read, as ``reco score --marts``
+    (``reco.scoring.marts.marts_source``)."""
     if fmt not in FORMATS:
         raise RecoError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if layout not in LAYOUTS:
@@ -199,24 +203,29 @@ def export_run(
     if not out.parent.is_dir():
         raise RecoError(f"{out}: no such folder {out.parent}")
     as_of = as_of or dt.date.today()
-    schema = f"{schema_prefix}marts"
+    source = marts_source(marts, marts_schema(schema_prefix))
     run = _literal(run_id)
     with adbc_connect(db) as conn:
         config = json.loads(
             require_run(conn, run_id, unless_succeeded="only a succeeded run is exported")["config"] or "{}"
         )
     rules = Eligibility(**config.get("eligibility", {}))
-    customers, contacts = read_consent(db, schema_prefix=schema_prefix, exclude_run=run_id)
+    customers, contacts = read_consent(db, exclude_run=run_id, marts=source)
     verdict = eligibility(customers, contacts, as_of, rules)
     with adbc_connect(db) as conn:
         fetch(conn, "set transaction isolation level repeatable read")
         groups = fetch(
             conn,
             f"""select rc.customer_code::text as customer_code, rc.scenario::text as scenario,
-                   rc.grp::text as grp, c.email::text as email, c.first_name::text as first_name
+                   rc.grp::text as grp
             from reco.run_customer as rc
-            left join {schema}.customer as c on c.customer_code = rc.customer_code
             where rc.run_id = {run}""",
+        ).join(
+            source.read(
+                conn, "customer", {"customer_code": "text", "email": "text", "first_name": "text"}
+            ).collect(),
+            on="customer_code",
+            how="left",
         )
         items = fetch(
             conn,
@@ -227,12 +236,9 @@ def export_run(
             join reco.run_customer as rc using (run_id, customer_code)
             where i.run_id = {run} and rc.grp = 'treatment'""",
         )
-        products = fetch(
-            conn,
-            f"""select product_key::text as product_key, product_label::text as product_label,
-                   unit_price::float8 as unit_price
-            from {schema}.product""",
-        )
+        products = source.read(
+            conn, "product", {"product_key": "text", "product_label": "text", "unit_price": "float8"}
+        ).collect()
         treated = (
             groups.lazy()
             .filter(pl.col("grp") == "treatment")

@@ -29,9 +29,17 @@ def export(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    marts: Annotated[
+        str | None,
+        typer.Option(
+            "--marts",
+            metavar="postgres|parquet:PATH",
+            help="Where the customer and product marts are read, as for reco score (default: postgres).",
+        ),
+    ] = None,
 ) -> None:
     """Export a run's treated customers (never its control group), consent checked again now."""
-    summary = export_run(database(), run_id, out, fmt=fmt, layout=layout, as_of=day(as_of))
+    summary = export_run(database(), run_id, out, fmt=fmt, layout=layout, as_of=day(as_of), marts=marts)
     if as_json:
         typer.echo(
             json.dumps(

@@ -105,6 +105,7 @@ def _run(
     max_reject_rate,
     reload,
     as_json: bool,
+    parquet: Path | None = None,
 ) -> None:
     options = LoadOptions(
         batch_id=batch_id,
@@ -113,6 +114,7 @@ def _run(
         date_format=date_format,
         max_reject_rate=max_reject_rate,
         reload=reload,
+        parquet=parquet,
     )
     db = database()
     try:
@@ -168,6 +170,16 @@ Reload = Annotated[
     bool, typer.Option("--reload", help="Process files again even if already loaded (same sha256).")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the batch's report as JSON.")]
+ParquetRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--parquet",
+        file_okay=False,
+        help="Also land the batch as Parquet in PATH/<raw table>/<batch id>.parquet for a warehouse"
+        " on Spark; sales lines land there only (see docs/ingestion.md).",
+        metavar="PATH",
+    ),
+]
 
 
 def _command(entity: str):
@@ -180,8 +192,11 @@ def _command(entity: str):
         max_reject_rate: MaxRejectRate = None,
         reload: Reload = False,
         as_json: AsJson = False,
+        parquet: ParquetRoot = None,
     ) -> None:
-        _run(entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload, as_json)
+        _run(
+            entity, files, batch_id, mapping, encoding, date_format, max_reject_rate, reload, as_json, parquet
+        )
 
     spec = ENTITIES[entity]
     required = ", ".join([*spec.required, *(" or ".join(group) for group in spec.one_of)])

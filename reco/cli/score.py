@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from reco.cli._common import DATE_FORMATS, DATE_METAVAR, console, database, day, print_json
+from reco.scoring.inputs import MARTS_READ
+from reco.scoring.marts import export_parquet
 from reco.scoring.runs import run_scoring, summarise_run, validate_run_id
 
 
@@ -38,6 +40,15 @@ def score(
         bool, typer.Option("--replace", help="Score again a run id that already succeeded.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    marts: Annotated[
+        str | None,
+        typer.Option(
+            "--marts",
+            metavar="postgres|parquet:PATH",
+            help="Read the marts from PostgreSQL (default) or from Parquet files as Spark writes them"
+            " (PATH/<table>/*.parquet); consent and the run stay in PostgreSQL.",
+        ),
+    ] = None,
 ) -> None:
     """Score every eligible customer (scenario + top 3 with reasons) and record the run."""
     if run_id is None:
@@ -45,7 +56,13 @@ def score(
         if not as_json:
             console.print(f"run id: {run_id}", highlight=False)
     summary = run_scoring(
-        database(), run_id, as_of=day(as_of), config_path=config, dry_run=dry_run, replace=replace
+        database(),
+        run_id,
+        as_of=day(as_of),
+        config_path=config,
+        dry_run=dry_run,
+        replace=replace,
+        marts=marts,
     )
     if as_json:
         print_json(summary.as_json())
@@ -54,3 +71,15 @@ def score(
     for label, value in summarise_run(summary):
         table.add_row(label, value)
     console.print(table)
+
+
+def export_marts(
+    path: Annotated[
+        Path, typer.Argument(file_okay=False, help="Folder to write PATH/<mart>/part-0.parquet into.")
+    ],
+) -> None:
+    """Write the marts a run reads from PostgreSQL as Parquet, laid out as Spark writes them
+    (to try ``reco score --marts parquet:PATH`` without Spark)."""
+    written = export_parquet(database(), path, list(MARTS_READ))
+    for table, n in written.items():
+        console.print(f"{path / table}: {n:,} rows", highlight=False)

@@ -298,6 +298,14 @@ class SalesLanding:
         """COPY a chunk of new lines (canonical columns, FILE_NO, ROW, KEY)."""
         if lines.height == 0:
             return
+        new = self.number(lines)
+        if self._copy is None:
+            self._copy = pgcopy.CopyWriter(self.cur, self.entity.qualified_table, new.columns).__enter__()
+        self._copy.write(new)
+
+    def number(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """A chunk of new lines as landed rows (ids from the reserved block, lineage, key),
+        counted in ``inserted``."""
         first = self._next_id
         if first + lines.height - 1 > self._last_id:
             raise AssertionError("more lines than the ids reserved for their file")
@@ -309,12 +317,10 @@ class SalesLanding:
             source_row=pl.col(ROW),
             line_key=pl.col(KEY),
         )
-        if self._copy is None:
-            self._copy = pgcopy.CopyWriter(self.cur, self.entity.qualified_table, new.columns).__enter__()
-        self._copy.write(new)
         self._next_id += lines.height
         for no, n in new.group_by(FILE_NO).len().iter_rows():
             self.inserted[no] = self.inserted.get(no, 0) + n
+        return new
 
     def end_copy(self) -> None:
         """End the COPY of the chunks written so far (the connection is free for queries)."""

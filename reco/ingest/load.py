@@ -14,7 +14,7 @@ import polars as pl
 from reco.db import migrate
 from reco.db.resolver import Database
 from reco.errors import RecoError
-from reco.ingest import land
+from reco.ingest import land, parquet
 from reco.ingest.entities import Entity
 from reco.ingest.entities import entity as get_entity
 from reco.ingest.land import FILE_NO
@@ -38,6 +38,9 @@ class LoadOptions:
     max_reject_rate: float | None = None
     #: Process files again even when the same file (sha256) was already loaded.
     reload: bool = False
+    #: Also land the batch as Parquet under this folder (sales lines there only; see
+    #: ``reco.ingest.parquet``).
+    parquet: str | Path | None = None
 
 
 @dataclass
@@ -171,14 +174,21 @@ def load_files(
         "date_format": options.date_format,
         "max_reject_rate": options.max_reject_rate,
         "reload": options.reload,
+        "parquet": None if options.parquet is None else str(options.parquet),
     }
     started = time.perf_counter()
     report = LoadReport(batch_id=batch_id, entity=ent.name, status="succeeded")
     try:
-        with land.transaction(db) as conn, conn.cursor() as cur:
+        with (
+            parquet.landing(options.parquet, batch_id) as out,
+            land.transaction(db) as conn,
+            conn.cursor() as cur,
+        ):
             land.lock_entity(cur, ent)
+            if out is not None:
+                out.open(cur)
             land.check_batch_id(cur, batch_id)
-            _load(cur, ent, mapping, [Path(f) for f in files], options, report, on_progress)
+            _load(cur, ent, mapping, [Path(f) for f in files], options, report, on_progress, out)
             report.seconds = time.perf_counter() - started
             land.record_batch(
                 cur,
@@ -191,6 +201,8 @@ def load_files(
                 seconds=report.seconds,
                 error=None,
             )
+            if out is not None:
+                out.seal(cur, ent)
     except RecoError as exc:
         report.status = "failed"
         report.error = report.error or str(exc)
@@ -295,11 +307,15 @@ def _load(
     options: LoadOptions,
     report: LoadReport,
     on_progress: Callable[[LoadProgress], None] | None = None,
+    out: parquet.ParquetLanding | None = None,
 ) -> None:
     tell = _teller(ent, paths, report, on_progress)
     known = {} if options.reload else land.loaded_files(cur, ent)
     if ent.dedup == "line_key":
-        landing = land.SalesLanding(cur, ent, report.batch_id)
+        if out is not None:  # sales lines land in Parquet only
+            landing = out.sales_landing(cur, ent, report.batch_id)
+        else:
+            landing = land.SalesLanding(cur, ent, report.batch_id)
         parsed = _stream_sales(landing, ent, mapping, paths, known, report, tell)
     else:
         parsed = []

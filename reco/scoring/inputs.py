@@ -1,4 +1,5 @@
-"""The scorer's inputs: the dbt marts, read in bulk through ADBC into lazy Polars frames.
+"""The scorer's inputs: the dbt marts, read in bulk through ADBC into lazy Polars frames (or
+from Parquet files as Spark writes them: ``reco.scoring.marts``, the source of the marts).
 
 Only the columns the scorer uses are read, cast in SQL to the types below, so the reads do
 not depend on how dbt happens to type a column (int vs bigint, numeric vs float).
@@ -16,6 +17,7 @@ Consent is read from durable tables only (docs/scoring.md, "Consent guarantees")
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,6 +29,7 @@ from reco.db.models.base import CONSENT_SOURCES
 from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
+from reco.scoring.marts import Marts, PostgresMarts, fetch
 from reco.vocab import AROMA_AXES
 
 _PREFIX = re.compile(r"([a-z_][a-z0-9_]*)?")
@@ -79,6 +82,9 @@ READ_COLUMNS: dict[str, dict[str, str]] = {
         "is_control": "boolean",
     },
 }
+
+#: Every mart a run reads (what ``reco.scoring.marts.export_parquet`` writes for it).
+MARTS_READ = (*READ_COLUMNS, "customer_code_map")
 
 #: Consent flags as the durable sources say them, for every master customer of the mart:
 #: the mart's own flags, tightened by every ``raw.customer`` record of the same master code
@@ -258,19 +264,15 @@ left join {schema}.customer_code_map as code_map
 {where}
 """
 
-#: What :func:`check_sources` compares: the warehouse against the durable sources.
+#: What :func:`check_sources` compares the marts with (``Marts.stats``): the durable sources.
 SOURCES_SQL = """
 select
     (select count(*) from raw.customer) as raw_customers,
-    (select count(*) from {schema}.customer) as mart_customers,
-    (select count(*) from {schema}.customer_code_map) as mapped_codes,
     (select count(*) from raw.contact) + (select count(*) from reco.contact_event) as raw_contacts,
     (select greatest(
         (select max(contact_date) from raw.contact),
         (select max(contact_date) from reco.contact_event)
     )) as raw_latest_contact,
-    (select count(*) from {schema}.contact_history) as history_contacts,
-    (select max(contact_date) from {schema}.contact_history) as history_latest_contact,
     (select count(distinct btrim(rc.customer_code)) from raw.customer as rc
         where not exists (
             select 1 from {schema}.customer_code_map as m
@@ -294,6 +296,8 @@ class ScoringInputs:
     #: measured customers of past runs (:data:`OUTCOMES_SQL`): scenario, segment, grp, bought;
     #: None: none read (incrementality stays at its priors)
     outcomes: pl.DataFrame | None = None
+    #: where the marts were read (``marts``, ``parquet:/lake``), recorded with the run
+    marts: str = "marts"
 
 
 #: The measured campaign outcomes whose window ended before as_of (complete windows only), for
@@ -306,37 +310,40 @@ where not is_partial and window_start + window_days <= date '{day}'
 """
 
 
-def fetch(conn: adbc.Connection, sql: str, parameters: tuple = ()) -> pl.DataFrame:
-    """Run one query and return its result as a Polars frame (Arrow, no per-row work)."""
-    with conn.cursor() as cur:
-        cur.execute(sql, parameters=parameters or None)
-        return pl.from_arrow(cur.fetch_arrow_table())
-
-
-def _select(schema: str, table: str, where: str = "") -> str:
-    cols = ", ".join(f"{name}::{cast} as {name}" for name, cast in READ_COLUMNS[table].items())
-    return f"select {cols} from {schema}.{table} {where}"
-
-
-def check_sources(row: dict, schema: str) -> list[str]:
+def check_sources(row: dict, marts: Marts | str) -> list[str]:
     """The contradictions between the warehouse and the durable sources that make a run
-    unsafe, one sentence each (empty: none). ``row`` is :data:`SOURCES_SQL`'s result."""
+    unsafe, one sentence each (empty: none). ``row`` is :data:`SOURCES_SQL`'s result with the
+    marts' counts (``Marts.stats``)."""
+    if isinstance(marts, str):
+        marts = PostgresMarts(marts)
+    customer, code_map, history = (
+        marts.label(t) for t in ("customer", "customer_code_map", "contact_history")
+    )
     rebuild = "rebuild the warehouse: reco dbt build"
     problems = []
     if row["raw_customers"] and not row["mart_customers"]:
-        problems.append(f"{schema}.customer is empty but raw.customer holds {row['raw_customers']:,} records")
+        problems.append(f"{customer} is empty but raw.customer holds {row['raw_customers']:,} records")
     if row["mart_customers"] and not row["mapped_codes"]:
-        problems.append(f"{schema}.customer_code_map is empty but {schema}.customer is not")
-    if row["history_contacts"] < row["raw_contacts"]:
+        problems.append(f"{code_map} is empty but {customer} is not")
+    if marts.history_is_snapshot:
+        # a table written at the last build (Spark): it lags every contact since, by design,
+        # and eligibility never reads it (contacts come from raw.contact and
+        # reco.contact_event); an empty one while the sources hold contacts is damage
+        if row["raw_contacts"] and not row["history_contacts"]:
+            problems.append(
+                f"{history} is empty but raw.contact and reco.contact_event hold"
+                f" {row['raw_contacts']:,} contacts"
+            )
+    elif row["history_contacts"] < row["raw_contacts"]:
         problems.append(
-            f"{schema}.contact_history shows {row['history_contacts']:,} contacts but raw.contact"
+            f"{history} shows {row['history_contacts']:,} contacts but raw.contact"
             f" and reco.contact_event hold {row['raw_contacts']:,}"
         )
     elif row["raw_latest_contact"] and (
         row["history_latest_contact"] is None or row["history_latest_contact"] < row["raw_latest_contact"]
     ):
         problems.append(
-            f"{schema}.contact_history ends on {row['history_latest_contact']} but the raw contacts"
+            f"{history} ends on {row['history_latest_contact']} but the raw contacts"
             f" go to {row['raw_latest_contact']}"
         )
     return [
@@ -352,35 +359,42 @@ def read_inputs(
     schema_prefix: str = "",
     as_of: date | None = None,
     contacts_until: date | None = None,
+    marts: Marts | None = None,
 ) -> ScoringInputs:
-    """Bulk-read ``<prefix>marts.*`` and the durable consent sources, in one snapshot.
+    """Bulk-read the marts (``<prefix>marts.*``, or ``marts``: e.g. Parquet files,
+    ``reco.scoring.marts``) and the durable consent sources, in one snapshot.
 
     History is every purchase strictly before ``as_of`` (default: today). Contacts are every
     contact (a contact dated after ``as_of`` still silences: the campaign goes out after the
     scoring), or those up to and including ``contacts_until`` (a backtest's cutoff). Raises
     RecoError when the warehouse contradicts the sources (:func:`check_sources`)."""
     as_of = as_of or date.today()
-    schema = marts_schema(schema_prefix)
-    day = as_of.isoformat()
+    marts = marts or PostgresMarts(marts_schema(schema_prefix))
     until = f"where contacts.contact_date <= date '{contacts_until.isoformat()}'" if contacts_until else ""
     queries = {
-        "customers": customers_sql(schema),
-        "products": _select(schema, "product"),
-        "order_lines": _select(schema, "order_line", f"where is_purchase and order_date < date '{day}'"),
-        "profiles": _select(schema, "client_master_profile"),
-        "contacts": CONTACTS_SQL.format(schema=schema, where=until),
-        "outcomes": OUTCOMES_SQL.format(day=day),
+        "customers": customers_sql(marts.schema),
+        "contacts": CONTACTS_SQL.format(schema=marts.schema, where=until),
+        "outcomes": OUTCOMES_SQL.format(day=as_of.isoformat()),
     }
-    frames, sources = _read_checked(db, schema, queries, "score")
+
+    def read_marts(conn: adbc.Connection) -> dict[str, pl.LazyFrame]:
+        return {
+            "products": marts.read(conn, "product", READ_COLUMNS["product"]),
+            "order_lines": marts.read(conn, "order_line", READ_COLUMNS["order_line"], purchases_before=as_of),
+            "profiles": marts.read(conn, "client_master_profile", READ_COLUMNS["client_master_profile"]),
+        }
+
+    frames, sources = _read_checked(db, marts, queries, "score", read_marts)
     return ScoringInputs(
         customers=frames["customers"].lazy(),
-        products=frames["products"].lazy(),
-        order_lines=frames["order_lines"].lazy(),
-        profiles=frames["profiles"].lazy(),
+        products=frames["products"],
+        order_lines=frames["order_lines"],
+        profiles=frames["profiles"],
         contacts=frames["contacts"].lazy(),
         as_of=as_of,
         sources=sources,
         outcomes=frames["outcomes"],
+        marts=str(marts),
     )
 
 
@@ -393,23 +407,42 @@ def marts_schema(schema_prefix: str) -> str:
     return f"{schema_prefix}marts"
 
 
-def _read_checked(db: Database, schema: str, queries: dict[str, str], what: str) -> tuple[dict, dict]:
-    """Run ``queries`` in one read-only snapshot after checking the warehouse against its
-    sources (:func:`check_sources`); raise RecoError naming what is missing or contradicts."""
-    frames = {}
+def _read_checked(
+    db: Database,
+    marts: Marts,
+    queries: dict[str, str],
+    what: str,
+    read_marts: Callable[[adbc.Connection], dict[str, pl.LazyFrame]] | None = None,
+) -> tuple[dict, dict]:
+    """Run ``queries`` (and ``read_marts``) in one read-only snapshot after checking the
+    marts against the durable sources (:func:`check_sources`); raise RecoError naming what is
+    missing or contradicts."""
+    frames: dict = {}
     with adbc_connect(db) as conn:
+        missing = [
+            *marts.missing(conn, list(MARTS_READ)),
+            *fetch(
+                conn,
+                " union all ".join(
+                    f"select '{t}' as t, to_regclass('{t}') is null as missing" for t in CONSENT_SOURCES
+                ),
+            )
+            .filter("missing")["t"]
+            .to_list(),
+        ]
+        if missing:
+            raise RecoError(
+                f"scoring inputs missing: {', '.join(missing)} (build the warehouse first: reco dbt build)"
+            )
+        marts.prepare(conn)
+        conn.commit()  # the snapshot's transaction begins next (a read-only one creates nothing)
         # every read sees one snapshot: consent and contacts cannot come from different moments
         fetch(conn, "set transaction isolation level repeatable read, read only")
-        tables = [*(f"{schema}.{t}" for t in (*READ_COLUMNS, "customer_code_map")), *CONSENT_SOURCES]
-        probe = " union all ".join(
-            f"select '{t}' as t, to_regclass('{t}') is null as missing" for t in tables
-        )
-        missing = fetch(conn, probe).filter("missing")
-        if missing.height:
-            names = ", ".join(missing["t"])
-            raise RecoError(f"scoring inputs missing: {names} (build the warehouse first: reco dbt build)")
-        sources = fetch(conn, SOURCES_SQL.format(schema=schema)).row(0, named=True)
-        problems = check_sources(sources, schema)
+        sources = {
+            **fetch(conn, SOURCES_SQL.format(schema=marts.schema)).row(0, named=True),
+            **marts.stats(conn),
+        }
+        problems = check_sources(sources, marts)
         if problems:
             raise RecoError(f"refusing to {what}: " + "; ".join(problems))
         for name, sql in queries.items():
@@ -417,7 +450,15 @@ def _read_checked(db: Database, schema: str, queries: dict[str, str], what: str)
                 frames[name] = fetch(conn, sql)
             except Exception as exc:
                 first = (str(exc).strip().splitlines() or [""])[0]
-                raise RecoError(f"cannot read {name} from {schema}: {first}") from None
+                raise RecoError(f"cannot read {name} from {marts}: {first}") from None
+        if read_marts is not None:
+            try:
+                frames.update(read_marts(conn))
+            except RecoError:
+                raise
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise RecoError(f"cannot read the marts from {marts}: {first}") from None
     return frames, sources
 
 
@@ -426,7 +467,7 @@ def _literal(value: str) -> str:
 
 
 def read_consent(
-    db: Database, *, schema_prefix: str = "", exclude_run: str | None = None
+    db: Database, *, schema_prefix: str = "", exclude_run: str | None = None, marts: Marts | None = None
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The consent flags and the contacts eligibility reads (``customers``, ``contacts``), from
     the same durable sources and checks as :func:`read_inputs`, now.
@@ -434,7 +475,7 @@ def read_consent(
     ``exclude_run`` leaves out the contacts a run's own campaign made: its ``reco.contact_event``
     rows, and the e-mailing tool's ``raw.contact`` rows whose campaign id is the run id or a
     campaign id recorded for that run (so re-exporting a recorded run gives the same file)."""
-    schema = marts_schema(schema_prefix)
+    marts = marts or PostgresMarts(marts_schema(schema_prefix))
     where = ""
     if exclude_run is not None:
         run = _literal(exclude_run)
@@ -444,10 +485,10 @@ def read_consent(
                     select campaign_id from reco.contact_event
                     where run_id = {run} and campaign_id is not null)))"""
     queries = {
-        "customers": customers_sql(schema),
-        "contacts": CONTACTS_SQL.format(schema=schema, where=where),
+        "customers": customers_sql(marts.schema),
+        "contacts": CONTACTS_SQL.format(schema=marts.schema, where=where),
     }
-    frames, _ = _read_checked(db, schema, queries, "check consent")
+    frames, _ = _read_checked(db, marts, queries, "check consent")
     return frames["customers"].lazy(), frames["contacts"].lazy()
 
 
@@ -475,4 +516,5 @@ def fingerprint(inputs: ScoringInputs) -> dict:
         row = frame.row(0, named=True)
         out[name] = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
     out["as_of"] = inputs.as_of.isoformat()
+    out["marts"] = inputs.marts
     return out

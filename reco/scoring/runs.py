@@ -42,7 +42,8 @@ from reco.errors import RecoError
 from reco.scoring.config import load_config
 from reco.scoring.control import assign_groups, group_counts
 from reco.scoring.engine import ScoringResult, score
-from reco.scoring.inputs import fingerprint, read_inputs
+from reco.scoring.inputs import fingerprint, marts_schema, read_inputs
+from reco.scoring.marts import marts_source
 from reco.scoring.why import nobody
 from reco.settings import project_root
 
@@ -257,14 +258,19 @@ def run_scoring(
     dry_run: bool = False,
     replace: bool = False,
     schema_prefix: str = "",
+    marts: str | None = None,
 ) -> RunSummary:
-    """Score every eligible customer and record the run (nothing is written with dry_run)."""
+    """Score every eligible customer and record the run (nothing is written with dry_run).
+    ``marts``: where the marts are read (``reco.scoring.marts.marts_source``: None or
+    ``postgres`` for ``<prefix>marts``, ``parquet:PATH`` for Parquet files); the run is
+    written to PostgreSQL either way."""
     run_id = validate_run_id(run_id)
+    source = marts_source(marts, marts_schema(schema_prefix))
     config = load_config(config_path)
     as_of = as_of or date.today()
     t0 = time.perf_counter()
     if dry_run:
-        inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
+        inputs = read_inputs(db, marts=source, as_of=as_of)
         t_read = time.perf_counter() - t0
         result = score(inputs, config)
         groups = assign_groups(result.items, run_id, config.campaign.control_share)
@@ -288,7 +294,7 @@ def run_scoring(
             reconcile_crashed(db, conn)
             _start(conn, run_id, as_of, config.to_dict(), replace)
             try:
-                inputs = read_inputs(db, schema_prefix=schema_prefix, as_of=as_of)
+                inputs = read_inputs(db, marts=source, as_of=as_of)
                 t_read = time.perf_counter() - t0
                 result = score(inputs, config)
                 groups = with_segments(

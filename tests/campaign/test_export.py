@@ -11,6 +11,8 @@ import pytest
 
 from reco.campaign.export import COLUMNS, LAYOUTS, export_run
 from reco.cli.main import main
+from reco.scoring.inputs import MARTS_READ
+from reco.scoring.marts import export_parquet
 from tests.campaign.conftest import codes, sql
 from tests.scoring.conftest import AS_OF
 
@@ -64,12 +66,22 @@ def test_only_treated_customers_are_exported_never_a_control(scored, tmp_path):
     assert summary.exported < items  # the controls have items, which are not exported
 
 
-def test_an_opt_out_a_bounce_or_a_contact_after_the_run_is_left_out_and_audited(scored, tmp_path):
+@pytest.fixture(params=["postgres", "parquet"])
+def read_from(request, scored, tmp_path) -> str | None:
+    """``--marts`` of the export: PostgreSQL, or Parquet marts exported when the run was scored
+    (so as stale as a Spark build of that day when consent changes after it)."""
+    if request.param == "postgres":
+        return None
+    export_parquet(scored, tmp_path / "lake", list(MARTS_READ))
+    return f"parquet:{tmp_path / 'lake'}"
+
+
+def test_an_opt_out_a_bounce_or_a_contact_after_the_run_is_left_out_and_audited(scored, tmp_path, read_from):
     treated = sorted(codes(scored, "r1", "treatment"))
     opted_out, contacted = treated[0], treated[1]
     _opt_out(scored, opted_out)
     _contact(scored, contacted, EXPORT_DAY)
-    summary = export_run(scored, "r1", tmp_path / "r1.csv", as_of=EXPORT_DAY)
+    summary = export_run(scored, "r1", tmp_path / "r1.csv", as_of=EXPORT_DAY, marts=read_from)
     exported = {r["customer_code"] for r in _exported(tmp_path / "r1.csv")}
     assert opted_out not in exported and contacted not in exported
     assert exported == set(treated) - {opted_out, contacted}
@@ -86,8 +98,15 @@ def test_an_opt_out_a_bounce_or_a_contact_after_the_run_is_left_out_and_audited(
     assert status[opted_out] == status[contacted] == "suppressed"
     assert {c for c, s in status.items() if s == "exported"} == exported
     # exported again: the audits are replaced, not piled up
-    export_run(scored, "r1", tmp_path / "again.csv", as_of=EXPORT_DAY)
+    export_run(scored, "r1", tmp_path / "again.csv", as_of=EXPORT_DAY, marts=read_from)
     assert sql(scored, "select count(*) from reco.audit_item where kind = 'export_suppressed'") == [(2,)]
+
+
+def test_an_export_reading_parquet_marts_writes_the_same_bytes(scored, tmp_path):
+    export_parquet(scored, tmp_path / "lake", list(MARTS_READ))
+    export_run(scored, "r1", tmp_path / "pg.csv", as_of=EXPORT_DAY)
+    export_run(scored, "r1", tmp_path / "pq.csv", as_of=EXPORT_DAY, marts=f"parquet:{tmp_path / 'lake'}")
+    assert (tmp_path / "pq.csv").read_bytes() == (tmp_path / "pg.csv").read_bytes()
 
 
 def test_a_contact_older_than_the_runs_silence_window_does_not_leave_anyone_out(scored, tmp_path):

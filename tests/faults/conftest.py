@@ -34,6 +34,8 @@ from reco.db.embedded import EmbeddedServer
 from reco.db.target import Database
 from reco.demo_data import ensure
 from reco.ingest import LoadOptions, load_files
+from reco.scoring.inputs import MARTS_READ
+from reco.scoring.marts import export_parquet
 from tests.dbt import warehouse_sample
 
 DEMO_CUSTOMERS = 400
@@ -222,6 +224,37 @@ def fault_db(fault_server) -> Iterator[Database]:
     yield db
     if fault_server.server.status().running:
         fault_server.drop(db)
+
+
+@dataclass
+class MartsUnderTest:
+    """Where ``reco score`` reads the marts in a fault test: PostgreSQL's ``marts`` schema, or
+    Parquet files exported from it as Spark lays them out (``reco.scoring.marts.export_parquet``),
+    refreshed only when the test rebuilds the warehouse, so they are exactly as stale as the
+    PostgreSQL marts: consent must hold on both paths."""
+
+    kind: str
+    root: Path
+
+    def refresh(self, db: Database) -> None:
+        """What a new build publishes (the Parquet export of the marts as they are now)."""
+        if self.kind == "parquet":
+            export_parquet(db, self.root, list(MARTS_READ))
+
+    @property
+    def args(self) -> list[str]:
+        return ["--marts", f"parquet:{self.root}"] if self.kind == "parquet" else []
+
+    def label(self, table: str) -> str:
+        return f"parquet:{self.root / table}" if self.kind == "parquet" else f"marts.{table}"
+
+
+@pytest.fixture(params=["postgres", "parquet"])
+def marts(request, fault_db, tmp_path) -> MartsUnderTest:
+    """The marts the test's runs read, built from ``fault_db``'s warehouse (both kinds)."""
+    found = MartsUnderTest(request.param, tmp_path / "spark-marts")
+    found.refresh(fault_db)
+    return found
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 from datetime import timedelta
 
+import polars as pl
 import psycopg
 import pytest
 
@@ -93,6 +94,37 @@ def test_kill_9_of_a_load_leaves_nothing_and_the_rerun_lands_what_an_uninterrupt
         assert rerun.returncode == 0, rerun.stderr
         assert rows(db, LANDED) == reference
         assert one(db, "select count(*) from raw.load_batch where status = 'succeeded'") == 1
+    finally:
+        fault_server.drop(db)
+
+
+def test_kill_9_of_a_parquet_load_leaves_no_file_a_reader_sees_and_the_rerun_lands_the_same_lines(
+    fault_server, reference, tmp_path
+):
+    """``reco load sales --parquet``, killed with every line written to its file but the batch
+    not committed: no ``*.parquet`` file is visible (only the hidden temporary one), nothing is
+    recorded, and the rerun resolves the leftover and lands exactly the reference's lines."""
+    db = _empty_db(fault_server)
+    lake, export = tmp_path / "lake", str(_sales_file(fault_server))
+    try:
+        with psycopg.connect(db.conninfo()) as holder:
+            holder.execute("lock table raw.load_batch in share mode")
+            proc = fault_server.popen(db, "load", "sales", export, "--parquet", str(lake))
+            wait_for(lambda: _waiting(db, "load_batch"), "the load to record its batch")
+            assert list(lake.glob("sales_line/.*.parquet.tmp"))  # its lines are in the temporary file
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            holder.rollback()
+        wait_for(lambda: not _waiting(db, "load_batch"), "the server to end the dead session")
+        _nothing_landed(db)
+        assert not list(lake.rglob("*.parquet"))  # what Spark would read: nothing
+        rerun = fault_server.reco(db, "load", "sales", export, "--parquet", str(lake))
+        assert rerun.returncode == 0, rerun.stderr
+        assert not list(lake.rglob("*.tmp"))
+        columns = [c.strip().split()[0] for c in LANDED.split("select")[1].split("from")[0].split(",")]
+        landed = pl.read_parquet(list(lake.glob("sales_line/*.parquet"))).select(columns).sort("line_key")
+        assert [tuple(map(str, r)) for r in landed.iter_rows()] == [tuple(map(str, r)) for r in reference]
+        assert one(db, "select count(*) from raw.sales_line") == 0
     finally:
         fault_server.drop(db)
 

@@ -16,6 +16,8 @@ import psycopg
 import pytest
 
 from reco.scoring import list_runs, run_scoring
+from reco.scoring.inputs import MARTS_READ
+from reco.scoring.marts import export_parquet
 from tests.scoring.conftest import AS_OF
 from tests.support.synthetic_marts import Shape, generate_marts, write_marts
 
@@ -26,10 +28,20 @@ def big_marts(use_db):
     return use_db
 
 
-def _score(db, run_id: str) -> subprocess.Popen:
+@pytest.fixture(params=["postgres", "parquet"])
+def read_from(request, big_marts, tmp_path) -> str | None:
+    """``--marts`` of the killed runs and their reruns: PostgreSQL, or a Parquet export."""
+    if request.param == "postgres":
+        return None
+    export_parquet(big_marts, tmp_path / "lake", list(MARTS_READ))
+    return f"parquet:{tmp_path / 'lake'}"
+
+
+def _score(db, run_id: str, marts: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db.conninfo()}
     return subprocess.Popen(
-        [sys.executable, "-m", "reco.cli.main", "score", "--run-id", run_id, "--as-of", str(AS_OF)],
+        [sys.executable, "-m", "reco.cli.main", "score", "--run-id", run_id, "--as-of", str(AS_OF)]
+        + (["--marts", marts] if marts else []),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -104,34 +116,34 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def test_kill_9_while_reading_or_scoring_leaves_no_rows_and_is_reported_as_crashed(big_marts):
+def test_kill_9_while_reading_or_scoring_leaves_no_rows_and_is_reported_as_crashed(big_marts, read_from):
     db = big_marts
-    proc = _score(db, "k1")
+    proc = _score(db, "k1", read_from)
     _wait_for(lambda: _status(db, "k1") == "running", "the run to start")
     _kill(proc)
     assert _items(db, "k1") == 0 and _audits(db, "k1") == 0
     run = next(r for r in list_runs(db) if r["run_id"] == "k1")
     assert run["status"] == "failed" and run["error"].startswith("crashed")
-    assert run_scoring(db, "k1", as_of=AS_OF).status == "succeeded"  # the same id succeeds next
-    assert run_scoring(db, "uninterrupted", as_of=AS_OF).status == "succeeded"
+    assert run_scoring(db, "k1", as_of=AS_OF, marts=read_from).status == "succeeded"  # the same id succeeds
+    assert run_scoring(db, "uninterrupted", as_of=AS_OF, marts=read_from).status == "succeeded"
     assert _run_rows(db, "k1") == _run_rows(db, "uninterrupted")
     assert _suppressed_but_recommended(db, "k1") == 0
 
 
-def test_kill_9_inside_the_write_transaction_leaves_no_partial_run(big_marts):
+def test_kill_9_inside_the_write_transaction_leaves_no_partial_run(big_marts, read_from):
     db = big_marts
     with psycopg.connect(db.conninfo()) as blocker:
         blocker.execute("lock table reco.reco_item in share mode")
-        proc = _score(db, "k2")
+        proc = _score(db, "k2", read_from)
         _wait_for(lambda: _blocked_writing(db), "the scorer to block in its write transaction")
         _kill(proc)
         blocker.rollback()
     _wait_for(lambda: not _blocked_writing(db), "the server to end the dead session")
     assert _items(db, "k2") == 0 and _audits(db, "k2") == 0
     _wait_for(lambda: list_runs(db)[0]["status"] == "failed", "the run to be reported failed")
-    assert run_scoring(db, "k2", as_of=AS_OF).status == "succeeded"
+    assert run_scoring(db, "k2", as_of=AS_OF, marts=read_from).status == "succeeded"
     assert _items(db, "k2") > 0
-    assert run_scoring(db, "uninterrupted", as_of=AS_OF).status == "succeeded"
+    assert run_scoring(db, "uninterrupted", as_of=AS_OF, marts=read_from).status == "succeeded"
     assert _run_rows(db, "k2") == _run_rows(db, "uninterrupted")
     assert _suppressed_but_recommended(db, "k2") == 0
 

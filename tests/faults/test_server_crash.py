@@ -1,6 +1,7 @@
 """A crash of the server itself (kill -9 of the postmaster, then crash recovery) loses no
 suppression: PostgreSQL empties dbt's unlogged intermediate tables in crash recovery, and
-eligibility must not depend on any of them."""
+eligibility must not depend on any of them. Both run with the marts read from PostgreSQL and
+from Parquet files (the ``marts`` fixture)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,10 @@ def _recommended_while_suppressed(db, run_id: str, reference: str) -> int:
 
 
 def test_a_server_crash_empties_the_unlogged_tables_but_loses_no_suppression(
-    fault_server, fault_db, score_day
+    fault_server, fault_db, score_day, marts
 ):
     db = fault_db
-    before = fault_server.reco(db, "score", "--run-id", "before", "--as-of", str(score_day))
+    before = fault_server.reco(db, "score", "--run-id", "before", "--as-of", str(score_day), *marts.args)
     assert before.returncode == 0, before.stderr
     items_before, suppressed_before = _run(db, "before")
     assert suppressed_before.get("silence_window", 0) > 0 and items_before
@@ -66,14 +67,14 @@ def test_a_server_crash_empties_the_unlogged_tables_but_loses_no_suppression(
     assert one(db, "select count(*) from intermediate.int_customer_codes_clustered") == 0
     assert one(db, "select count(*) from marts.customer_code_map") > 0  # a logged table survives
 
-    after = fault_server.reco(db, "score", "--run-id", "after", "--as-of", str(score_day))
+    after = fault_server.reco(db, "score", "--run-id", "after", "--as-of", str(score_day), *marts.args)
     assert after.returncode == 0, after.stderr
     assert _run(db, "after") == (items_before, suppressed_before)
     assert _recommended_while_suppressed(db, "after", "before") == 0
 
 
 def test_after_a_crash_a_warehouse_whose_contact_history_emptied_is_refused_not_scored(
-    fault_server, fault_db, score_day
+    fault_server, fault_db, score_day, marts
 ):
     db = fault_db
     rows_before = one(db, "select count(*) from marts.contact_history")
@@ -84,10 +85,11 @@ def test_after_a_crash_a_warehouse_whose_contact_history_emptied_is_refused_not_
     fault_server.crash()
     fault_server.restart()
     assert one(db, "select count(*) from marts.contact_history") == 0  # emptied by the crash
+    marts.refresh(db)  # Parquet marts published from the damaged warehouse
 
-    result = fault_server.reco(db, "score", "--run-id", "refused", "--as-of", str(score_day))
+    result = fault_server.reco(db, "score", "--run-id", "refused", "--as-of", str(score_day), *marts.args)
     assert result.returncode == 1
-    assert "refusing to score" in result.stderr and "marts.contact_history" in result.stderr
+    assert "refusing to score" in result.stderr and marts.label("contact_history") in result.stderr
     assert "reco dbt build" in result.stderr
     assert one(db, "select count(*) from reco.reco_item where run_id = 'refused'") == 0
     assert one(db, "select status from reco.reco_run where run_id = 'refused'") == "failed"

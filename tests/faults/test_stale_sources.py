@@ -1,6 +1,8 @@
 """A lagging export or a stale mart never lets a suppressed customer through: contacts dated
 after the last sales line, contacts and opt-outs loaded after the last ``dbt build``, and a
-contact dated after the scoring day all suppress, through real loads and real runs."""
+contact dated after the scoring day all suppress, through real loads and real runs; with the
+marts read from PostgreSQL and from Parquet files (``marts``: exported at each build, so as stale
+as PostgreSQL's)."""
 
 from __future__ import annotations
 
@@ -35,16 +37,16 @@ def _items(db, run_id: str, customer: str) -> int:
     )
 
 
-def _score(fault_server, db, run_id: str, day) -> None:
-    result = fault_server.reco(db, "score", "--run-id", run_id, "--as-of", str(day))
+def _score(fault_server, db, run_id: str, day, marts) -> None:
+    result = fault_server.reco(db, "score", "--run-id", run_id, "--as-of", str(day), *marts.args)
     assert result.returncode == 0, result.stderr
 
 
 def test_contacts_after_the_last_sale_and_after_the_scoring_day_silence_with_or_without_a_rebuild(
-    fault_server, fault_db, score_day, tmp_path
+    fault_server, fault_db, score_day, tmp_path, marts
 ):
     db = fault_db
-    _score(fault_server, db, "base", score_day)
+    _score(fault_server, db, "base", score_day, marts)
     on_the_day, after_the_day = _recommended(db, "base", 2)
     last_sale = one(db, "select max(order_date) from raw.sales_line")
     assert score_day > last_sale  # both contacts are dated after the last sales line
@@ -58,7 +60,7 @@ def test_contacts_after_the_last_sale_and_after_the_scoring_day_silence_with_or_
     assert loaded.returncode == 0, loaded.stderr
 
     # the mart was built before these contacts were loaded: the scorer reads raw.contact itself
-    _score(fault_server, db, "stale", score_day)
+    _score(fault_server, db, "stale", score_day, marts)
     for customer in (on_the_day, after_the_day):
         assert _reason(db, "stale", customer) == "silence_window"
         assert _items(db, "stale", customer) == 0
@@ -66,18 +68,19 @@ def test_contacts_after_the_last_sale_and_after_the_scoring_day_silence_with_or_
     # and after a rebuild, the analysts' contact_history shows them too
     built = fault_server.reco(db, "dbt", "build", "--select", "contact_history")
     assert built.returncode == 0, built.stdout[-2000:]
+    marts.refresh(db)
     shown = one(db, "select count(*) from marts.contact_history where campaign_id like 'late-%%'")
     assert shown == 2
-    _score(fault_server, db, "rebuilt", score_day)
+    _score(fault_server, db, "rebuilt", score_day, marts)
     for customer in (on_the_day, after_the_day):
         assert _reason(db, "rebuilt", customer) == "silence_window"
 
 
 def test_an_opt_out_or_a_bounce_loaded_after_the_last_build_suppresses_and_is_audited(
-    fault_server, fault_db, score_day, tmp_path
+    fault_server, fault_db, score_day, tmp_path, marts
 ):
     db = fault_db
-    _score(fault_server, db, "base", score_day)
+    _score(fault_server, db, "base", score_day, marts)
     opted_out, bounced = _recommended(db, "base", 2)
     emails = dict(
         rows(
@@ -101,7 +104,7 @@ def test_an_opt_out_or_a_bounce_loaded_after_the_last_build_suppresses_and_is_au
         (opted_out, bounced),
     )
 
-    _score(fault_server, db, "stale", score_day)
+    _score(fault_server, db, "stale", score_day, marts)
     assert _reason(db, "stale", opted_out) == "opted_out"
     assert _reason(db, "stale", bounced) == "bounced"
     assert _items(db, "stale", opted_out) == _items(db, "stale", bounced) == 0
@@ -121,7 +124,7 @@ def test_an_opt_out_or_a_bounce_loaded_after_the_last_build_suppresses_and_is_au
 
 
 def test_the_tools_unsubscribe_and_hard_bounce_loaded_after_the_last_build_suppress_as_the_build_will(
-    fault_server, fault_db, score_day, tmp_path
+    fault_server, fault_db, score_day, tmp_path, marts
 ):
     """The e-mailing tool's results (``reco load contacts``, statuses of the seed
     contact_statuses) suppress before the next ``dbt build``, by the same rule the build then
@@ -129,7 +132,7 @@ def test_the_tools_unsubscribe_and_hard_bounce_loaded_after_the_last_build_suppr
     updated after it; a soft bounce or an open changes nothing. The contacts are dated well
     before the silence window, so only consent can suppress."""
     db = fault_db
-    _score(fault_server, db, "base", score_day)
+    _score(fault_server, db, "base", score_day, marts)
     unsubscribed, bounced, soft, readdressed = _recommended(db, "base", 4)
     long_ago = score_day - timedelta(days=120)
     contacts = tmp_path / "tool_results.csv"
@@ -155,7 +158,7 @@ def test_the_tools_unsubscribe_and_hard_bounce_loaded_after_the_last_build_suppr
         return {c: _reason(db, run_id, c) for c in (unsubscribed, bounced, soft, readdressed)}
 
     expected = {unsubscribed: "opted_out", bounced: "bounced", soft: None, readdressed: None}
-    _score(fault_server, db, "stale", score_day)
+    _score(fault_server, db, "stale", score_day, marts)
     assert suppressions("stale") == expected
     assert _items(db, "stale", unsubscribed) == _items(db, "stale", bounced) == 0
     for customer in (soft, readdressed):
@@ -174,7 +177,8 @@ def test_the_tools_unsubscribe_and_hard_bounce_loaded_after_the_last_build_suppr
     # (contact_history, a view over the code map, is dropped with it by the rebuild: select it too)
     built = fault_server.reco(db, "dbt", "run", "--select", "+customer", "+contact_history")
     assert built.returncode == 0, built.stdout[-2000:]
-    _score(fault_server, db, "rebuilt", score_day)
+    marts.refresh(db)
+    _score(fault_server, db, "rebuilt", score_day, marts)
     assert suppressions("rebuilt") == expected
     assert not one(
         db,

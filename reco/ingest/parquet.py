@@ -1,0 +1,301 @@
+"""Raw landing as Parquet, for a warehouse on Spark (``reco load … --parquet ROOT``).
+
+Layout: ``ROOT/<raw table>/<batch id>.parquet``, one file per batch and table, with the
+columns and types of the Alembic table (``reco/db/models/raw.py``; :func:`polars_schema`), so
+dbt's sources on Spark read one folder per raw table, any number of files in it.
+
+- ``raw.sales_line`` lands in Parquet **only** (the big table: 10¹⁰ lines do not belong in the
+  operational PostgreSQL), chunk by chunk as the streaming load types it (``SalesLanding``, one
+  row group per chunk). Its duplicate guard is the one PostgreSQL applies: the natural
+  ``line_key``, read back from the folder's files on the new file's order dates.
+- Every other table (customers, products, aliases, contacts, and the batch's ``load_batch``,
+  ``load_file`` and ``reject`` rows) lands in PostgreSQL exactly as without ``--parquet``, and
+  the rows it landed are read back in the same transaction and written as Parquet too: consent
+  (``raw.customer``, ``raw.contact``) stays durable and checkable where the scorer reads it.
+
+A batch's files are written under hidden temporary names (``.<batch id>.parquet.tmp``: Spark
+skips names starting with ``.``, and readers glob ``*.parquet``), fsynced, and renamed to their
+final names (then the folder fsynced) only **after** the batch's PostgreSQL transaction has
+committed: a file Spark can see belongs to a committed batch. A crash between the commit and the
+rename leaves temporary files that the next load into the same root resolves first
+(:func:`recover`): renamed when ``raw.load_batch`` says the batch succeeded, deleted otherwise.
+Loads into one root take an advisory lock on it, so one load never resolves another's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, SmallInteger, Table
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from reco.db.models.raw import LoadBatch, LoadFile, Reject
+from reco.errors import RecoError
+from reco.ingest import land
+from reco.ingest.entities import Entity
+from reco.ingest.parse import KEY, KeySet
+
+SUFFIX = ".parquet"
+TEMP_SUFFIX = ".parquet.tmp"
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: The batch's own rows of these tables are written with every batch (lineage and accounting).
+BATCH_TABLES = (LoadBatch.__table__, LoadFile.__table__, Reject.__table__)
+
+
+def polars_schema(table: Table) -> dict[str, pl.DataType]:
+    """The Parquet columns of a raw table: its Alembic columns, in order, with these types.
+    ``uuid`` (``line_key``) and ``jsonb`` are written as text (Spark has neither type; the
+    text is PostgreSQL's own ``::text`` of the value)."""
+    out: dict[str, pl.DataType] = {}
+    for col in table.columns:
+        t = col.type
+        if isinstance(t, UUID | JSONB):
+            out[col.name] = pl.String()
+        elif isinstance(t, BigInteger):
+            out[col.name] = pl.Int64()
+        elif isinstance(t, SmallInteger):
+            out[col.name] = pl.Int16()
+        elif isinstance(t, Integer):
+            out[col.name] = pl.Int32()
+        elif isinstance(t, Float):
+            out[col.name] = pl.Float64()
+        elif isinstance(t, Numeric):
+            out[col.name] = pl.Decimal(t.precision, t.scale)
+        elif isinstance(t, Boolean):
+            out[col.name] = pl.Boolean()
+        elif isinstance(t, DateTime):
+            out[col.name] = pl.Datetime("us", "UTC" if t.timezone else None)
+        elif isinstance(t, Date):
+            out[col.name] = pl.Date()
+        else:
+            out[col.name] = pl.String()
+    return out
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _batch_of(temp: Path) -> str:
+    """The batch id in a temporary file's name (``.<batch id>.parquet.tmp``)."""
+    return temp.name[1 : -len(TEMP_SUFFIX)]
+
+
+def _final(temp: Path) -> Path:
+    return temp.with_name(_batch_of(temp) + SUFFIX)
+
+
+def _publish(temp: Path) -> None:
+    """Rename a sealed temporary file to its final name, durably (the folder fsynced)."""
+    with contextlib.suppress(FileNotFoundError):  # another load's recover() published it
+        os.replace(temp, _final(temp))
+    _fsync(temp.parent)
+
+
+def recover(cur, root: Path) -> dict[str, list[str]]:
+    """Resolve the temporary files a crashed load left under ``root``: publish those of a batch
+    that committed, delete the others. Returns {"published": […], "deleted": […]} (paths)."""
+    done: dict[str, list[str]] = {"published": [], "deleted": []}
+    temps = sorted(root.glob(f"*/.*{TEMP_SUFFIX}"))
+    if not temps:
+        return done
+    batches = sorted({_batch_of(t) for t in temps})
+    committed = {
+        b
+        for (b,) in land.fetch(
+            cur,
+            "select batch_id from raw.load_batch"
+            " where batch_id = any(%s) and status in ('succeeded', 'duplicate')",
+            (batches,),
+        )
+    }
+    for temp in temps:
+        if _batch_of(temp) in committed:
+            _publish(temp)
+            done["published"].append(str(temp))
+        else:
+            temp.unlink(missing_ok=True)
+            _fsync(temp.parent)
+            done["deleted"].append(str(temp))
+    return done
+
+
+class ParquetLanding:
+    """The Parquet files of one batch under ``root``: appended to while the batch lands,
+    sealed (fsynced) before its transaction commits, published after (see the module)."""
+
+    def __init__(self, root: str | Path, batch_id: str) -> None:
+        if not _SAFE_ID.fullmatch(batch_id) or batch_id.endswith(".parquet"):
+            raise RecoError(
+                f"batch id {batch_id!r} cannot name a Parquet file: with --parquet use letters,"
+                " digits, '.', '_' and '-' only"
+            )
+        self.root, self.batch_id = Path(root), batch_id
+        if self.root.exists() and not self.root.is_dir():
+            raise RecoError(f"--parquet {self.root}: not a directory")
+        self._writers: dict[str, tuple[pq.ParquetWriter, Path]] = {}
+        self._sealed: list[Path] = []
+
+    def folder(self, table: Table) -> Path:
+        return self.root / table.name
+
+    def open(self, cur) -> None:
+        """Under the batch's transaction: lock the root for this load, resolve what a crashed
+        load left (:func:`recover`)."""
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"reco.parquet.{self.root.resolve()}",))
+        cur.fetchall()
+        self.root.mkdir(parents=True, exist_ok=True)
+        recover(cur, self.root)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def append(self, table: Table, frame: pl.DataFrame) -> None:
+        """Append rows (the table's columns; cast to :func:`polars_schema`) to the batch's file
+        of ``table``: one row group per call."""
+        if frame.height == 0:
+            return
+        schema = polars_schema(table)
+        arrow = frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).to_arrow()
+        if table.name not in self._writers:
+            folder = self.folder(table)
+            folder.mkdir(parents=True, exist_ok=True)
+            temp = folder / f".{self.batch_id}{TEMP_SUFFIX}"
+            self._writers[table.name] = (pq.ParquetWriter(temp, arrow.schema, compression="zstd"), temp)
+        self._writers[table.name][0].write_table(arrow)
+
+    def append_landed(self, cur, table: Table) -> None:
+        """Append the rows this batch landed in PostgreSQL's ``table`` (read back in the
+        batch's own transaction, so exactly what commits: ids, load time, rows skipped as
+        duplicates left out)."""
+        schema = polars_schema(table)
+        cols = ", ".join(
+            f'"{c.name}"::text' if isinstance(c.type, UUID | JSONB) else f'"{c.name}"' for c in table.columns
+        )
+        rows = land.fetch(
+            cur,
+            f"select {cols} from {table.schema}.{table.name} where batch_id = %s order by 1",
+            (self.batch_id,),
+        )
+        if rows:
+            self.append(table, pl.DataFrame(rows, schema=schema, orient="row"))
+
+    def seal(self, cur, entity: Entity) -> None:
+        """Before the commit: write the batch's rows of the PostgreSQL tables (the entity's
+        own unless sales, then load_batch, load_file, reject), close and fsync every file."""
+        tables = [*([] if entity.dedup == "line_key" else [entity.table]), *BATCH_TABLES]
+        for table in tables:
+            self.append_landed(cur, table)
+        for writer, temp in self._writers.values():
+            writer.close()
+            _fsync(temp)
+            self._sealed.append(temp)
+        self._writers.clear()
+
+    def publish(self) -> list[Path]:
+        """After the commit: the sealed files under their final names."""
+        for temp in self._sealed:
+            _publish(temp)
+        return [_final(t) for t in self._sealed]
+
+    def discard(self) -> None:
+        """The batch failed: no file of it remains."""
+        for writer, temp in self._writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+            self._sealed.append(temp)
+        self._writers.clear()
+        for temp in self._sealed:
+            temp.unlink(missing_ok=True)
+        self._sealed.clear()
+
+    # -- the sales lines' duplicate guard ----------------------------------------------------------
+    def files(self, table: Table) -> list[Path]:
+        return sorted(self.folder(table).glob(f"*{SUFFIX}"))
+
+    def landed_keys(self, table: Table, low, high) -> KeySet:
+        """The line keys already in ``table``'s published files with an order date in
+        [low, high] (as ``land.landed_keys`` reads them from PostgreSQL; the date filter is
+        pushed down to the files' row-group statistics)."""
+        keys = KeySet()
+        files = self.files(table)
+        if files:
+            found = (
+                pl.scan_parquet(files)
+                .filter(pl.col("order_date").is_between(low, high))
+                .select(
+                    pl.col("line_key").str.replace_all("-", "", literal=True).str.decode("hex").alias(KEY)
+                )
+                .collect()
+            )
+            keys.add(found.get_column(KEY))
+        return keys
+
+    def sales_landing(self, cur, entity: Entity, batch_id: str) -> SalesLanding:
+        return SalesLanding(cur, entity, batch_id, self)
+
+
+class SalesLanding(land.SalesLanding):
+    """``land.SalesLanding`` whose chunks go to the batch's Parquet file instead of a COPY:
+    the same ids (reserved in ``raw.sales_line``'s sequence), lineage and keys."""
+
+    def __init__(self, cur, entity: Entity, batch_id: str, out: ParquetLanding) -> None:
+        super().__init__(cur, entity, batch_id)
+        self.out = out
+        self.had_lines = bool(out.files(entity.table))
+
+    def start_file(self, rows: int, dates: tuple | None, batch_rows: int) -> KeySet | None:
+        self._reserve(rows)
+        if dates is None or dates[0] is None:
+            return None
+        return self.out.landed_keys(self.entity.table, *dates)
+
+    def write(self, lines: pl.DataFrame) -> None:
+        if lines.height:
+            new = self.number(lines)
+            self.out.append(
+                self.entity.table,
+                new.with_columns(pl.col("line_key").bin.encode("hex").pipe(_uuid_text)),
+            )
+
+    def end_copy(self) -> None:
+        pass  # no COPY: the connection is always free
+
+    def abort(self, exc: BaseException) -> None:
+        self.out.discard()
+
+
+def _uuid_text(hex32: pl.Expr) -> pl.Expr:
+    """32 hex digits as PostgreSQL prints a uuid (8-4-4-4-12)."""
+    return pl.concat_str(
+        hex32.str.slice(0, 8),
+        hex32.str.slice(8, 4),
+        hex32.str.slice(12, 4),
+        hex32.str.slice(16, 4),
+        hex32.str.slice(20, 12),
+        separator="-",
+    )
+
+
+@contextmanager
+def landing(root: str | Path | None, batch_id: str):
+    """The batch's Parquet files (None without ``--parquet``): published when the block (the
+    batch's committed transaction) ends normally, discarded when it raises."""
+    if root is None:
+        yield None
+        return
+    out = ParquetLanding(root, batch_id)
+    try:
+        yield out
+    except BaseException:
+        out.discard()
+        raise
+    out.publish()
