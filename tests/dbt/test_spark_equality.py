@@ -172,8 +172,14 @@ def _compare(table: str, pg: pl.DataFrame, spark: pl.DataFrame, columns: list[tu
             )
     for c in floats:
         a, b = pg[c], spark[c]
-        scale = pl.max_horizontal(a.abs(), b.abs(), pl.lit(1.0, pl.Float64)).fill_null(1.0)
-        differ = (a.is_null() != b.is_null()) | ((a - b).abs() > FLOAT_TOLERANCE * scale).fill_null(False)
+        pair = pl.DataFrame({"a": a, "b": b})
+        differ = pair.select(
+            (pl.col("a").is_null() != pl.col("b").is_null())
+            | (
+                (pl.col("a") - pl.col("b")).abs()
+                > FLOAT_TOLERANCE * pl.max_horizontal(pl.col("a").abs(), pl.col("b").abs(), pl.lit(1.0))
+            ).fill_null(False)
+        ).to_series()
         if differ.any():
             i = differ.arg_max()
             problems.append(

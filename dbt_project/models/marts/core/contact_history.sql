@@ -1,4 +1,5 @@
-{{ config(materialized='view') }}
+-- A table on Spark: each mart lands there as a Parquet folder that `reco score --marts` reads.
+{{ config(materialized='view' if target.type == 'postgres' else 'table') }}
 
 -- Contacts imported from the e-mailing tool and contacts made by reco campaigns, on master
 -- customer codes: every contact, whatever its date (a contact dated after the last sales line
