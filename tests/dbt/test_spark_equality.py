@@ -13,7 +13,9 @@ compared parsed (the engines space it differently); floating-point values within
 ``FLOAT_TOLERANCE`` (absolute, or relative to values above 1): sums of the same doubles in
 another order differ in their last bits. A column the models round (``ROUNDED_DECIMALS``, the
 ``*_ca_share`` columns at 6) may differ by one unit in its last decimal: its unrounded value can
-sit within those last bits of a rounding boundary.
+sit within those last bits of a rounding boundary. For the same reason a value decided by a
+threshold on a float sum may differ on the rows whose sum is at the threshold
+(``AT_A_THRESHOLD``: those rows only, found on PostgreSQL).
 
 Needs Java 17 (``apt-get install -y openjdk-17-jre-headless``; .ci/run installs it); skipped
 with that reason without it. Marked ``spark``: CI runs it in the embedded-PostgreSQL pass only.
@@ -54,6 +56,16 @@ FLOAT_TOLERANCE = 1e-6
 #: within its last bits of a rounding boundary and round to either side on either engine, so
 #: one unit in the last decimal is allowed there (and nowhere else).
 ROUNDED_DECIMALS = {"aroma_confidence": 4, "aroma_score_1": 4, "aroma_score_2": 4, "unit_price": 4}
+
+
+#: Values decided by a threshold on a float sum, and the rows (by the mart's first column)
+#: whose sum sits at the threshold within float noise, where either side is right: a product's
+#: Christmas or summer share of exactly 40 % (product.season_tags, ">= 0.4") can come out a
+#: hair below it on one engine and at it on the other. Only those rows are excused.
+AT_A_THRESHOLD = {
+    ("product", "season_tags"): "select product_key from intermediate.int_product_sales_stats "
+    "where abs(christmas_share - 0.4) < 1e-9 or abs(summer_share - 0.4) < 1e-9",
+}
 
 
 def _tolerance(column: str) -> float:
@@ -155,8 +167,15 @@ def _normalised(frame: pl.DataFrame, columns: list[tuple[str, str]]) -> pl.DataF
     return pl.DataFrame(out)
 
 
-def _compare(table: str, pg: pl.DataFrame, spark: pl.DataFrame, columns: list[tuple[str, str]]) -> list[str]:
-    """What differs between the two engines' rows of one mart (empty when equal)."""
+def _compare(
+    table: str,
+    pg: pl.DataFrame,
+    spark: pl.DataFrame,
+    columns: list[tuple[str, str]],
+    excused: dict[str, set] | None = None,
+) -> list[str]:
+    """What differs between the two engines' rows of one mart (empty when equal); ``excused``:
+    column → values of the first column whose rows may differ in that column."""
     floats = [c for c, t in columns if t in ("numeric", "double precision", "real")]
     exact = [c for c, _ in columns if c not in floats]
     if pg.height != spark.height:
@@ -173,8 +192,11 @@ def _compare(table: str, pg: pl.DataFrame, spark: pl.DataFrame, columns: list[tu
 
     pg, spark = sort(pg), sort(spark)
     problems = []
+    first = columns[0][0]
     for c in exact:
         differ = pg[c].ne_missing(spark[c])
+        if excused and c in excused:
+            differ = differ & ~pg[first].is_in(list(excused[c]))
         if differ.any():
             i = differ.arg_max()
             problems.append(
@@ -200,6 +222,11 @@ def _compare(table: str, pg: pl.DataFrame, spark: pl.DataFrame, columns: list[tu
     return problems
 
 
+def _keys(db: Database, sql: str) -> set:
+    with psycopg.connect(db.conninfo()) as conn:
+        return {row[0] for row in conn.execute(sql)}
+
+
 @pytest.mark.parametrize("dataset", ["demo", "grocery"])
 def test_every_mart_is_equal_row_by_row_on_both_engines(engines, dataset):
     db, marts_dir = engines[dataset]
@@ -214,7 +241,8 @@ def test_every_mart_is_equal_row_by_row_on_both_engines(engines, dataset):
         assert spark.columns == [c for c, _ in columns], table
         pg = _pg_frame(db, table, columns)
         non_empty += pg.height > 0
-        problems += _compare(table, _normalised(pg, columns), _normalised(spark, columns), columns)
+        excused = {c: _keys(db, sql) for (t, c), sql in AT_A_THRESHOLD.items() if t == table}
+        problems += _compare(table, _normalised(pg, columns), _normalised(spark, columns), columns, excused)
     assert not problems, "\n".join(problems)
     # the comparison compared something: most marts have rows
     assert non_empty >= len(marts) // 2, non_empty

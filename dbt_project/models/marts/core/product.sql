@@ -193,13 +193,9 @@ final as (
         )::boolean as is_active,
         coalesce(
             priced.season_tags::{{ sql_type('json') }},
-            -- 0.4 - 1e-9: a share of exactly 40 % counts whatever order the engine added its
-            -- float sum in (PostgreSQL and Spark differ in the last bits)
             {{ json_array_of_texts([
-                "case when priced.n_purchase_lines >= 5 and priced.christmas_share >= 0.4 - 1e-9"
-                ~ " then 'christmas' end",
-                "case when priced.n_purchase_lines >= 5 and priced.summer_share >= 0.4 - 1e-9"
-                ~ " then 'summer' end"
+                "case when priced.n_purchase_lines >= 5 and priced.christmas_share >= 0.4 then 'christmas' end",
+                "case when priced.n_purchase_lines >= 5 and priced.summer_share >= 0.4 then 'summer' end"
             ]) }}
         )::{{ sql_type('json') }} as season_tags,
         coalesce(
