@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,48 +79,48 @@ def _fresh(admin: Database, template: str, name: str) -> Database:
     return admin.for_database(name)
 
 
-def _spark_build(db: Database, root: Path, monkeypatch) -> float:
-    """``dbt build --target spark`` over the Parquet sources of ``db``; its seconds."""
+def _spark_build(db: Database, root: Path, monkeypatch) -> None:
+    """``dbt build --target spark`` over the Parquet sources of ``db``, the marts landing in
+    ``root/marts``."""
     write_parquet_sources(db, root / "raw")
     monkeypatch.setenv("RECO_RAW_PARQUET", str(root / "raw"))
     monkeypatch.setenv("RECO_SPARK_HOME", str(root / "spark"))
     monkeypatch.setenv("RECO_SPARK_MARTS", str(root / "marts"))
-    started = time.perf_counter()
     run_dbt(db, ["build", "--target", "spark"], capture=True)
-    return time.perf_counter() - started
 
 
 @pytest.fixture(scope="module")
 def engines(pg_admin, migrated_template, tmp_path_factory) -> Iterator[dict[str, tuple[Database, Path]]]:
     """Both datasets built on both engines: name → (PostgreSQL database, Spark marts folder)."""
     built: dict[str, tuple[Database, Path]] = {}
-    with pytest.MonkeyPatch.context() as mp:
-        # the demo wine merchant, end to end (load, build, score, campaign, outcomes, rebuild)
-        demo = _fresh(pg_admin, migrated_template, "reco_spark_demo")
-        root = tmp_path_factory.mktemp("spark_demo")
-        _, steps = plan(demo, customers=300, data_dir=root / "exports")
-        for _, step in steps:
-            step()
-        run_dbt(demo, ["build"], capture=True)
-        _spark_build(demo, root, mp)
-        built["demo"] = (demo, root / "marts")
-
-        # the grocery shape: sales, catalogue and loyalty cards through their mappings
-        shop = _fresh(pg_admin, migrated_template, "reco_spark_grocery")
-        root = tmp_path_factory.mktemp("spark_grocery")
-        grocery.generate_grocery(root / "exports", households=300, products=800, seed=11)
-        for entity, name in grocery.LOAD_ORDER:
-            mapping = root / "exports" / f"{name.removesuffix('.csv')}.toml"
-            load_files(shop, entity, [root / "exports" / name], LoadOptions(mapping=mapping))
-        run_dbt(shop, ["build"], capture=True)
-        _spark_build(shop, root, mp)
-        built["grocery"] = (shop, root / "marts")
+    names = ["reco_spark_demo", "reco_spark_grocery"]
     try:
+        with pytest.MonkeyPatch.context() as mp:
+            # the demo wine merchant, end to end (load, build, score, campaign, outcomes, rebuild)
+            demo = _fresh(pg_admin, migrated_template, names[0])
+            root = tmp_path_factory.mktemp("spark_demo")
+            _, steps = plan(demo, customers=300, data_dir=root / "exports")
+            for _, step in steps:
+                step()
+            run_dbt(demo, ["build"], capture=True)
+            _spark_build(demo, root, mp)
+            built["demo"] = (demo, root / "marts")
+
+            # the grocery shape: sales, catalogue and loyalty cards through their mappings
+            shop = _fresh(pg_admin, migrated_template, names[1])
+            root = tmp_path_factory.mktemp("spark_grocery")
+            grocery.generate_grocery(root / "exports", households=300, products=800, seed=11)
+            for entity, name in grocery.LOAD_ORDER:
+                mapping = root / "exports" / f"{name.removesuffix('.csv')}.toml"
+                load_files(shop, entity, [root / "exports" / name], LoadOptions(mapping=mapping))
+            run_dbt(shop, ["build"], capture=True)
+            _spark_build(shop, root, mp)
+            built["grocery"] = (shop, root / "marts")
         yield built
     finally:
         with psycopg.connect(pg_admin.conninfo(), autocommit=True) as conn:
-            for db, _ in built.values():
-                conn.execute(f'drop database if exists "{db.url.database}" with (force)')
+            for name in names:
+                conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _pg_marts(db: Database) -> dict[str, list[tuple[str, str]]]:
