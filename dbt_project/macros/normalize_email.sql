@@ -5,7 +5,7 @@
 #}
 {% macro normalize_email(email) -%}
     case
-        when lower(btrim({{ email }})) ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'
+        when {{ regexp_matches('lower(btrim(' ~ email ~ '))', '^[^@\\s]+@[^@\\s]+\\.[^@\\s.]+$') }}
             then lower(btrim({{ email }}))
     end
 {%- endmacro %}

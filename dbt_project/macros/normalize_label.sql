@@ -9,33 +9,23 @@
     collapsed and trimmed. An empty result is null.
 #}
 {% macro normalize_label(label) -%}
+    {%- set folded -%}
+        translate(
+            lower({{ label }}),
+            'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōœùúûüūýÿžšßæ',
+            'aaaaaaaccceeeeeeeiiiiinnoooooooouuuuuyyzssa'
+        )
+    {%- endset -%}
+    {%- set no_volume = regexp_replace_all(
+        folded,
+        '(^|[^a-z0-9])[0-9]+([.,][0-9]+)?\\s*(cl|ml|l|ltr|litres?|liters?)(?![a-z0-9])',
+        '\\1 '
+    ) -%}
+    {%- set no_vintage = regexp_replace_all(no_volume, '(^|[^a-z0-9])(19|20)[0-9]{2}(?![a-z0-9])', '\\1 ') -%}
+    {%- set spaced = regexp_replace_all(no_vintage, '[^a-z0-9]+', ' ') -%}
     nullif(
         btrim(
-            regexp_replace(
-                regexp_replace(
-                    regexp_replace(
-                        regexp_replace(
-                            translate(
-                                lower({{ label }}),
-                                'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōœùúûüūýÿžšßæ',
-                                'aaaaaaaccceeeeeeeiiiiinnoooooooouuuuuyyzssa'
-                            ),
-                            '(^|[^a-z0-9])[0-9]+([.,][0-9]+)?\s*(cl|ml|l|ltr|litres?|liters?)(?![a-z0-9])',
-                            '\1 ',
-                            'g'
-                        ),
-                        '(^|[^a-z0-9])(19|20)[0-9]{2}(?![a-z0-9])',
-                        '\1 ',
-                        'g'
-                    ),
-                    '[^a-z0-9]+',
-                    ' ',
-                    'g'
-                ),
-                '\s+',
-                ' ',
-                'g'
-            )
+            {{ regexp_replace_all(spaced, '\\s+', ' ') }}
         ),
         ''
     )

@@ -5,8 +5,10 @@
     the commit, so drop the name first: it is either the backup's (dropped anyway) or absent.
     An incremental model appending to its table already has the index on it: left alone, since
     PostgreSQL maintains it as rows are added (rebuilding it would cost a full build's sort).
+    Nothing on other engines (Spark's Parquet tables have no indexes).
 #}
 {% macro spec_index(name, columns) -%}
+    {%- if target.type == 'postgres' -%}
     do $spec_index$
     begin
         if not exists (
@@ -21,4 +23,5 @@
         end if;
     end
     $spec_index$
+    {%- endif -%}
 {%- endmacro %}

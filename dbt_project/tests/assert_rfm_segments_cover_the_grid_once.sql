@@ -10,8 +10,8 @@ grid as (
     select
         r_score,
         f_score
-    from generate_series(1, 5) as r (r_score)
-    cross join generate_series(1, 5) as f (f_score)
+    from {{ series(1, 5, 'r', 'r_score') }}
+    cross join {{ series(1, 5, 'f', 'f_score') }}
 
 )
 

@@ -97,11 +97,29 @@ class BuildResult:
     proc: subprocess.CompletedProcess
 
 
+#: Targets of profiles.yml that are not the PostgreSQL database reco resolves (Spark): their
+#: builds go to dbt as they are (a full build; this module's state lives in PostgreSQL).
+OTHER_ENGINE_TARGETS = frozenset({"spark"})
+
+
 def is_whole_build(args: Sequence[str]) -> bool:
-    """``dbt build`` of the whole project (no node selection): the builds this module decides."""
+    """``dbt build`` of the whole project (no node selection) on PostgreSQL: the builds this
+    module decides."""
     if not args or args[0] != "build":
         return False
+    if any(target in OTHER_ENGINE_TARGETS for target in _values(args, frozenset({"--target", "-t"}))):
+        return False
     return not any(a.split("=", 1)[0] in SELECTION_OPTIONS for a in args[1:])
+
+
+def _values(args: Sequence[str], names: frozenset[str]) -> list[str]:
+    """The values given to the options ``names`` (``--opt value`` or ``--opt=value``)."""
+    out: list[str] = []
+    for i, a in enumerate(args):
+        name, eq, value = a.partition("=")
+        if name in names:
+            out.append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+    return out
 
 
 def _option(args: Sequence[str], names: frozenset[str]) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from reco.db.target import Database, write_passfile
 from reco.dbt.invoke import EVENT_FD_ENV
 from reco.errors import RecoError
-from reco.settings import project_root
+from reco.settings import get_settings, project_root
 
 
 def dbt_project_dir() -> Path:
@@ -34,6 +34,8 @@ def dbt_env(db: Database) -> dict[str, str]:
     env = db.libpq_env(write_passfile(db))
     env["DBT_PROFILES_DIR"] = str(project_root())
     env["DBT_PROJECT_DIR"] = str(dbt_project_dir())
+    # the spark target's own state (catalogue, intermediate tables, marts by default)
+    env["RECO_SPARK_HOME"] = os.environ.get("RECO_SPARK_HOME") or str(get_settings().home() / "spark")
     return env
 
 

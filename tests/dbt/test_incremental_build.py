@@ -239,3 +239,12 @@ def test_a_failed_build_leaves_no_record_and_a_partial_one_is_passed_through(war
     with pytest.raises(Exception, match="dbt build failed"):
         _build(db, *NO_TESTS, "--vars", "{customer_dedupe_rounds: not_a_number}")
     assert _recorded(db) == before
+
+
+def test_a_build_on_another_engine_is_passed_through_as_a_full_build():
+    """`reco dbt build --target spark`: this module's state lives in PostgreSQL, so a build on
+    Spark goes to dbt as it is (order_line rebuilt in full there)."""
+    assert not is_whole_build(["build", "--target", "spark"])
+    assert not is_whole_build(["build", "-t", "spark", "--threads", "2"])
+    assert not is_whole_build(["build", "--target=spark"])
+    assert is_whole_build(["build", "--target", "default"])

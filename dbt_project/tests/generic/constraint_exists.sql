@@ -4,11 +4,32 @@
     (and, for a primary key, not-null) values on every write, so the test costs a catalog lookup
     instead of a scan of the table. Column-level: the column itself; table-level: `columns`.
     Fails with one row naming the table and the columns when the constraint is missing.
+
+    On an engine without enforced constraints (Spark's Parquet tables), the same guarantee is
+    checked on the data instead: no null in the columns and, for both kinds, no duplicate.
 #}
 {% test constraint_exists(model, column_name=none, columns=none, kind='primary_key') %}
 
 {%- set wanted = columns if columns is not none else [column_name] -%}
 {%- set contype = {'primary_key': 'p', 'unique': 'u'}[kind] -%}
+
+{%- if target.type != 'postgres' %}
+
+select
+    {{ wanted | join(', ') }},
+    count(*) as n_rows
+
+from {{ model }}
+group by {{ wanted | join(', ') }}
+having
+    count(*) > 1
+    {%- if kind == 'primary_key' %}
+    {%- for c in wanted %}
+    or {{ c }} is null
+    {%- endfor %}
+    {%- endif %}
+
+{%- else %}
 
 with constraints as (
 
@@ -54,5 +75,7 @@ where not exists (
     from constraints
     where constraints.constrained_columns = wanted.wanted_columns
 )
+
+{%- endif %}
 
 {% endtest %}

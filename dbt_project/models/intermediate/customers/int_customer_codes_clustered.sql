@@ -164,7 +164,7 @@ survivors as (
     select
         *,
         first_value(customer_code) over (
-            partition by cluster_id collate "C"
+            partition by cluster_id {{ collate_c() }}
             order by first_signup_date asc nulls last, first_loaded_at asc, customer_code asc
         ) as master_customer_code
 

@@ -27,10 +27,10 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by customer_code collate "C"
+            partition by customer_code {{ collate_c() }}
             order by loaded_at desc, last_sales_line_id desc
         ) as recency_rank,
-        min(first_order_date) over (partition by customer_code collate "C") as first_order_date_overall
+        min(first_order_date) over (partition by customer_code {{ collate_c() }}) as first_order_date_overall
 
     from per_batch
 

@@ -3,8 +3,8 @@
 -- noqa: disable=LT02
 {{
     config(
-        pre_hook="set enable_mergejoin = off",
-        post_hook="reset enable_mergejoin",
+        pre_hook="{{ postgres_only('set enable_mergejoin = off') }}",
+        post_hook="{{ postgres_only('reset enable_mergejoin') }}",
     )
 }}
 
@@ -69,7 +69,7 @@ records_ranked as (
         customers.*,
         code_map.customer_code as master_customer_code,
         row_number() over (
-            partition by code_map.customer_code collate "C"  -- noqa: RF02
+            partition by code_map.customer_code {{ collate_c() }}  -- noqa: RF02
             order by
                 customers.updated_at desc nulls last,
                 customers.loaded_at desc,
@@ -86,14 +86,10 @@ record_values as (
 
     select
         master_customer_code,
-        (array_agg(email_normalized order by recency_rank)
-            filter (where email_normalized is not null))[1] as email,
-        (array_agg(first_name order by recency_rank)
-            filter (where first_name is not null))[1] as first_name,
-        (array_agg(last_name order by recency_rank)
-            filter (where last_name is not null))[1] as last_name,
-        (array_agg(country order by recency_rank)
-            filter (where country is not null))[1] as country,
+        {{ first_by('email_normalized', ['recency_rank'], 'email_normalized is not null') }} as email,
+        {{ first_by('first_name', ['recency_rank'], 'first_name is not null') }} as first_name,
+        {{ first_by('last_name', ['recency_rank'], 'last_name is not null') }} as last_name,
+        {{ first_by('country', ['recency_rank'], 'country is not null') }} as country,
         min(batch_id) filter (where recency_rank = 1) as batch_id,
         bool_or(coalesce(is_optout, false)) as is_optout,
         bool_or(is_contactable = false) as has_no_contact_record
@@ -107,8 +103,9 @@ current_address_bounces as (
 
     select
         records_ranked.master_customer_code,
-        (array_agg(records_ranked.is_bounced order by records_ranked.recency_rank)
-            filter (where records_ranked.is_bounced is not null))[1] as is_bounced
+        {{ first_by(
+            'records_ranked.is_bounced', ['records_ranked.recency_rank'], 'records_ranked.is_bounced is not null'
+        ) }} as is_bounced
 
     from records_ranked
     inner join record_values

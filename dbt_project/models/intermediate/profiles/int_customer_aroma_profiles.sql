@@ -67,7 +67,9 @@ means as (
         sum(revenue_ht) as aroma_revenue_ht,
         {% for axis in axes -%}
         -- rounded: a float weighted mean of 5s can come out as 5.000000000000001
-        round((sum(revenue_ht * aroma_{{ axis }}) / nullif(sum(revenue_ht), 0))::numeric, 4)::float
+        round(
+            (sum(revenue_ht * aroma_{{ axis }}) / nullif(sum(revenue_ht), 0))::{{ sql_type('numeric') }}, 4
+        )::{{ sql_type('float') }}
             as mean_{{ axis }}{{ ',' if not loop.last }}
         {% endfor %}
     from aroma_purchases
@@ -136,9 +138,9 @@ final as (
         end as aroma_score_{{ n }},
         {% endfor -%}
         round(least(1.0, greatest(0.0,
-            (aroma_revenue_ht / nullif(purchase_ht, 0))::numeric
-            * least(1.0, n_aroma_lines::numeric / {{ var('aroma_full_evidence_lines') }})
-        )), 4)::double precision as aroma_confidence
+            (aroma_revenue_ht / nullif(purchase_ht, 0))::{{ sql_type('numeric') }}
+            * least(1.0, n_aroma_lines::{{ sql_type('numeric') }} / {{ var('aroma_full_evidence_lines') }})
+        )), 4)::{{ type_double() }} as aroma_confidence
 
     from axis_places
 

@@ -75,7 +75,7 @@ ranked as (
         attribute_value,
         revenue_ht,
         row_number() over (
-            partition by customer_code collate "C", dimension_id
+            partition by customer_code {{ collate_c() }}, dimension_id
             order by revenue_ht desc, attribute_value asc
         ) as value_rank
 
@@ -115,8 +115,11 @@ final as (
         top_values.top_{{ name }}_{{ n }},
         -- rounded: float sums of the same lines in another order can exceed 1 by 1e-16
         round(
-            (top_values.top_{{ name }}_{{ n }}_revenue_ht / nullif(rfm.purchase_ht, 0))::numeric, 6
-        )::float as top_{{ name }}_{{ n }}_ca_share{{ ',' if not (last_dimension and loop.last) }}
+            (top_values.top_{{ name }}_{{ n }}_revenue_ht / nullif(rfm.purchase_ht, 0))
+            ::{{ sql_type('numeric') }},
+            6
+        )::{{ sql_type('float') }}
+        as top_{{ name }}_{{ n }}_ca_share{{ ',' if not (last_dimension and loop.last) }}
         {%- endfor %}
         {%- endfor %}
 

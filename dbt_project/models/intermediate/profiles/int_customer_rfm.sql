@@ -72,7 +72,7 @@ final as (
         as_of.as_of_date,
         customers.first_order_date,
         customers.last_order_date,
-        (as_of.as_of_date - customers.last_order_date) as recence_jours,
+        {{ dbt.datediff('customers.last_order_date', 'as_of.as_of_date', 'day') }} as recence_jours,  -- noqa: LT05
         customers.nb_commandes,
         customers.ca_ht,
         customers.purchase_ht,

@@ -67,7 +67,9 @@ final as (
         scored.r_score,
         scored.f_score,
         scored.m_score,
-        scored.r_score::text || scored.f_score::text || scored.m_score::text as rfm,
+        scored.r_score::{{ type_text() }}
+        || scored.f_score::{{ type_text() }}
+        || scored.m_score::{{ type_text() }} as rfm,
         segments.segment
 
     from scored

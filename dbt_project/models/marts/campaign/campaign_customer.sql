@@ -45,16 +45,16 @@ final as (
 
     select
         -- keys
-        run_customers.run_id::text as run_id,
-        run_customers.customer_code::text as customer_code,
+        run_customers.run_id::{{ type_text() }} as run_id,
+        run_customers.customer_code::{{ type_text() }} as customer_code,
         runs.as_of::date as as_of,
-        coalesce(run_outcomes.campaign_id, run_contacts.campaign_id)::text as campaign_id,
+        coalesce(run_outcomes.campaign_id, run_contacts.campaign_id)::{{ type_text() }} as campaign_id,
 
         -- the draw at scoring time
-        run_customers.grp::text as grp,
-        run_customers.scenario::text as scenario,
-        run_customers.segment::text as segment,
-        run_customers.export_status::text as export_status,
+        run_customers.grp::{{ type_text() }} as grp,
+        run_customers.scenario::{{ type_text() }} as scenario,
+        run_customers.segment::{{ type_text() }} as segment,
+        run_customers.export_status::{{ type_text() }} as export_status,
 
         -- the campaign
         coalesce(run_contacts.contacted, false)::boolean as contacted,
@@ -64,7 +64,7 @@ final as (
         (run_outcomes.run_id is not null)::boolean as is_measured,
         (run_outcomes.n_orders > 0)::boolean as converted,
         run_outcomes.n_orders::integer as n_orders,
-        run_outcomes.revenue::numeric(18, 4) as revenue,
+        run_outcomes.revenue::{{ sql_type('numeric(18, 4)') }} as revenue,
         run_outcomes.bought_recommended::boolean as bought_recommended,
         run_outcomes.bought_recommended_family::boolean as bought_recommended_family,
         run_outcomes.days_to_first_purchase::integer as days_to_first_purchase,

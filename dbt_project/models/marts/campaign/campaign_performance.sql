@@ -30,9 +30,9 @@ aggregated as (
 final as (
 
     select
-        run_id::text as run_id,
-        scenario::text as scenario,
-        grp::text as grp,
+        run_id::{{ type_text() }} as run_id,
+        scenario::{{ type_text() }} as scenario,
+        grp::{{ type_text() }} as grp,
         as_of::date as as_of,
 
         -- counts
@@ -41,14 +41,14 @@ final as (
         measured_customers::integer as measured_customers,
         conversions::integer as conversions,
         recommended_buyers::integer as recommended_buyers,
-        revenue::numeric(18, 4) as revenue,
+        revenue::{{ sql_type('numeric(18, 4)') }} as revenue,
 
         -- rates over the measured customers
-        (conversions::double precision / nullif(measured_customers, 0))::double precision
+        (conversions::{{ type_double() }} / nullif(measured_customers, 0))::{{ type_double() }}
             as conversion_rate,
-        (revenue::double precision / nullif(measured_customers, 0))::double precision
+        (revenue::{{ type_double() }} / nullif(measured_customers, 0))::{{ type_double() }}
             as revenue_per_customer,
-        (recommended_buyers::double precision / nullif(measured_customers, 0))::double precision
+        (recommended_buyers::{{ type_double() }} / nullif(measured_customers, 0))::{{ type_double() }}
             as recommended_rate,
 
         is_partial::boolean as is_partial

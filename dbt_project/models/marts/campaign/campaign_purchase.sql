@@ -25,7 +25,7 @@ final as (
         outcome_events.doc_ref,
         outcome_events.product_key,
         outcome_events.was_recommended,
-        outcome_events.amount_ht
+        {{ spark_cast('outcome_events.amount_ht', 'numeric(18, 4)') }} as amount_ht
 
     from outcome_events
     left join run_customers

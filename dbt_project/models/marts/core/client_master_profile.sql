@@ -28,7 +28,7 @@ final as (
 
     select
         ---------- ids
-        rfm.customer_code::text as customer_code,
+        rfm.customer_code::{{ type_text() }} as customer_code,
         rfm.as_of_date::date as as_of_date,
         rfm.first_order_date::date as first_order_date,
         rfm.last_order_date::date as last_order_date,
@@ -36,26 +36,27 @@ final as (
         ---------- RFM
         rfm.recence_jours::integer as recence_jours,
         rfm.nb_commandes::integer as nb_commandes,
-        rfm.ca_ht::double precision as ca_ht,
+        rfm.ca_ht::{{ type_double() }} as ca_ht,
         rfm.r_score::integer as r_score,
         rfm.f_score::integer as f_score,
         rfm.m_score::integer as m_score,
-        rfm.rfm::text as rfm,
-        rfm.segment::text as segment,
+        rfm.rfm::{{ type_text() }} as rfm,
+        rfm.segment::{{ type_text() }} as segment,
 
         ---------- top values and their share of purchase revenue
         {% for name in dimensions -%}
             {% for n in [1, 2, 3] -%}
-                shares.top_{{ name }}_{{ n }}::text as top_{{ name }}_{{ n }},
-                shares.top_{{ name }}_{{ n }}_ca_share::double precision as top_{{ name }}_{{ n }}_ca_share,
+                shares.top_{{ name }}_{{ n }}::{{ type_text() }} as top_{{ name }}_{{ n }},
+                shares.top_{{ name }}_{{ n }}_ca_share::{{ type_double() }}
+                    as top_{{ name }}_{{ n }}_ca_share,
             {% endfor -%}
         {% endfor %}
         ---------- aroma profile
-        aromas.aroma_axe_1::text as aroma_axe_1,
-        aromas.aroma_score_1::double precision as aroma_score_1,
-        aromas.aroma_axe_2::text as aroma_axe_2,
-        aromas.aroma_score_2::double precision as aroma_score_2,
-        coalesce(aromas.aroma_confidence, 0)::double precision as aroma_confidence,
+        aromas.aroma_axe_1::{{ type_text() }} as aroma_axe_1,
+        aromas.aroma_score_1::{{ type_double() }} as aroma_score_1,
+        aromas.aroma_axe_2::{{ type_text() }} as aroma_axe_2,
+        aromas.aroma_score_2::{{ type_double() }} as aroma_score_2,
+        coalesce(aromas.aroma_confidence, 0)::{{ type_double() }} as aroma_confidence,
         (
             case
                 when coalesce(aromas.aroma_confidence, 0) = 0 then 'none'
@@ -63,10 +64,10 @@ final as (
                 when aromas.aroma_confidence < 2.0 / 3 then 'medium'
                 else 'high'
             end
-        )::text as aroma_level,
+        )::{{ type_text() }} as aroma_level,
 
         ---------- basket
-        rfm.avg_line_price_ht::double precision as avg_line_price_ht,
+        rfm.avg_line_price_ht::{{ type_double() }} as avg_line_price_ht,
         rfm.n_unmapped_lines::integer as n_unmapped_lines
 
     from rfm

@@ -1,4 +1,5 @@
-{{ config(materialized='view') }}
+-- A table on Spark: each mart lands there as a Parquet folder that `reco score --marts` reads.
+{{ config(materialized='view' if target.type == 'postgres' else 'table') }}
 
 -- Contacts imported from the e-mailing tool and contacts made by reco campaigns, on master
 -- customer codes: every contact, whatever its date (a contact dated after the last sales line
@@ -56,14 +57,14 @@ unioned as (
 final as (
 
     select
-        unioned.contact_id::text as contact_id,
-        coalesce(code_map.customer_code, unioned.customer_code)::text as customer_code,
+        unioned.contact_id::{{ type_text() }} as contact_id,
+        coalesce(code_map.customer_code, unioned.customer_code)::{{ type_text() }} as customer_code,
         unioned.contact_date::date as contact_date,
-        unioned.channel::text as channel,
-        unioned.campaign_id::text as campaign_id,
-        unioned.source::text as source,
+        unioned.channel::{{ type_text() }} as channel,
+        unioned.campaign_id::{{ type_text() }} as campaign_id,
+        unioned.source::{{ type_text() }} as source,
         unioned.is_control::boolean as is_control,
-        unioned.status::text as status
+        unioned.status::{{ type_text() }} as status
 
     from unioned
     left join code_map

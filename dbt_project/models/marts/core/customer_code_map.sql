@@ -7,8 +7,8 @@ with code_map as (
 final as (
 
     select
-        source_customer_code::text as source_customer_code,
-        customer_code::text as customer_code,
+        source_customer_code::{{ type_text() }} as source_customer_code,
+        customer_code::{{ type_text() }} as customer_code,
         has_customer_record::boolean as has_customer_record,
         has_sales::boolean as has_sales
 

@@ -4,9 +4,9 @@
         incremental_strategy='append',
         on_schema_change='fail',
         full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
-        pre_hook="set enable_mergejoin = off",
+        pre_hook="{{ postgres_only('set enable_mergejoin = off') }}",
         post_hook=[
-            "reset enable_mergejoin",
+            "{{ postgres_only('reset enable_mergejoin') }}",
             "{{ spec_index('ix_orderline_customer_date', ['customer_code', 'order_date']) }}",
         ],
     )
@@ -82,13 +82,13 @@ typed as (
         doc_ref,
 
         ---------- amounts
-        quantity::double precision as quantity,
-        unit_price::double precision as unit_price,
-        amount_ht::double precision as amount_ht,
+        quantity::{{ type_double() }} as quantity,
+        unit_price::{{ type_double() }} as unit_price,
+        amount_ht::{{ type_double() }} as amount_ht,
         coalesce(
             amount_ttc,
             amount_ht * (1 + {{ var('vat_rate') }})
-        )::double precision as amount_ttc,
+        )::{{ type_double() }} as amount_ttc,
 
         ---------- kind of line
         case when is_non_product then 'adjustment' else line_type end as line_type
@@ -101,16 +101,16 @@ final as (
 
     select
         id::bigint as id,
-        customer_code::text as customer_code,
-        product_key::text as product_key,
-        product_label::text as product_label,
+        customer_code::{{ type_text() }} as customer_code,
+        product_key::{{ type_text() }} as product_key,
+        product_label::{{ type_text() }} as product_label,
         order_date::date as order_date,
-        doc_ref::text as doc_ref,
+        doc_ref::{{ type_text() }} as doc_ref,
         quantity,
         unit_price,
         amount_ht,
         amount_ttc,
-        line_type::text as line_type,
+        line_type::{{ type_text() }} as line_type,
         (line_type = 'sale' and quantity > 0 and amount_ht > 0)::boolean as is_purchase
 
     from typed

@@ -116,12 +116,12 @@ all_products as (
         null as sucrosite_niveau,
         null as price_band,
         null::integer as premium_tier,
-        null::numeric as unit_price,
+        null::{{ sql_type('numeric') }} as unit_price,
         {% for axis in aroma_axes() -%}
             null::integer as aroma_{{ axis }},
         {% endfor -%}
         null::boolean as is_active,
-        null::jsonb as season_tags,
+        null::{{ sql_type('jsonb') }} as season_tags,
         false as has_catalogue
 
     from sales_only_products
@@ -132,7 +132,7 @@ priced as (
 
     select
         all_products.*,
-        coalesce(all_products.unit_price, sales_stats.typical_unit_price_ht::numeric)
+        coalesce(all_products.unit_price, sales_stats.typical_unit_price_ht::{{ sql_type('numeric') }})
             as effective_unit_price,
         coalesce(sales_stats.n_buyers_recent, 0) as n_buyers_recent,
         coalesce(sales_stats.n_purchase_lines, 0) as n_purchase_lines,
@@ -166,17 +166,17 @@ price_ladder as (
 final as (
 
     select
-        priced.product_key::text as product_key,
-        priced.product_label::text as product_label,
+        priced.product_key::{{ type_text() }} as product_key,
+        priced.product_label::{{ type_text() }} as product_label,
 
         ---------- wine attributes
-        priced.family_crm::text as family_crm,
-        priced.cepage::text as cepage,
-        priced.sucrosite_niveau::text as sucrosite_niveau,
-        coalesce(priced.price_band, price_bands.price_band)::text as price_band,
+        priced.family_crm::{{ type_text() }} as family_crm,
+        priced.cepage::{{ type_text() }} as cepage,
+        priced.sucrosite_niveau::{{ type_text() }} as sucrosite_niveau,
+        coalesce(priced.price_band, price_bands.price_band)::{{ type_text() }} as price_band,
         coalesce(priced.premium_tier, price_ladder.derived_premium_tier)::integer
             as premium_tier,
-        round(priced.effective_unit_price, 4)::numeric(18, 4) as unit_price,
+        round(priced.effective_unit_price, 4)::{{ sql_type('numeric(18, 4)') }} as unit_price,
 
         ---------- aroma axes (1-5)
         {% for axis in aroma_axes() -%}
@@ -192,23 +192,17 @@ final as (
             false
         )::boolean as is_active,
         coalesce(
-            priced.season_tags::json,
-            to_json(array_remove(array[
-                case
-                    when priced.n_purchase_lines >= 5 and priced.christmas_share >= 0.4
-                        then 'christmas'
-                end,
-                case
-                    when priced.n_purchase_lines >= 5 and priced.summer_share >= 0.4
-                        then 'summer'
-                end
-            ]::text[], null))  -- noqa: LT01
-        )::json as season_tags,
+            priced.season_tags::{{ sql_type('json') }},
+            {{ json_array_of_texts([
+                "case when priced.n_purchase_lines >= 5 and priced.christmas_share >= 0.4 then 'christmas' end",
+                "case when priced.n_purchase_lines >= 5 and priced.summer_share >= 0.4 then 'summer' end"
+            ]) }}
+        )::{{ sql_type('json') }} as season_tags,
         coalesce(
-            priced.n_buyers_recent::double precision
+            priced.n_buyers_recent::{{ type_double() }}
             / nullif(max(priced.n_buyers_recent) over (), 0),
             0
-        )::double precision as global_popularity_score,
+        )::{{ type_double() }} as global_popularity_score,
         priced.has_catalogue::boolean as has_catalogue
 
     from priced

@@ -38,9 +38,9 @@ unioned as (
 final as (
 
     select
-        alias_label::text as alias_label,
-        product_key::text as product_key,
-        alias_source::text as alias_source
+        alias_label::{{ type_text() }} as alias_label,
+        product_key::{{ type_text() }} as product_key,
+        alias_source::{{ type_text() }} as alias_source
 
     from unioned
 

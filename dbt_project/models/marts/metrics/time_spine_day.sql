@@ -4,7 +4,7 @@
 with days as (
 
     select spine_day::date as date_day
-    from generate_series('2000-01-01'::date, '2039-12-31'::date, interval '1 day') as spine_day
+    from {{ series("'2000-01-01'::date", "'2039-12-31'::date", 'spine_days', 'spine_day', step='day') }}
 
 ),
 

@@ -34,10 +34,10 @@ final as (
 
     select
         -- keys
-        aggregated.run_id::text as run_id,
-        aggregated.kind::text as kind,
-        aggregated.reason_code::text as reason_code,
-        aggregated.severity::text as severity,
+        aggregated.run_id::{{ type_text() }} as run_id,
+        aggregated.kind::{{ type_text() }} as kind,
+        aggregated.reason_code::{{ type_text() }} as reason_code,
+        aggregated.severity::{{ type_text() }} as severity,
         runs.as_of::date as as_of,
 
         -- counts
@@ -45,7 +45,7 @@ final as (
         aggregated.customers::integer as customers,
         aggregated.products::integer as products,
         aggregated.run_level_items::integer as run_level_items,
-        (aggregated.customers::double precision / nullif(runs.n_eligible, 0))::double precision
+        (aggregated.customers::{{ type_double() }} / nullif(runs.n_eligible, 0))::{{ type_double() }}
             as share_of_eligible
 
     from aggregated

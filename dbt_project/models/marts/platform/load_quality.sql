@@ -40,7 +40,7 @@ reject_reasons as (
         count(*) as n_rows
 
     from rejects
-    cross join lateral jsonb_array_elements_text(rejects.reason_codes) as reason (reason_code)
+    {{ json_array_elements_text('rejects.reason_codes', 'reason', 'reason_code') }}
     group by rejects.batch_id, reason.reason_code
 
 ),
@@ -60,8 +60,8 @@ reasons_by_batch as (
 
     select
         batch_id,
-        jsonb_object_agg(reason_code, n_rows order by reason_code) as rejects_by_reason,
-        (array_agg(reason_code order by n_rows desc, reason_code asc))[1] as top_reject_reason
+        {{ json_object_agg('reason_code', 'n_rows') }} as rejects_by_reason,
+        {{ first_by('reason_code', ['n_rows desc', 'reason_code asc']) }} as top_reject_reason
 
     from reject_reasons
     group by batch_id
@@ -72,16 +72,16 @@ final as (
 
     select
         -- the batch
-        batches.batch_id::text as batch_id,
-        batches.entity::text as entity,
-        batches.status::text as status,
-        batches.started_at::timestamptz as started_at,
-        batches.finished_at::timestamptz as finished_at,
-        batches.seconds::double precision as seconds,
-        batches.loaded_at::timestamptz as loaded_at,
+        batches.batch_id::{{ type_text() }} as batch_id,
+        batches.entity::{{ type_text() }} as entity,
+        batches.status::{{ type_text() }} as status,
+        batches.started_at::{{ sql_type('timestamptz') }} as started_at,
+        batches.finished_at::{{ sql_type('timestamptz') }} as finished_at,
+        batches.seconds::{{ type_double() }} as seconds,
+        batches.loaded_at::{{ sql_type('timestamptz') }} as loaded_at,
         coalesce(file_totals.files, 0)::integer as files,
         file_totals.bytes::bigint as bytes,
-        batches.error::text as error,
+        batches.error::{{ type_text() }} as error,
 
         -- rows
         batches.rows_read::bigint as rows_read,
@@ -91,13 +91,14 @@ final as (
         (
             batches.rows_read - batches.rows_loaded - batches.rows_rejected - batches.rows_duplicate
         )::bigint as rows_unaccounted,
-        (batches.rows_rejected::double precision / nullif(batches.rows_read, 0))::double precision
+        (batches.rows_rejected::{{ type_double() }} / nullif(batches.rows_read, 0))::{{ type_double() }}
             as reject_rate,
 
         -- rejects
         coalesce(reject_totals.rejects_recorded, 0)::bigint as rejects_recorded,
-        coalesce(reasons_by_batch.rejects_by_reason, '{}'::jsonb)::jsonb as rejects_by_reason,
-        reasons_by_batch.top_reject_reason::text as top_reject_reason
+        coalesce(reasons_by_batch.rejects_by_reason, '{}'::{{ sql_type('jsonb') }})::{{ sql_type('jsonb') }}
+            as rejects_by_reason,
+        reasons_by_batch.top_reject_reason::{{ type_text() }} as top_reject_reason
 
     from batches
     left join file_totals

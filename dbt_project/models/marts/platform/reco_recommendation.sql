@@ -31,17 +31,19 @@ components as (
 
     select
         items.reco_item_id,
-        string_agg(
-            component.key || ' ' || round(component.value::numeric, 3)::text,
-            ', '
-            order by abs(component.value::numeric) desc, component.key
-        ) as score_components,
-        (
-            array_agg(component.key order by abs(component.value::numeric) desc, component.key)
-        )[1] as top_component
+        {{ string_agg_ordered(
+            "component.key || ' ' || round(component.value::" ~ sql_type('numeric') ~ ", 3)::" ~ sql_type('text'),
+            "', '",
+            ["abs(component.value::" ~ sql_type('numeric') ~ ") desc", 'component.key']
+        ) }} as score_components,
+        {{ first_by(
+            'component.key', ["abs(component.value::" ~ sql_type('numeric') ~ ") desc", 'component.key']
+        ) }} as top_component
 
     from items
-    cross join lateral jsonb_each_text(items.reasons_json -> 'components') as component (key, value)
+    {{ json_each_text(
+        json_get('items.reasons_json', ['components'], as_json=true), 'component', 'key', 'value'
+    ) }}
     where component.value is not null
     group by items.reco_item_id
 
@@ -51,32 +53,32 @@ final as (
 
     select
         -- keys
-        items.run_id::text as run_id,
-        items.customer_code::text as customer_code,
+        items.run_id::{{ type_text() }} as run_id,
+        items.customer_code::{{ type_text() }} as customer_code,
         items.rank::integer as rank,
         runs.as_of::date as as_of,
 
         -- the customer in the run
-        items.scenario::text as scenario,
-        run_customers.grp::text as grp,
-        run_customers.segment::text as segment,
+        items.scenario::{{ type_text() }} as scenario,
+        run_customers.grp::{{ type_text() }} as grp,
+        run_customers.segment::{{ type_text() }} as segment,
 
         -- the product
-        items.product_key::text as product_key,
-        products.product_label::text as product_label,
-        products.family_crm::text as family_crm,
-        items.score::double precision as score,
+        items.product_key::{{ type_text() }} as product_key,
+        products.product_label::{{ type_text() }} as product_label,
+        products.family_crm::{{ type_text() }} as family_crm,
+        items.score::{{ type_double() }} as score,
 
         -- why (reasons_json unpacked)
-        (items.reasons_json ->> 'source')::text as reason_source,
-        (items.reasons_json ->> 'probability')::double precision as repurchase_probability,
-        (items.reasons_json -> 'because' ->> 0)::text as because_product_key_1,
-        because_1.product_label::text as because_product_label_1,
-        (items.reasons_json -> 'because' ->> 1)::text as because_product_key_2,
-        because_2.product_label::text as because_product_label_2,
-        components.top_component::text as top_component,
-        components.score_components::text as score_components,
-        items.reasons_json::jsonb as reasons_json
+        {{ json_get('items.reasons_json', ['source']) }}::{{ type_text() }} as reason_source,
+        {{ json_get('items.reasons_json', ['probability']) }}::{{ type_double() }} as repurchase_probability,
+        {{ json_get('items.reasons_json', ['because', 0]) }}::{{ type_text() }} as because_product_key_1,
+        because_1.product_label::{{ type_text() }} as because_product_label_1,
+        {{ json_get('items.reasons_json', ['because', 1]) }}::{{ type_text() }} as because_product_key_2,
+        because_2.product_label::{{ type_text() }} as because_product_label_2,
+        components.top_component::{{ type_text() }} as top_component,
+        components.score_components::{{ type_text() }} as score_components,
+        items.reasons_json::{{ sql_type('jsonb') }} as reasons_json
 
     -- a left join: an item whose run is missing stays, and fails the mart's relationships test
     from items
@@ -89,9 +91,9 @@ final as (
     left join products
         on items.product_key = products.product_key
     left join products as because_1
-        on (items.reasons_json -> 'because' ->> 0) = because_1.product_key
+        on {{ json_get('items.reasons_json', ['because', 0]) }} = because_1.product_key
     left join products as because_2
-        on (items.reasons_json -> 'because' ->> 1) = because_2.product_key
+        on {{ json_get('items.reasons_json', ['because', 1]) }} = because_2.product_key
     left join components
         on items.reco_item_id = components.reco_item_id
 

@@ -79,21 +79,22 @@ final as (
 
     select
         -- the run
-        runs.run_id::text as run_id,
-        runs.status::text as status,
+        runs.run_id::{{ type_text() }} as run_id,
+        runs.status::{{ type_text() }} as status,
         runs.as_of::date as as_of,
-        runs.started_at::timestamptz as started_at,
-        runs.finished_at::timestamptz as finished_at,
-        extract(epoch from runs.finished_at - runs.started_at)::double precision as duration_seconds,
-        runs.package_version::text as package_version,
-        runs.git_commit::text as git_commit,
-        runs.error::text as error,
+        runs.started_at::{{ sql_type('timestamptz') }} as started_at,
+        runs.finished_at::{{ sql_type('timestamptz') }} as finished_at,
+        {{ seconds_between('runs.started_at', 'runs.finished_at') }}::{{ type_double() }} as duration_seconds,
+        runs.package_version::{{ type_text() }} as package_version,
+        runs.git_commit::{{ type_text() }} as git_commit,
+        runs.error::{{ type_text() }} as error,
 
         -- who was scored
-        (runs.counts_json ->> 'customers')::integer as considered_customers,
+        {{ json_get('runs.counts_json', ['customers']) }}::integer as considered_customers,
         runs.n_eligible::integer as eligible_customers,
         runs.n_suppressed::integer as suppressed_customers,
-        (runs.counts_json -> 'suppressed_by_reason')::jsonb as suppressed_by_reason,
+        {{ json_get('runs.counts_json', ['suppressed_by_reason'], as_json=true) }}::{{ sql_type('jsonb') }}
+            as suppressed_by_reason,
 
         -- what was recommended (0 for a run that wrote nothing)
         coalesce(item_counts.recommended_customers, 0)::integer as recommended_customers,
@@ -104,23 +105,26 @@ final as (
             coalesce(item_counts.recommendations_{{ scenario | lower }}, 0)::integer
                 as recommendations_{{ scenario | lower }},
         {%- endfor %}
-        item_counts.avg_top_score::double precision as avg_top_score,
-        (runs.counts_json ->> 'fallback_filled_customers')::integer as fallback_filled_customers,
-        (runs.counts_json ->> 'short_list_customers')::integer as short_list_customers,
+        item_counts.avg_top_score::{{ type_double() }} as avg_top_score,
+        {{ json_get('runs.counts_json', ['fallback_filled_customers']) }}::integer
+            as fallback_filled_customers,
+        {{ json_get('runs.counts_json', ['short_list_customers']) }}::integer as short_list_customers,
 
         -- the control group and the export
         coalesce(group_counts.treatment_customers, 0)::integer as treatment_customers,
         coalesce(group_counts.control_customers, 0)::integer as control_customers,
-        (runs.config_json -> 'campaign' ->> 'control_share')::double precision as control_share,
+        {{ json_get('runs.config_json', ['campaign', 'control_share']) }}::{{ type_double() }}
+            as control_share,
         coalesce(group_counts.exported_customers, 0)::integer as exported_customers,
         coalesce(group_counts.export_suppressed_customers, 0)::integer as export_suppressed_customers,
 
         -- self-validation (docs/scoring.md)
-        (runs.counts_json -> 'validation' -> 'assignment' ->> 'choice')::text as validation_choice,
+        {{ json_get('runs.counts_json', ['validation', 'assignment', 'choice']) }}::{{ type_text() }}
+            as validation_choice,
         coalesce(
-            runs.counts_json -> 'validation' -> 'assignment' ->> 'why',
-            runs.counts_json -> 'validation' ->> 'skipped'
-        )::text as validation_why,
+            {{ json_get('runs.counts_json', ['validation', 'assignment', 'why']) }},
+            {{ json_get('runs.counts_json', ['validation', 'skipped']) }}
+        )::{{ type_text() }} as validation_why,
 
         -- audit
         coalesce(audit_counts.audit_items, 0)::integer as audit_items,

@@ -11,7 +11,7 @@ per_label as (
 
     select
         coalesce(product_label_normalized, '(no label)') as alias_label,
-        (array_agg(source_product_label order by n_lines desc, source_product_label asc))[1]
+        {{ first_by('source_product_label', ['n_lines desc', 'source_product_label asc']) }}
             as example_label,
         count(*) as n_label_variants,
         sum(n_lines) as n_lines,
@@ -28,12 +28,12 @@ per_label as (
 final as (
 
     select
-        alias_label::text as alias_label,
-        example_label::text as example_label,
+        alias_label::{{ type_text() }} as alias_label,
+        example_label::{{ type_text() }} as example_label,
         n_label_variants::integer as n_label_variants,
         n_lines::bigint as n_lines,
         n_sale_lines::bigint as n_sale_lines,
-        revenue_ht_at_stake::double precision as revenue_ht_at_stake,
+        revenue_ht_at_stake::{{ type_double() }} as revenue_ht_at_stake,
         row_number() over (
             order by revenue_ht_at_stake desc, n_lines desc, alias_label asc
         )::integer as curation_rank,

@@ -22,10 +22,10 @@ overrides as (
 
     select
         'override_seed:' || row_number() over (order by alias_label, product_key) as override_id,
-        alias_label::text as alias_label,
-        btrim(product_key)::text as product_key,
+        alias_label::{{ type_text() }} as alias_label,
+        btrim(product_key)::{{ type_text() }} as product_key,
         'override_seed' as alias_source,
-        null::text as batch_id
+        null::{{ type_text() }} as batch_id
 
     from seed_overrides
 

@@ -16,7 +16,7 @@ final as (
         ---------- wine attributes
         nullif(btrim(family_crm), '') as family_crm,
         nullif(btrim(cepage), '') as cepage,
-        nullif(regexp_replace(lower(btrim(sucrosite_niveau)), '[\s-]+', '_', 'g'), '')
+        nullif({{ regexp_replace_all('lower(btrim(sucrosite_niveau))', '[\\s-]+', '_') }}, '')
             as sucrosite_niveau,
         nullif(lower(btrim(price_band)), '') as price_band,
         premium_tier,

@@ -14,7 +14,7 @@ final as (
         reason_code,
         severity,
         product_key,
-        details_json::jsonb as details_json
+        details_json::{{ sql_type('jsonb') }} as details_json
 
     from source
 

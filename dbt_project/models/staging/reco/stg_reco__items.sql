@@ -16,7 +16,7 @@ final as (
         score,
         -- json (not jsonb) in reco's table: cast once here so that every reader can use the
         -- jsonb operators
-        reasons_json::jsonb as reasons_json
+        reasons_json::{{ sql_type('jsonb') }} as reasons_json
 
     from source
 
