@@ -21,6 +21,7 @@ intermediates ``int_customer_codes_clustered`` and ``int_sales_label_keys_resolv
 parents), and compared with the previous ones, copied into temporary tables beforehand. The
 previous ones are trusted only when their hash is the one recorded by the last successful build;
 anything unexpected (no record, a missing table, a hash that differs) means a full refresh.
+An incremental build then leaves those freshly built models out (``INCREMENTAL_EXCLUDE``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ MAPPINGS: dict[str, tuple[str, str, str]] = {
 
 #: The models rebuilt before deciding: the as-of date and the two mappings, with their parents.
 DECIDE_SELECT = ["+int_as_of_date", *(f"+{name}" for name in MAPPINGS)]
+
+#: What an incremental build leaves out: the models the deciding run has just rebuilt from the
+#: same inputs (their data tests still run: no indirect selection, so excluding a model does not
+#: exclude its tests). Two of them scan every sales line (the distinct codes and label pairs).
+INCREMENTAL_EXCLUDE = [
+    "--exclude",
+    *(f"resource_type:model,{spec}" for spec in DECIDE_SELECT),
+    "--indirect-selection",
+    "empty",
+]
 
 #: Options that select nodes: such a build is partial, and is passed to dbt as it is.
 SELECTION_OPTIONS = frozenset(
@@ -340,8 +351,12 @@ def build_warehouse(
         path = decide(db, cur, args, project_env, fingerprint)
         if on_path is not None:
             on_path(path)
-        env = {**project_env, "RECO_INCREMENTAL": "order_line"} if path.path == INCREMENTAL else project_env
-        proc = run_dbt(db, list(args), capture=capture, project_env=env, on_node=on_node)
+        if path.path == INCREMENTAL:
+            env = {**project_env, "RECO_INCREMENTAL": "order_line"}
+            build_args = [*args, *INCREMENTAL_EXCLUDE]
+        else:
+            env, build_args = project_env, list(args)
+        proc = run_dbt(db, build_args, capture=capture, project_env=env, on_node=on_node)
         seconds = time.perf_counter() - started
         state = {
             "project": fingerprint,

@@ -28,10 +28,18 @@ def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
 
 
+#: ``work_mem`` of every session dbt opens (libpq's PGOPTIONS). The models raise it in their
+#: pre-hook (``var('work_mem')``), but data tests run no hook: without this, a test that groups
+#: ten million ids (``unique``) hashes them in the server's default and spills to disk.
+DBT_SESSION_OPTIONS = "-c work_mem=256MB"
+
+
 def dbt_env(db: Database) -> dict[str, str]:
-    """The variables a plain ``dbt`` or ``psql`` needs to reach ``db``. (Plain ``alembic``
-    needs none: its env.py resolves the database exactly as reco does.)"""
+    """The variables a plain ``dbt`` or ``psql`` needs to reach ``db``, and the session settings
+    of dbt's connections (``DBT_SESSION_OPTIONS``). (Plain ``alembic`` needs none: its env.py
+    resolves the database exactly as reco does.)"""
     env = db.libpq_env(write_passfile(db))
+    env["PGOPTIONS"] = DBT_SESSION_OPTIONS
     env["DBT_PROFILES_DIR"] = str(project_root())
     env["DBT_PROJECT_DIR"] = str(dbt_project_dir())
     # the spark target's own state (catalogue, intermediate tables, marts by default)

@@ -301,3 +301,17 @@ def test_a_source_key_without_its_constraint_fails_the_source_tests(wine_warehou
             )
     assert failure["table_name"] == "raw.load_file"
     assert failure["wanted_columns"] == ["batch_id", "file_no"]
+
+
+def test_order_line_ids_are_proven_unique_by_the_primary_key_its_test_looks_up(wine_warehouse):
+    """order_line.id is tested with constraint_exists rather than unique (which grouped ten
+    million ids again): the compiled test finds the contract's primary key, and the database
+    refuses a duplicate id, here as the incremental append would meet one (the cold build's
+    add primary key fails the build: tests/dbt/test_create_table_as.py)."""
+    compiled = Path(os.environ["DBT_TARGET_PATH"], "compiled")
+    (sql_file,) = compiled.rglob("constraint_exists_order_line_id.sql")
+    assert query(wine_warehouse, sql_file.read_text(encoding="utf-8")) == []
+    with psycopg.connect(wine_warehouse.conninfo()) as conn:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("insert into marts.order_line select * from marts.order_line limit 1")
+        conn.rollback()

@@ -1,6 +1,10 @@
 -- Indentation (LT02) is not linted here: sqlfluff re-indents Jinja-generated blocks and array
 -- subscripts in ways that read worse than the layout below.
 -- noqa: disable=LT02
+-- Its grouping-set hash aggregate, top-3 sort and pivot hold every (customer, value) row: at
+-- ten million lines they outgrow the project's work_mem and spill to disk.
+{{ config(pre_hook="{% if target.type == 'postgres' %}set work_mem = '1GB'{% endif %}") }}
+
 {#
     The customer's top 3 wine families, grapes, sugar levels and price bands, each with its
     share of the customer's purchase revenue excl. tax (on or before the as-of date).

@@ -101,7 +101,9 @@ final as (
 
     select
         id::bigint as id,
-        customer_code::{{ type_text() }} as customer_code,
+        -- byte-wise collation (PostgreSQL): the spec index (customer_code, order_date) then sorts
+        -- the codes with memcmp, not strcoll; UTF-8 bytes sort in code-point order, as C.UTF-8 does
+        customer_code::{{ type_text() }} {{ collate_c() }} as customer_code,
         product_key::{{ type_text() }} as product_key,
         product_label::{{ type_text() }} as product_label,
         order_date::date as order_date,
