@@ -121,21 +121,26 @@ def _number_as(clean: pl.Expr, decimal: str) -> pl.Expr:
     return pl.when(clean.str.contains(NUMBER_GRAMMAR[decimal])).then(digits)
 
 
-def _number_flags(source: str, forced: str | None, nulls: tuple[str, ...]) -> dict[str, pl.Expr]:
-    """The facts a number column's decisions read from every value (each an ``any``, so they
-    combine piece by piece with ``or``): a value that is not a plain machine number, one that
-    reads only with '.', one that reads only with ','."""
+def _unusual(source: str, forced: str | None) -> pl.Expr:
+    """A value that is not a plain machine number (digits, signs and at most one point; with no
+    forced decimal separator, not like '1.234' either, which could be thousands)."""
     x = pl.col(source)
     unusual = x.str.contains(r"[^0-9.+\-]") | (x.str.count_matches(".", literal=True) > 1)
     if forced is None:
         unusual = unusual | x.str.contains(r"^\s*[+-]?[1-9][0-9]{0,2}\.[0-9]{3}\s*$")
-    clean = _number_clean(_clean_text(x, pl.String, nulls))
+    return unusual
+
+
+def _reads_only(source: str, nulls: tuple[str, ...]) -> dict[str, pl.Expr]:
+    """Whether some value reads only with '.', and some only with ','."""
+    clean = _number_clean(_clean_text(pl.col(source), pl.String, nulls))
     dot, comma = (clean.str.contains(NUMBER_GRAMMAR[d]) for d in (".", ","))
-    return {
-        f"{source}:unusual": unusual.any(),
-        f"{source}:only_dot": (dot & ~comma).any(),
-        f"{source}:only_comma": (comma & ~dot).any(),
-    }
+    return {f"{source}:only_dot": (dot & ~comma).any(), f"{source}:only_comma": (comma & ~dot).any()}
+
+
+#: Among plain values (no ``_unusual`` one), those that read only with '.': the others read
+#: both ways ('12') or not at all ('1-2'), and none reads only with ','.
+_PLAIN_ONLY_DOT = r"^[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$"
 
 
 def plain_number_column(flags: dict[str, bool], source: str, decimal: str | None) -> bool:
@@ -549,7 +554,7 @@ class LineKeys:
         keys = key_series(raw)
         before = self._seen.count(raw)
         self._seen.add(raw)
-        again = pl.Series(before > 0) | keys.is_duplicated()
+        again = pl.Series(before > 0) | _repeated(raw, keys)
         if again.any():
             repeated = (
                 pl.DataFrame({"text": text, "k": keys, "before": before})
@@ -566,6 +571,17 @@ class LineKeys:
             )
             keys = keys.scatter(repeated.get_column("i"), key_series(_sha256_16(repeated.get_column("text"))))
         return keys.alias(KEY)
+
+
+def _repeated(raw: np.ndarray, keys: pl.Series) -> pl.Series:
+    """``keys.is_duplicated()``, found first on the keys' first 64 bits (a hash of integers,
+    several times faster than of 16-byte binaries), then checked whole on those that share
+    them (almost always the same key)."""
+    candidates = pl.Series(np.ascontiguousarray(raw).view(np.uint64)[:, 0]).is_duplicated()
+    if not candidates.any():
+        return candidates
+    where = candidates.arg_true()
+    return candidates.scatter(where, keys.gather(where).is_duplicated())
 
 
 def _sha256_16(text: pl.Series) -> np.ndarray:
@@ -715,6 +731,8 @@ class FileStats:
         #: canonical column -> its inner source column, for the columns typed from the file
         self.inner: dict[str, str] = {}
         self.samplers: dict[str, Sampler] = {}
+        #: number columns whose decimal separator the values may decide
+        self.numbers: list[str] = []
         flags: dict[str, pl.Expr] = {}
         late = {n for n, d in mapping.derived.items() if d.from_typed_columns}
         for name, col in entity.columns.items():
@@ -730,19 +748,37 @@ class FileStats:
                 if not opts.date_format:
                     self.samplers[inner] = Sampler()
             elif col.kind in (Kind.DECIMAL, Kind.INT):
-                flags |= _number_flags(inner, opts.decimal, mapping.null_values)
+                flags[f"{inner}:unusual"] = _unusual(inner, opts.decimal).any()
+                if not opts.decimal:  # (a forced separator needs no more)
+                    self.numbers.append(inner)
         self._flags = flags
         self.flags = dict.fromkeys(flags, False)
+        for inner in self.numbers:
+            self.flags |= {f"{inner}:only_dot": False, f"{inner}:only_comma": False}
 
     def _source(self, frame: pl.DataFrame) -> pl.DataFrame:
         src = frame.rename(self.renamed)
         return src.with_columns(**self.texts) if self.texts else src
 
     def add(self, frame: pl.DataFrame) -> None:
-        """Take in some of the file's rows (source columns as read)."""
+        """Take in some of the file's rows (source columns as read), in file order."""
         src = self._source(frame)
-        if self._flags:
-            for k, v in src.select(**self._flags).row(0, named=True).items():
+        seen = src.select(**self._flags).row(0, named=True) if self._flags else {}
+        for k, v in seen.items():
+            self.flags[k] = self.flags[k] or bool(v)
+        # Which values read only with '.' or only with ',': costly regular expressions, so only
+        # the facts not known yet, and in a piece of plain numbers only the one they can tell.
+        more: dict[str, pl.Expr] = {}
+        for inner in self.numbers:
+            if seen[f"{inner}:unusual"]:
+                more |= {
+                    k: e for k, e in _reads_only(inner, self.mapping.null_values).items() if not self.flags[k]
+                }
+            elif not self.flags[f"{inner}:only_dot"]:
+                text = _clean_text(pl.col(inner), pl.String, self.mapping.null_values)
+                more[f"{inner}:only_dot"] = text.str.contains(_PLAIN_ONLY_DOT).any()
+        if more:
+            for k, v in src.select(**more).row(0, named=True).items():
                 self.flags[k] = self.flags[k] or bool(v)
         nulls = self.mapping.null_values
         for inner, sampler in self.samplers.items():

@@ -772,9 +772,10 @@ class _Blocks:
                 pos, records, carry = pos + cut, records + n, data[cut:]
         if not spans:
             return None
-        with src.path.open("rb") as fh:
+        with src.path.open("rb") as fh:  # the header: among the first records
             fh.seek(spans[0][0])
             data = fh.read(spans[0][1])
+        data = data[: _record_ends(data[: 1 << 20])[0] or len(data)]
         arr = np.frombuffer(data, dtype=np.uint8)
         starts, ends, _ = _record_bounds(src, arr, b'"' in data)
         content_ends = _content_ends(arr, starts, ends)
