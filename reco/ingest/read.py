@@ -754,7 +754,6 @@ class _Blocks:
                 data = carry + buf if carry else buf
                 if not buf:
                     if data:
-                        cut, n = _record_ends(data)
                         if b'"' in data and _record_ends(data + b"\n")[0] != len(data) + 1:
                             return None  # an unterminated quote
                         if not _plain_utf8(data):
