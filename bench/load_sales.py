@@ -1,6 +1,6 @@
 """Benchmark: `reco load sales` on N sales lines from CSV vs a bare COPY of the same file.
 
-One command:  uv run python bench/load_sales.py [--rows 1000000]
+One command:  uv run python bench/load_sales.py [--rows 1000000] [--lines 10000000]
 
 Writes a synthetic CSV (canonical headers), creates a scratch database on the server reco
 resolves (embedded by default, or DATABASE_URL), migrates it, then times in the same run:
@@ -22,7 +22,9 @@ Prints all four, rows/s and the ratios against the bare COPY and against the ser
 its peak resident set, and its CPU seconds) and the machine's load averages before and after.
 The load streams (reading, typing and keying chunk k + 1 while chunk k is COPYed), so its
 Polars side (the files' seconds in the report: the producer's busy time) overlaps the landing.
-The scratch database is dropped at the end.
+``--lines N`` (repeatable) also loads an N-line file into a fresh database and prints its
+seconds and peak memory next to the first one's (is the load's memory flat as files grow?).
+The scratch databases are dropped at the end.
 """
 
 from __future__ import annotations
@@ -184,23 +186,46 @@ def child_load(database: str, path: Path) -> None:
 
 
 def measured_load(database: str, path: Path) -> dict:
-    """``child_load`` in a child process, with its peak resident memory."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--child-load", database, str(path)], stdout=subprocess.PIPE, text=True
+    """``child_load`` in a child process, with its peak resident memory: run through
+    bench/scale.py's ``--wrap`` (wait4's rusage of that one process)."""
+    scale = Path(__file__).with_name("scale.py")
+    child = [sys.executable, __file__, "--child-load", database, str(path)]
+    proc = subprocess.run(
+        [sys.executable, str(scale), "--wrap", "--", *child], stdout=subprocess.PIPE, text=True, check=False
     )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"the load failed (exit {proc.returncode})")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
-    return result
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-2]) | json.loads(lines[-1])
+
+
+def peak_at(server, lines: int) -> dict:
+    """The load of an N-line file into a fresh database: its seconds and peak memory."""
+    name = f"reco_bench_{uuid.uuid4().hex[:8]}"
+    admin = server.for_database("postgres")
+    with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        migrate.upgrade(server.for_database(name))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "sales.csv"
+            write_csv(path, lines)
+            return measured_load(name, path) | {"mb": path.stat().st_size / 1e6}
+    finally:
+        with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--lines",
+        type=int,
+        action="append",
+        default=[],
+        help="also load N lines (repeatable, e.g. 10000000) and print its seconds and peak memory",
+    )
     parser.add_argument("--child-load", nargs=2, metavar=("DATABASE", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_load:
@@ -254,6 +279,13 @@ def main() -> None:
             f"({load['rss_before_mb']:,.0f} MB before the load, with the libraries); "
             f"{load['cpu_seconds']:.2f} CPU-s in the client process (all its threads)"
         )
+        for n in args.lines:
+            more = peak_at(server, n)
+            console.print(
+                f"load of {n:,} lines ({more['mb']:,.0f} MB): {more['seconds']:.2f} s, peak memory "
+                f"{more['peak_rss_mb']:,.0f} MB resident "
+                f"(at {args.rows:,} lines: {load['peak_rss_mb']:,.0f} MB)"
+            )
         ratio = load_s / floor_s
         console.print(
             f"target load ≤ 1.5 × server alone: {ratio:.2f} × ({'met' if ratio <= 1.5 else 'NOT met'}); "

@@ -19,8 +19,9 @@ from reco.ingest.entities import Entity
 from reco.ingest.entities import entity as get_entity
 from reco.ingest.land import FILE_NO
 from reco.ingest.mapping import Mapping, load_mapping
-from reco.ingest.parse import DETAILS, KEY, REASONS, KeySet, LineKeys, row_key, typing
-from reco.ingest.read import RAW, ROW, SourceFile, check_file, read_file, sha256_of
+from reco.ingest.parse import DETAILS, KEY, REASONS, FileStats, KeySet, LineKeys, row_key, typing
+from reco.ingest.read import BLOCK_BYTES as BLOCK_BYTES_DEFAULT
+from reco.ingest.read import RAW, ROW, Piece, SourceFile, check_file, read_file, sha256_of
 from reco.ingest.report import FileReport, LoadFailed, LoadProgress, LoadReport, RejectedRow
 from reco.ingest.stream import Pipeline
 
@@ -58,10 +59,19 @@ def new_batch_id(entity: str) -> str:
 
 
 class _File:
-    """One export being typed, whole or chunk by chunk (see ``parse.Typing``)."""
+    """One export being typed, whole or chunk by chunk (see ``parse.Typing``). Building it is
+    the file's first pass (``SourceFile.pieces``): the whole-file decisions of its typing
+    (``parse.FileStats``), its rows counted."""
 
     def __init__(self, src: SourceFile, file_no: int, ent: Entity, mapping: Mapping) -> None:
         self.src, self.file_no, self.ent = src, file_no, ent
+        found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
+        stats = None
+        for piece in src.pieces(last=False):
+            if stats is None:
+                stats = FileStats(piece.frame.schema, ent, mapping, found)
+            stats.add(piece.frame)
+        self.typing = typing(stats)
         self.report = FileReport(
             path=str(src.path),
             sha256=src.sha256,
@@ -77,20 +87,42 @@ class _File:
             warnings=list(src.warnings),
             rows_read=src.rows_read,
         )
-        found = mapping.resolve_headers(ent, src.headers or [], str(src.path))
-        self.typing = typing(src.frame, ent, mapping, found)
         self._rejects: list[pl.DataFrame] = []
+        #: rows typed so far (``chunks``)
+        self.typed = 0
 
     @property
     def rows(self) -> int:
-        return self.src.frame.height
+        return self.src.rows
 
-    def chunk(self, start: int, rows: int) -> pl.DataFrame:
-        """The usable rows among ``rows`` rows of the file from ``start``: canonical columns,
-        FILE_NO and source_row (the failing ones are kept for ``parsed``)."""
+    def order_dates(self) -> tuple[object, object]:
+        """The lowest and highest order date of the file's rows (sales; rejected rows
+        included): a walk over the file before its chunks (a file read in blocks is parsed
+        again, apart from the blocks its first pass kept)."""
+        ranges = [self.typing.order_dates(piece.frame) for piece in self.src.pieces(last=False)]
+        lows = [lo for lo, _ in ranges if lo is not None]
+        highs = [hi for _, hi in ranges if hi is not None]
+        return (min(lows) if lows else None, max(highs) if highs else None)
+
+    def chunks(self, rows: int) -> Iterator[pl.DataFrame]:
+        """The file's usable rows, at most ``rows`` at a time, in file order (at least one
+        frame, maybe empty): canonical columns, FILE_NO and source_row (the failing ones are
+        kept for ``parsed``)."""
+        given = False
+        for piece in self.src.pieces():
+            frame = piece.frame
+            for start in range(0, frame.height, rows):
+                given = True
+                yield self._chunk(piece, frame.slice(start, rows))
+            if not given and frame.height == 0:
+                given = True
+                yield self._chunk(piece, frame)
+
+    def _chunk(self, piece: Piece, frame: pl.DataFrame) -> pl.DataFrame:
         src = self.src
-        raw_text = src.raw_text if src.records is not None else None
-        good, bad = self.typing.apply(src.frame.slice(start, rows), raw_text)
+        raw_text = piece.raw_text if piece.records is not None else None
+        good, bad = self.typing.apply(frame, raw_text)
+        self.typed += frame.height
         self._rejects.append(
             bad.select(
                 source_file=pl.lit(str(src.path)),
@@ -249,6 +281,9 @@ def _record_failure(db: Database, ent: Entity, report: LoadReport, options: dict
 
 #: Rows of a file typed, keyed and COPYed at a time by a sales load (see ``_stream_sales``).
 STREAM_ROWS = 1 << 18
+#: A CSV file larger than this is read in blocks of about this many bytes (``read.BLOCK_BYTES``;
+#: a setting here so that tests can make blocks of a few rows).
+BLOCK_BYTES = BLOCK_BYTES_DEFAULT
 
 
 #: ``tell(files_done, doing)``: what a load reports as it goes (see ``_teller``)
@@ -294,9 +329,16 @@ def _files(
                 )
             )
             continue
-        src = read_file(path, encoding=mapping.encoding, delimiter=mapping.delimiter, sha256=(digest, size))
-        known[digest] = (report.batch_id, src.rows_read)
+        src = read_file(
+            path,
+            encoding=mapping.encoding,
+            delimiter=mapping.delimiter,
+            sha256=(digest, size),
+            block_bytes=BLOCK_BYTES,
+        )
         yield src, file_no, t0
+        # (after the file was typed: a file read in blocks counts its rows on its first pass)
+        known[digest] = (report.batch_id, src.rows_read)
 
 
 def _load(
@@ -321,7 +363,7 @@ def _load(
         parsed = []
         for src, file_no, t0 in _files(ent, mapping, paths, known, report, tell):
             f = _File(src, file_no, ent, mapping)
-            valid = f.chunk(0, f.rows)
+            valid = pl.concat(list(f.chunks(STREAM_ROWS)))
             p = f.parsed()
             p.valid = valid.with_columns(row_key(ent.columns).alias(KEY))
             p.report.seconds = time.perf_counter() - t0
@@ -382,8 +424,9 @@ def _stream_sales(
 ) -> list[_Parsed]:
     """Read, type, validate and key a batch of sales files in chunks of ``STREAM_ROWS`` rows on
     a producer thread, while this thread COPYs the chunks before (``SalesLanding``), in the
-    batch's one transaction. Each file is read whole and its column decisions taken on all its
-    rows first (``parse.typing``); then, chunk by chunk: typing and checks, line keys (a
+    batch's one transaction. Each file's first pass takes its column decisions on all its rows
+    (``parse.FileStats``; a large CSV file is read in blocks, ``read.SourceFile.pieces``); then,
+    chunk by chunk: typing and checks, line keys (a
     running count of repeated lines, ``parse.LineKeys``), lines already in an earlier file of
     the batch removed (first file wins), then those already landed. Returns the files' rejects
     and counts; the lines are written when it returns (not yet committed)."""
@@ -395,15 +438,14 @@ def _stream_sales(
         for src, file_no, t0 in _files(ent, mapping, paths, known, report, tell):
             f = _File(src, file_no, ent, mapping)
             report.files.append(f.report)
-            dates = f.typing.order_dates(src.frame) if landing.had_lines and f.rows else None
+            dates = f.order_dates() if landing.had_lines and f.rows else None
             busy = time.perf_counter() - t0
             batch_rows = f.rows * total_bytes // max(src.bytes, 1)
             landed = pipe.call(landing.start_file, f.rows, dates, batch_rows)
             keys = LineKeys()
             valid_rows = candidates = 0
-            for start in range(0, f.rows, STREAM_ROWS):
-                t = time.perf_counter()
-                lines = f.chunk(start, STREAM_ROWS)
+            t = time.perf_counter()
+            for lines in f.chunks(STREAM_ROWS):
                 lines = lines.with_columns(keys(lines))
                 valid_rows += lines.height
                 if in_batch is not None:
@@ -415,10 +457,8 @@ def _stream_sales(
                     lines = lines.filter(~landed.contains(lines.get_column(KEY)))
                 busy += time.perf_counter() - t
                 pipe.put(lines)
-                tell(
-                    file_no - 1,
-                    f"landing {src.path.name}: {min(start + STREAM_ROWS, f.rows):,} of {f.rows:,} rows",
-                )
+                tell(file_no - 1, f"landing {src.path.name}: {f.typed:,} of {f.rows:,} rows")
+                t = time.perf_counter()
             t = time.perf_counter()
             p = f.parsed()
             p.valid_rows, p.candidates = valid_rows, candidates

@@ -121,33 +121,45 @@ def _number_as(clean: pl.Expr, decimal: str) -> pl.Expr:
     return pl.when(clean.str.contains(NUMBER_GRAMMAR[decimal])).then(digits)
 
 
-def number_decimal(
-    frame: pl.DataFrame, source: str, forced: str | None, nulls: tuple[str, ...]
-) -> str | None:
+def _unusual(source: str, forced: str | None) -> pl.Expr:
+    """A value that is not a plain machine number (digits, signs and at most one point; with no
+    forced decimal separator, not like '1.234' either, which could be thousands)."""
+    x = pl.col(source)
+    unusual = x.str.contains(r"[^0-9.+\-]") | (x.str.count_matches(".", literal=True) > 1)
+    if forced is None:
+        unusual = unusual | x.str.contains(r"^\s*[+-]?[1-9][0-9]{0,2}\.[0-9]{3}\s*$")
+    return unusual
+
+
+def _reads_only(source: str, nulls: tuple[str, ...]) -> dict[str, pl.Expr]:
+    """Whether some value reads only with '.', and some only with ','."""
+    clean = _number_clean(_clean_text(pl.col(source), pl.String, nulls))
+    dot, comma = (clean.str.contains(NUMBER_GRAMMAR[d]) for d in (".", ","))
+    return {f"{source}:only_dot": (dot & ~comma).any(), f"{source}:only_comma": (comma & ~dot).any()}
+
+
+#: Among plain values (no ``_unusual`` one), those that read only with '.': the others read
+#: both ways ('12') or not at all ('1-2'), and none reads only with ','.
+_PLAIN_ONLY_DOT = r"^[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$"
+
+
+def plain_number_column(flags: dict[str, bool], source: str, decimal: str | None) -> bool:
+    """True when a text column can be cast as it is (machine exports): every value is made of
+    digits, signs and at most one point, and the point is the decimal separator (forced, or no
+    value like '1.234' could be thousands), so the regular expressions are skipped."""
+    return decimal != "," and not flags[f"{source}:unusual"]
+
+
+def number_decimal(flags: dict[str, bool], source: str, forced: str | None) -> str | None:
     """The decimal separator of a text column: ``forced`` when given; otherwise '.' or ',' when
     some value reads only with it and none only with the other; None when the values do not
     tell (each value is then read alone, and one that reads two ways is rejected)."""
     if forced:
         return forced
-    clean = _number_clean(_clean_text(pl.col(source), pl.String, nulls))
-    dot, comma = (clean.str.contains(NUMBER_GRAMMAR[d]) for d in (".", ","))
-    only_dot, only_comma = frame.select(dot=(dot & ~comma).any(), comma=(comma & ~dot).any()).row(0)
+    only_dot, only_comma = flags[f"{source}:only_dot"], flags[f"{source}:only_comma"]
     if only_dot != only_comma:
         return "." if only_dot else ","
     return None
-
-
-def plain_number_column(frame: pl.DataFrame, source: str, decimal: str | None) -> bool:
-    """True when a text column can be cast as it is (machine exports): every value is made of
-    digits, signs and at most one point, and the point is the decimal separator (forced, or no
-    value like '1.234' could be thousands), so the regular expressions are skipped."""
-    if decimal == ",":
-        return False
-    x = pl.col(source)
-    unusual = x.str.contains(r"[^0-9.+\-]") | (x.str.count_matches(".", literal=True) > 1)
-    if decimal is None:
-        unusual = unusual | x.str.contains(r"^\s*[+-]?[1-9][0-9]{0,2}\.[0-9]{3}\s*$")
-    return not frame.select(unusual.any()).item()
 
 
 def forced_formats(fmt: str) -> list[str]:
@@ -162,29 +174,23 @@ def _parse_ts(text: pl.Expr, formats: list[str]) -> pl.Expr:
     return parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
 
 
-def fast_formats(frame: pl.DataFrame, source: str, formats: list[str], nulls: tuple[str, ...]) -> list[str]:
+def fast_formats(formats: list[str], any_point: bool) -> list[str]:
     """``formats`` without their optional fractions of a second (``%.f``) when no value of the
-    column has one: Polars parses such fixed-width formats about three times faster. One
-    eager pass over the column decides."""
+    column has a point (so none has a fraction for ``%.f`` to read): Polars parses such
+    fixed-width formats about three times faster, with the same values. (A column with a point
+    somewhere keeps ``formats``: the same values, parsed more slowly.)"""
     fixed = list(dict.fromkeys(f.replace("%.f", "") for f in formats))
-    if fixed == formats:
-        return formats
-    if not frame.select(pl.col(source).str.contains(".", literal=True).any()).item():
-        return fixed  # no value has a point, so none has a fraction for ``%.f`` to read
-    text = _clean_text(pl.col(source), pl.String, nulls)
-    unread = frame.select((text.is_not_null() & _parse_ts(text, fixed).is_null()).any()).item()
-    return formats if unread else fixed
+    return formats if any_point else fixed
 
 
-def detect_date_formats(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]) -> list[str]:
-    """The formats of a date column, from a sample spread over the file: for the first date
-    order of DATE_PARTS reading every sampled value (else the one reading most), its variants
-    (with / without time) that occur. Values in no detected format are rejected as bad_date."""
-    values = frame.lazy().select(v=_clean_text(pl.col(source), pl.String, nulls)).drop_nulls()
-    n = values.select(pl.len()).collect().item()
-    if n == 0:
+def detect_date_formats(sample: pl.Series) -> list[str]:
+    """The formats of a date column, from a sample of its non-empty values spread over the file
+    (``Sampler``): for the first date order of DATE_PARTS reading every sampled value (else the
+    one reading most), its variants (with / without time) that occur. Values in no detected
+    format are rejected as bad_date."""
+    if sample.len() == 0:
         return []
-    sample = values.gather_every(max(1, n // SAMPLE)).collect()
+    sample = sample.rename("v").to_frame()
     best: tuple[int, list[str]] = (0, [])
     for part in DATE_PARTS:
         variants = [part + t for t in _TIMES]
@@ -201,6 +207,26 @@ def detect_date_formats(frame: pl.DataFrame, source: str, nulls: tuple[str, ...]
         if covered > best[0]:
             best = (covered, used)
     return best[1]
+
+
+class Sampler:
+    """Every s-th non-empty value of a column, in file order, s the smallest power of two that
+    keeps fewer than 2 × SAMPLE of them (all of them below that): a sample spread over the
+    whole file, gathered piece by piece and the same whatever the pieces."""
+
+    def __init__(self) -> None:
+        self.stride, self.seen = 1, 0
+        self._kept: list[pl.Series] = []
+
+    def add(self, values: pl.Series) -> None:
+        self._kept.append(values.gather_every(self.stride, (-self.seen) % self.stride))
+        self.seen += values.len()
+        while sum(v.len() for v in self._kept) >= 2 * SAMPLE:
+            self._kept = [pl.concat(self._kept).gather_every(2)]
+            self.stride *= 2
+
+    def sample(self) -> pl.Series:
+        return pl.concat(self._kept) if self._kept else pl.Series([], dtype=pl.String)
 
 
 def _example(fmt: str) -> str:
@@ -528,7 +554,7 @@ class LineKeys:
         keys = key_series(raw)
         before = self._seen.count(raw)
         self._seen.add(raw)
-        again = pl.Series(before > 0) | keys.is_duplicated()
+        again = pl.Series(before > 0) | _repeated(raw, keys)
         if again.any():
             repeated = (
                 pl.DataFrame({"text": text, "k": keys, "before": before})
@@ -545,6 +571,17 @@ class LineKeys:
             )
             keys = keys.scatter(repeated.get_column("i"), key_series(_sha256_16(repeated.get_column("text"))))
         return keys.alias(KEY)
+
+
+def _repeated(raw: np.ndarray, keys: pl.Series) -> pl.Series:
+    """``keys.is_duplicated()``, found first on the keys' first 64 bits (a hash of integers,
+    several times faster than of 16-byte binaries), then checked whole on those that share
+    them (almost always the same key)."""
+    candidates = pl.Series(np.ascontiguousarray(raw).view(np.uint64)[:, 0]).is_duplicated()
+    if not candidates.any():
+        return candidates
+    where = candidates.arg_true()
+    return candidates.scatter(where, keys.gather(where).is_duplicated())
 
 
 def _sha256_16(text: pl.Series) -> np.ndarray:
@@ -679,38 +716,103 @@ class Typing:
         return good, failing
 
 
-def typing(frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[str, str]) -> Typing:
-    """The typing of a file's source columns (``frame``: every row of the file), with the
-    decisions that read the whole file taken once (see ``Typing``)."""
-    renamed = {source: f"__s{i}" for i, source in enumerate(frame.columns) if source not in (ROW, RAW)}
-    texts, derived = _derived_text(frame.schema, mapping, renamed)
-    src = frame.rename(renamed)
-    if texts:
-        src = src.with_columns(**texts)
-    # derived from typed columns (a customer-day basket): typed and checked after them
+class FileStats:
+    """What the typing of a file decides on from all its rows, gathered piece by piece (a file
+    read in blocks: ``read.SourceFile.pieces``) and the same whatever the pieces: for each
+    number column read as text, whether some value is not a plain machine number, reads only
+    with '.', only with ','; for each date column read as text, whether some value has a
+    point, and a sample of its values spread over the file (``Sampler``)."""
+
+    def __init__(self, schema: pl.Schema, entity: Entity, mapping: Mapping, found: dict[str, str]) -> None:
+        self.entity, self.mapping, self.found = entity, mapping, found
+        self.renamed = {source: f"__s{i}" for i, source in enumerate(schema) if source not in (ROW, RAW)}
+        self.texts, self.derived = _derived_text(schema, mapping, self.renamed)
+        self.schema = self._source(pl.DataFrame(schema=schema)).schema
+        #: canonical column -> its inner source column, for the columns typed from the file
+        self.inner: dict[str, str] = {}
+        self.samplers: dict[str, Sampler] = {}
+        #: number columns whose decimal separator the values may decide
+        self.numbers: list[str] = []
+        flags: dict[str, pl.Expr] = {}
+        late = {n for n, d in mapping.derived.items() if d.from_typed_columns}
+        for name, col in entity.columns.items():
+            source = found.get(name)
+            if source is None or name in late:
+                continue
+            inner = self.inner[name] = self.derived.get(name) or self.renamed[source]
+            if self.schema[inner] != pl.String:
+                continue
+            opts = mapping.options(name)
+            if col.kind in (Kind.DATE, Kind.DATETIME):
+                flags[f"{inner}:point"] = pl.col(inner).str.contains(".", literal=True).any()
+                if not opts.date_format:
+                    self.samplers[inner] = Sampler()
+            elif col.kind in (Kind.DECIMAL, Kind.INT):
+                flags[f"{inner}:unusual"] = _unusual(inner, opts.decimal).any()
+                if not opts.decimal:  # (a forced separator needs no more)
+                    self.numbers.append(inner)
+        self._flags = flags
+        self.flags = dict.fromkeys(flags, False)
+        for inner in self.numbers:
+            self.flags |= {f"{inner}:only_dot": False, f"{inner}:only_comma": False}
+
+    def _source(self, frame: pl.DataFrame) -> pl.DataFrame:
+        src = frame.rename(self.renamed)
+        return src.with_columns(**self.texts) if self.texts else src
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Take in some of the file's rows (source columns as read), in file order."""
+        src = self._source(frame)
+        seen = src.select(**self._flags).row(0, named=True) if self._flags else {}
+        for k, v in seen.items():
+            self.flags[k] = self.flags[k] or bool(v)
+        # Which values read only with '.' or only with ',': costly regular expressions, so only
+        # the facts not known yet, and in a piece of plain numbers only the one they can tell.
+        more: dict[str, pl.Expr] = {}
+        for inner in self.numbers:
+            if seen[f"{inner}:unusual"]:
+                more |= {
+                    k: e for k, e in _reads_only(inner, self.mapping.null_values).items() if not self.flags[k]
+                }
+            elif not self.flags[f"{inner}:only_dot"]:
+                text = _clean_text(pl.col(inner), pl.String, self.mapping.null_values)
+                more[f"{inner}:only_dot"] = text.str.contains(_PLAIN_ONLY_DOT).any()
+        if more:
+            for k, v in src.select(**more).row(0, named=True).items():
+                self.flags[k] = self.flags[k] or bool(v)
+        nulls = self.mapping.null_values
+        for inner, sampler in self.samplers.items():
+            values = src.select(_clean_text(pl.col(inner), pl.String, nulls).alias(inner)).to_series()
+            sampler.add(values.drop_nulls())
+
+
+def typing(stats: FileStats) -> Typing:
+    """The typing of a file's source columns, with the decisions that read the whole file
+    taken once from its ``stats`` (see ``Typing``)."""
+    entity, mapping, found = stats.entity, stats.mapping, stats.found
+    schema, flags = stats.schema, stats.flags
     late_derived = {n: d for n, d in mapping.derived.items() if d.from_typed_columns and n in found}
-    schema = src.schema
     values: dict[str, pl.Expr] = {}
     checks: list[Check] = []
     for name, col in entity.columns.items():
-        source = found.get(name)
-        if source is None or name in late_derived:
+        inner = stats.inner.get(name)
+        if inner is None:
             values[name] = pl.lit(None, dtype=_polars_type(col))
             continue
-        inner = derived.get(name) or renamed[source]
+        source = found[name]
         opts = mapping.options(name)
         formats = parse_formats = None
         if col.kind in (Kind.DATE, Kind.DATETIME) and schema[inner] == pl.String:
             formats = (
                 forced_formats(opts.date_format)
                 if opts.date_format
-                else detect_date_formats(src, inner, mapping.null_values)
+                else detect_date_formats(stats.samplers[inner].sample())
             )
-            parse_formats = fast_formats(src, inner, formats, mapping.null_values) if formats else None
+            parse_formats = fast_formats(formats, flags[f"{inner}:point"]) if formats else None
         plain, decimal = False, None
         if col.kind in (Kind.DECIMAL, Kind.INT) and schema[inner] == pl.String:
-            plain = plain_number_column(src, inner, opts.decimal)
-            decimal = opts.decimal if plain else number_decimal(src, inner, opts.decimal, mapping.null_values)
+            plain = plain_number_column(flags, inner, opts.decimal)
+            decimal = opts.decimal if plain else number_decimal(flags, inner, opts.decimal)
         value, col_checks = parse_column(
             col,
             inner,
@@ -731,7 +833,7 @@ def typing(frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[st
         value, col_checks = parse_column(col, f"__d_{name}", pl.String, opts, (), None, found[name])
         late[name] = (d.value(), value)
         checks.extend(replace(c, column=name) for c in col_checks)
-    _, rule_checks = _entity_rules(src.lazy(), entity, mapping, found)
+    _, rule_checks = _entity_rules(pl.LazyFrame(schema=schema), entity, mapping, found)
     # A value that is there but unreadable is reported as such, not also as missing.
     unreadable = {name: d.inputs_missing() for name, d in late_derived.items()}
     for c in checks:
@@ -744,8 +846,8 @@ def typing(frame: pl.DataFrame, entity: Entity, mapping: Mapping, found: dict[st
         checks.append(c)
     return Typing(
         entity=entity,
-        renamed=renamed,
-        texts=texts,
+        renamed=stats.renamed,
+        texts=stats.texts,
         values=values,
         late=late,
         checks=checks,

@@ -16,6 +16,7 @@ import io
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,33 @@ _CR = ord("\r")
 #: Single-byte reading of a file that is neither UTF-8 nor marked by a BOM, when the detector
 #: agrees (latin-1 when the file has bytes that cp1252 leaves undefined).
 SINGLE_BYTE = ("cp1252", "latin-1")
+
+
+#: A CSV file (uncompressed, UTF-8) larger than this is read in blocks of about this many bytes,
+#: each cut at the end of a record (see ``SourceFile.pieces``); smaller files are read whole.
+BLOCK_BYTES = 32 << 20
+#: Of a file read in blocks, the first blocks parsed are kept for the second pass while they
+#: hold at most this many bytes of the file (the rest is read and parsed again).
+KEEP_BYTES = 128 << 20
+
+
+@dataclass
+class Piece:
+    """Consecutive records of a file: its usable records' source columns and ROW (``frame``),
+    the records that could not be split into the header's columns (``ragged``: ROW, RAW,
+    details), and (CSV) the records' text."""
+
+    frame: pl.DataFrame
+    ragged: pl.DataFrame
+    #: CSV: every record's text, line end included (zero-copy over the bytes read), and the
+    #: index of the record of row 0 in it: record ``row + records_offset`` is row ``row``.
+    records: pa.LargeStringArray | None = None
+    records_offset: int = 0
+
+    def raw_text(self, rows: pl.Series) -> pl.Series:
+        """The CSV text of these rows, line end removed: only ever built for rejected rows."""
+        taken = self.records.take(pa.array(rows.to_numpy() + self.records_offset))
+        return pl.Series(RAW, taken, dtype=pl.String).str.strip_suffix("\n").str.strip_suffix("\r")
 
 
 @dataclass
@@ -66,16 +94,31 @@ class SourceFile:
     records: pa.LargeStringArray | None = None
     records_offset: int = 0
 
+    #: A CSV file read in blocks (``frame`` and ``records`` are then None).
+    blocks: _Blocks | None = None
+
     def raw_text(self, rows: pl.Series) -> pl.Series:
-        """The CSV text of these rows, line end removed: only ever built for rejected rows."""
-        taken = self.records.take(pa.array(rows.to_numpy() + self.records_offset))
-        return pl.Series(RAW, taken, dtype=pl.String).str.strip_suffix("\n").str.strip_suffix("\r")
+        return Piece(self.frame, self.ragged, self.records, self.records_offset).raw_text(rows)
+
+    def pieces(self, last: bool = True) -> Iterator[Piece]:
+        """The file's records in file order, in pieces: the whole file in one, or a file read
+        in blocks one block at a time. The first walk over a file read in blocks is its first
+        pass: it counts the rows (``rows``, ``rows_read``), gathers the ragged records and the
+        warnings, and keeps the first pieces for the next walk; ``last``: no walk comes after
+        this one (the kept pieces are let go as they are given)."""
+        if self.blocks is None:
+            yield Piece(self.frame, self.ragged, self.records, self.records_offset)
+        else:
+            yield from self.blocks.pieces(self, last)
+
+    @property
+    def rows(self) -> int:
+        """Usable records (a file read in blocks: known after its first pass)."""
+        return self.blocks.rows if self.blocks is not None else self.frame.height
 
     @property
     def rows_read(self) -> int:
-        return (0 if self.frame is None else self.frame.height) + (
-            0 if self.ragged is None else self.ragged.height
-        )
+        return self.rows + (0 if self.ragged is None else self.ragged.height)
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
@@ -169,10 +212,13 @@ def read_file(
     encoding: str | None = None,
     delimiter: str | None = None,
     sha256: tuple[str, int] | None = None,
+    block_bytes: int | None = None,
 ) -> SourceFile:
     """Read one export, or raise one RecoError naming the file (and the row). ``sha256`` is
     the (digest, size) when the caller already has it. A ``.gz`` file, or a zip holding one
-    file, is read as the file it holds."""
+    file, is read as the file it holds. An uncompressed UTF-8 CSV file larger than
+    ``block_bytes`` (default ``BLOCK_BYTES``) is read in blocks (``SourceFile.pieces``): here
+    only its bytes are checked and its header read."""
     check_file(path)
     digest, size = sha256 or sha256_of(path)
     with path.open("rb") as fh:
@@ -189,6 +235,11 @@ def read_file(
         src.content_sha256 = hashlib.sha256(data).hexdigest()
         inner = Path(src.member or path.with_suffix("").name)
         src.format = file_format(inner, data[:8])
+    block_bytes = block_bytes or BLOCK_BYTES
+    if src.format == "csv" and data is None and size > block_bytes:
+        src.blocks = _Blocks.plan(src, encoding, delimiter, block_bytes)
+        if src.blocks is not None:
+            return src  # warnings: after the first pass
     if src.format == "csv":
         _read_csv(src, src.path.read_bytes() if data is None else data, encoding, delimiter)
     else:
@@ -420,19 +471,20 @@ def _cr_line_ends(data: bytes) -> bytes:
     return fixed.tobytes()
 
 
-def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str | None) -> None:
-    data = _cr_line_ends(_decode(src, data, encoding))
-    if not data or data.isspace():  # (data.strip() would copy the file)
-        raise RecoError(f"{src.path}: empty file (no header row)")
-    arr = np.frombuffer(data, dtype=np.uint8)
-    starts, ends, in_quotes = _record_bounds(src, arr, b'"' in data)
-    # Trailing CR of CRLF files is not part of a record.
+def _content_ends(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each record's end without the trailing CR of a CRLF line end."""
     cr = np.zeros(ends.size, dtype=bool)
     nonempty = ends > starts
     cr[nonempty] = arr[ends[nonempty] - 1] == ord("\r")
-    content_ends = ends - cr
+    return ends - cr
+
+
+def _header(
+    src: SourceFile, data: bytes, starts: np.ndarray, content_ends: np.ndarray, delimiter: str | None
+) -> tuple[int, str, list[str]]:
+    """The header (the first non-blank record): its index, the delimiter, the column names."""
     blank = content_ends == starts
-    first = int(np.argmax(~blank))  # the header is the first non-blank record
+    first = int(np.argmax(~blank))
     header_bytes = data[starts[first] : content_ends[first]]
     sep = delimiter or _sniff(src, header_bytes)
     src.delimiter = sep
@@ -448,7 +500,41 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
         pos = headers.index("") + 1
         raise RecoError(f"{src.path}: column {pos} of the header has no name")
     src.headers = headers
+    return first, sep, headers
 
+
+def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str | None) -> None:
+    data = _cr_line_ends(_decode(src, data, encoding))
+    if not data or data.isspace():  # (data.strip() would copy the file)
+        raise RecoError(f"{src.path}: empty file (no header row)")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    starts, ends, in_quotes = _record_bounds(src, arr, b'"' in data)
+    first, sep, headers = _header(src, data, starts, _content_ends(arr, starts, ends), delimiter)
+    piece = _piece(src, data, arr, (starts, ends, in_quotes), headers, sep, first, 0)
+    src.frame, src.ragged, src.records, src.records_offset = (
+        piece.frame,
+        piece.ragged,
+        piece.records,
+        piece.records_offset,
+    )
+
+
+def _piece(
+    src: SourceFile,
+    data: bytes,
+    arr: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    headers: list[str],
+    sep: str,
+    first: int,
+    base: int,
+) -> Piece:
+    """Records of a file (``data``: the whole file, or a block of it cut at a record's end)
+    split into the header's columns: ``first`` is the index of the header record in the file,
+    ``base`` the index in the file of the first record of ``data``."""
+    starts, ends, in_quotes = bounds
+    content_ends = _content_ends(arr, starts, ends)
+    blank = content_ends == starts
     # Field count of every record: delimiters outside quotes before its end, minus those
     # before the previous record's end, plus one.
     is_sep = arr == ord(sep)
@@ -457,7 +543,7 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
     fields = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
     del seps
 
-    index = np.arange(ends.size)
+    index = np.arange(ends.size) + base
     body = index > first
     row_no = index - first  # 1-based position after the header (blank lines count)
     ragged = body & ~blank & (fields != len(headers))
@@ -465,13 +551,13 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
 
     offsets = np.append(starts, arr.size).astype(np.int64)
     # Each record's text, line end included: zero-copy, only copied for rejected rows.
-    src.records = pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
-    src.records_offset = first
+    records = pa.LargeStringArray.from_buffers(ends.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    piece = Piece(pl.DataFrame(), pl.DataFrame(), records, first - base)
     bad_rows = pl.Series(ROW, row_no[ragged], dtype=pl.Int64)
-    src.ragged = pl.DataFrame(
+    piece.ragged = pl.DataFrame(
         {
             ROW: bad_rows,
-            RAW: src.raw_text(bad_rows),
+            RAW: piece.raw_text(bad_rows),
             "fields": pl.Series(fields[ragged], dtype=pl.Int64),
         }
     ).select(
@@ -486,10 +572,11 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
     )
     kept = pl.DataFrame({ROW: pl.Series(ROW, row_no[good], dtype=pl.Int64)})
     if kept.height == 0:
-        src.frame = pl.DataFrame(schema={h: pl.String for h in headers}).with_columns(kept)
-        return
-    if good[first + 1 :].all():
-        payload = data[starts[first + 1] :] if first + 1 < ends.size else b""
+        piece.frame = pl.DataFrame(schema={h: pl.String for h in headers}).with_columns(kept)
+        return piece
+    after = max(first - base, -1) + 1  # the first record after the header
+    if good[after:].all():
+        payload = data[starts[after] :] if after < ends.size else b""
     else:
         lengths = offsets[1:] - offsets[:-1]
         payload = arr[np.repeat(good, lengths)].tobytes()
@@ -512,10 +599,41 @@ def _read_csv(src: SourceFile, data: bytes, encoding: str | None, delimiter: str
             f"{src.path}: found {kept.height} records but the CSV parser read {frame.height}; "
             "check quoting in the file"
         )
-    src.frame = pl.concat([frame, kept], how="horizontal")
+    piece.frame = pl.concat([frame, kept], how="horizontal")
+    return piece
 
 
 # -- A file that repeats itself ------------------------------------------------------------------
+
+
+_AGAIN = (
+    "(an export concatenated with itself?); sales lines in it count twice (a line repeated "
+    "within one file is a line sold twice)"
+)
+
+
+def _repeats_of(src: SourceFile, hashes: np.ndarray, rows: np.ndarray, header: int | None) -> list[str]:
+    """``_repeats`` for a file read in blocks, from a 64-bit hash of each row's text (in row
+    order, ``rows`` their numbers) and of the header's."""
+    n = hashes.size
+    k = n // 2
+    if (
+        n % 2 == 1
+        and k
+        and hashes[k] == header
+        and hashes[0] == hashes[k + 1]
+        and np.array_equal(hashes[:k], hashes[k + 1 :])
+    ):
+        return [
+            f"{src.path}: the file repeats itself: row {rows[k]:,} is the header again and "
+            f"the {k:,} rows after it repeat the {k:,} before it line for line {_AGAIN}"
+        ]
+    if n % 2 == 0 and k and hashes[0] == hashes[k] and np.array_equal(hashes[:k], hashes[k:]):
+        return [
+            f"{src.path}: the second half of the file (rows {rows[k]:,}-{rows[-1]:,}) repeats "
+            f"the first half (rows {rows[0]:,}-{rows[k - 1]:,}) line for line {_AGAIN}"
+        ]
+    return []
 
 
 def _repeats(src: SourceFile) -> list[str]:
@@ -523,10 +641,7 @@ def _repeats(src: SourceFile) -> list[str]:
     concatenated with itself (with its header again in the middle, or not). Repeated lines are
     legitimate on their own (two scans of one bottle), so this only warns. Two single rows are
     compared first; the whole file only when they match."""
-    again = (
-        "(an export concatenated with itself?); sales lines in it count twice (a line repeated "
-        "within one file is a line sold twice)"
-    )
+    again = _AGAIN
     if src.records is None:  # Parquet / XLSX: compare the values
         values = src.frame.drop(ROW)
         n = values.height
@@ -556,3 +671,155 @@ def _repeats(src: SourceFile) -> list[str]:
                 f"the first half (rows {rows[0]:,}-{rows[k - 1]:,}) line for line {again}"
             ]
     return []
+
+
+# -- A large CSV file, read in blocks ------------------------------------------------------------
+
+_OTHER_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _record_ends(data: bytes) -> tuple[int, int]:
+    """(the offset just after the last record end in ``data``: a LF outside quotes, 0 when
+    there is none; the number of records ending there)."""
+    if b'"' not in data:
+        cut = data.rfind(b"\n") + 1
+        return cut, data.count(b"\n", 0, cut)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    outside = np.bitwise_xor.accumulate((arr == _QUOTE).view(np.uint8)) == 0
+    ends = np.flatnonzero((arr == _NL) & outside)
+    return (int(ends[-1]) + 1 if ends.size else 0), int(ends.size)
+
+
+def _plain_utf8(data: bytes) -> bool:
+    """Valid UTF-8 without a CR that is not part of a CRLF (such bytes, and CR-only line ends,
+    are left to the whole-file reading, which reports or converts them)."""
+    if not data.isascii():
+        try:
+            _check_utf8(data)
+        except UnicodeDecodeError:
+            return False
+    return b"\r" not in data or data.count(b"\r") == data.count(b"\r\n")
+
+
+class _Blocks:
+    """A CSV file read in blocks of about ``block_bytes``, each cut at the end of a record
+    (``spans``: offset, length and index of the block's first record in the file), so that each
+    block is parsed alone exactly as the same records are in the whole file. The cuts, the
+    encoding and the header are found first from the bytes alone (``plan``); the rows are
+    counted, the ragged records gathered and the file's repetition checked during the first
+    walk over the pieces (``SourceFile.pieces``)."""
+
+    def __init__(self, spans: list[tuple[int, int, int]], headers: list[str], sep: str, first: int) -> None:
+        self.spans, self.headers, self.sep, self.first = spans, headers, sep, first
+        self.rows: int | None = None
+        self._kept: dict[int, Piece] = {}
+        self._ragged: list[pl.DataFrame] = []
+        # for the repetition check: a hash of each row's text, in row order, and the rows
+        self._hashes: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+        self._header_hash: int | None = None
+
+    @classmethod
+    def plan(
+        cls, src: SourceFile, forced: str | None, delimiter: str | None, block_bytes: int
+    ) -> _Blocks | None:
+        """The blocks of a UTF-8 file (BOM or not), or None when the file is to be read whole:
+        another encoding (given, marked or detected), NUL bytes at its start, a damaged byte,
+        CR-only line ends, an unterminated quote, no header in its first block. The whole
+        reading then decides, refuses or converts exactly as for a small file."""
+        with src.path.open("rb") as fh:
+            head = fh.read(65536)
+        detail = None
+        if forced:
+            try:
+                codec = codecs.lookup(forced).name
+            except LookupError:
+                return None
+            if codec not in ("utf-8", "utf-8-sig"):
+                return None
+            chosen = "given"
+        elif head.startswith(codecs.BOM_UTF8):
+            codec, chosen = "utf-8-sig", "BOM"
+        elif head.startswith(_OTHER_BOMS) or b"\x00" in head:
+            return None
+        else:
+            codec, chosen, detail = "utf-8", "detected", "valid UTF-8"
+        start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+        spans: list[tuple[int, int, int]] = []
+        pos, records, carry = start, 0, b""
+        with src.path.open("rb") as fh:
+            fh.seek(start)
+            while True:
+                buf = fh.read(block_bytes)
+                data = carry + buf if carry else buf
+                if not buf:
+                    if data:
+                        if b'"' in data and _record_ends(data + b"\n")[0] != len(data) + 1:
+                            return None  # an unterminated quote
+                        if not _plain_utf8(data):
+                            return None
+                        spans.append((pos, len(data), records))
+                    break
+                cut, n = _record_ends(data)
+                if cut == 0:
+                    carry = data
+                    continue
+                block = data[:cut]
+                if not _plain_utf8(block):
+                    return None
+                spans.append((pos, cut, records))
+                pos, records, carry = pos + cut, records + n, data[cut:]
+        if not spans:
+            return None
+        with src.path.open("rb") as fh:  # the header: among the first records
+            fh.seek(spans[0][0])
+            data = fh.read(spans[0][1])
+        data = data[: _record_ends(data[: 1 << 20])[0] or len(data)]
+        arr = np.frombuffer(data, dtype=np.uint8)
+        starts, ends, _ = _record_bounds(src, arr, b'"' in data)
+        content_ends = _content_ends(arr, starts, ends)
+        nonblank = np.flatnonzero(content_ends > starts)
+        if not nonblank.size or data[starts[nonblank[0]] : content_ends[nonblank[0]]].isspace():
+            return None  # the whole reading says what is wrong (an empty file, a blank header)
+        first, sep, headers = _header(src, data, starts, content_ends, delimiter)
+        src.encoding, src.encoding_chosen_by, src.encoding_detail = codec, chosen, detail
+        return cls(spans, headers, sep, first)
+
+    def pieces(self, src: SourceFile, last: bool) -> Iterator[Piece]:
+        first_pass = self.rows is None
+        kept_bytes = 0
+        with src.path.open("rb") as fh:
+            for i, (offset, length, base) in enumerate(self.spans):
+                piece = self._kept.pop(i, None) if last else self._kept.get(i)
+                if piece is None:
+                    fh.seek(offset)
+                    data = fh.read(length)
+                    arr = np.frombuffer(data, dtype=np.uint8)
+                    bounds = _record_bounds(src, arr, b'"' in data)
+                    piece = _piece(src, data, arr, bounds, self.headers, self.sep, self.first, base)
+                if first_pass:
+                    self._learn(piece, i == 0)
+                    if not last and kept_bytes + length <= KEEP_BYTES:
+                        self._kept[i] = piece
+                        kept_bytes += length
+                yield piece
+        if first_pass:
+            self._finish(src)
+
+    def _learn(self, piece: Piece, has_header: bool) -> None:
+        self._ragged.append(piece.ragged)
+        rows = pl.concat([piece.frame.get_column(ROW), piece.ragged.get_column(ROW)]).sort()
+        self._hashes.append(piece.raw_text(rows).hash().to_numpy())
+        self._rows.append(rows.to_numpy())
+        if has_header:
+            self._header_hash = int(piece.raw_text(pl.Series([0], dtype=pl.Int64)).hash()[0])
+        self._height = getattr(self, "_height", 0) + piece.frame.height
+
+    def _finish(self, src: SourceFile) -> None:
+        self.rows = self._height
+        src.ragged = pl.concat(self._ragged)
+        self._ragged = []
+        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
+        rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.int64)
+        self._hashes = self._rows = []
+        src.warnings += _repeats_of(src, hashes, rows, self._header_hash)

@@ -142,3 +142,107 @@ def test_an_unreadable_file_after_copied_chunks_of_another_fails_the_batch_and_n
     assert sum(written) == len(GOOD)
     assert count(db, "raw.sales_line") == 0 and count(db, "raw.load_file") == 0
     assert rows(db, "select status from raw.load_batch") == [("failed",)]
+
+
+# -- files read in blocks (read.BLOCK_BYTES): every whole-file fact holds across blocks -----------
+
+
+def _blocks_used(monkeypatch) -> list[int]:
+    """Spy: the number of blocks of each file read in blocks."""
+    from reco.ingest import read
+
+    plans: list[int] = []
+    plan = read._Blocks.plan.__func__
+
+    def spy(cls, *args):
+        blocks = plan(cls, *args)
+        if blocks is not None:
+            plans.append(len(blocks.spans))
+        return blocks
+
+    monkeypatch.setattr(read._Blocks, "plan", classmethod(spy))
+    return plans
+
+
+def _batch(db, monkeypatch, files, block_bytes: int, chunk_rows: int, batch_id: str) -> tuple:
+    monkeypatch.setattr(load, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(load, "STREAM_ROWS", chunk_rows)
+    report = load_files(db, "sales", files, LoadOptions(batch_id=batch_id))
+    warnings = [f.warnings for f in report.files]
+    return (*_landed(db, report), warnings, [f.rows_read for f in report.files])
+
+
+def test_a_file_read_in_blocks_lands_what_it_lands_read_whole_with_the_offenders_in_different_blocks(
+    db, tmp_path, monkeypatch
+):
+    # 64-byte blocks: about one record each. The repeated line (its occurrence), the line
+    # already landed by an earlier batch (on a date outside the first blocks' dates), the line
+    # repeated from the first file, a bad row, a ragged row and blank lines all fall in blocks
+    # other than their counterparts'.
+    earlier = write(tmp_path / "earlier.csv", ["F8,2024-03-01 09:00,C8,P8,Tavel,1,11"])
+    a = write(
+        tmp_path / "a.csv",
+        [
+            GOOD[0],
+            BAD,
+            *GOOD[1:5],
+            "",
+            "F6,2024-01-09,C1",  # ragged
+            *GOOD[5:],
+            "",
+            "F8,2024-03-01 09:00,C8,P8,Tavel,1,11",  # landed by the earlier batch
+        ],
+    )
+    b = write(tmp_path / "b.csv", [GOOD[2], "F9,2024-01-10 10:00,C9,P9,Chinon,1,9", GOOD[6], BAD])
+    load_files(db, "sales", [earlier], LoadOptions(batch_id="earlier"))
+    blocks = _blocks_used(monkeypatch)
+    in_blocks = _batch(db, monkeypatch, [a, b], 64, 2, "b")
+    assert blocks[0] >= 6 and blocks[1] >= 3  # both files were read in blocks
+    _reset(db)
+    load_files(db, "sales", [earlier], LoadOptions(batch_id="earlier"))
+    whole = _batch(db, monkeypatch, [a, b], 1 << 30, 1 << 18, "b")
+    assert in_blocks == whole
+    landed, rejects, files, _, rows_read = whole
+    # a.csv: 11 rows read (blank lines are not rows, but keep their place in the numbering), 2
+    # rejected (bad date, ragged), 1 already landed; b.csv: 4 rows, 1 rejected, 2 already in
+    # a.csv (first file wins)
+    assert [f[:4] for f in files] == [(11, 8, 2, 1), (4, 1, 1, 2)]
+    assert rows_read == [11, 4]
+    assert [(r[0][-5:], r[1], r[3]) for r in rejects] == [
+        ("a.csv", 2, ["bad_date"]),
+        ("a.csv", 8, ["ragged_row"]),
+        ("b.csv", 4, ["bad_date"]),
+    ]
+    assert rejects[1][2] == "F6,2024-01-09,C1"  # the raw text of the row, from its own block
+    assert len(landed) == 1 + 8 + 1
+
+
+def test_a_number_columns_decimal_separator_is_decided_by_a_value_in_the_last_block(
+    db, tmp_path, monkeypatch
+):
+    # '1,500' reads two ways; the column's last value ('2,5') tells that ',' is its decimal
+    # separator, so '1,500' is 1.5 in every block, not an ambiguous number.
+    lines = [f"F{i},2024-01-05,C1,P1,Chablis,1,1,500" for i in range(12)] + ["F99,2024-01-05,C1,P1,x,1,2,5"]
+    f = tmp_path / "comma.csv"
+    f.write_text(
+        "doc_ref;order_date;customer_code;product_key;product_label;quantity;unit_price\n"
+        + "".join(line.replace(",", ";", 6) + "\n" for line in lines)
+    )
+    blocks = _blocks_used(monkeypatch)
+    monkeypatch.setattr(load, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(load, "STREAM_ROWS", 3)
+    report = load_files(db, "sales", [f])
+    assert blocks and blocks[0] >= 6
+    assert (report.loaded, report.rejected) == (13, 0)
+    assert rows(db, "select distinct unit_price::text from raw.sales_line order by 1") == [
+        ("1.5000",),
+        ("2.5000",),
+    ]
+
+
+def test_a_file_repeating_itself_is_told_when_its_halves_are_in_different_blocks(db, tmp_path, monkeypatch):
+    f = write(tmp_path / "twice.csv", GOOD[:4] * 2)
+    monkeypatch.setattr(load, "BLOCK_BYTES", 64)
+    report = load_files(db, "sales", [f])
+    assert "repeats the first half (rows 1-4)" in report.files[0].warnings[0]
+    assert report.loaded == 8  # repeated lines count: it only warns
