@@ -48,6 +48,7 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Nume
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.types import JSON
 
+from reco.db import migrate
 from reco.db.engine import adbc_connect
 from reco.db.models import raw, reco
 from reco.db.models.base import RAW_SCHEMA
@@ -164,6 +165,7 @@ def export_sources(
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise RecoError(f"{root}: not a directory")
+    migrate.require_current(db)
     frames: dict[Table, pl.DataFrame] = {}
     with adbc_connect(db) as conn, conn.cursor() as cur:
         cur.execute("set transaction isolation level repeatable read, read only")
