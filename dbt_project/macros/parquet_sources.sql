@@ -10,8 +10,11 @@
       reco.<table>  ← <reco_parquet_path>/<table>/   (var reco_parquet_path, else RECO_RECO_PARQUET;
                                                       default: the folder reco/ beside the raw path)
 
-    and raw.sales_line_lineage as the view Alembic defines in PostgreSQL (migration 0007). A missing
-    folder fails the run with Spark's error naming the path. Nothing on PostgreSQL, whose sources are Alembic's tables.
+    and raw.sales_line_lineage as the view Alembic defines in PostgreSQL (migration 0007). The raw
+    folders are written by `reco load --parquet`, which gives a table with no rows yet a zero-row
+    empty.parquet of its schema; the reco folders by `reco export-sources PATH`. A missing folder
+    (a wrong path, or no export yet) fails the run with Spark's error naming the path. Nothing
+    on PostgreSQL, whose sources are Alembic's tables.
 #}
 {% macro register_parquet_sources() -%}
     {%- if target.type == 'spark' and execute -%}

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from reco.cli._common import Steps, console, database, err_console, print_json
 from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
+from reco.ingest.parquet import RECO_FOLDER, export_sources
 
 app = typer.Typer(
     help="Load export files (CSV, Parquet, XLSX) into the raw schema: validated, de-duplicated, "
@@ -206,3 +207,20 @@ def _command(entity: str):
 
 for _name in ENTITIES:
     app.command(_name)(_command(_name))
+
+
+def export_sources_command(
+    root: Annotated[
+        Path,
+        typer.Argument(
+            file_okay=False,
+            help="The root given to reco load --parquet; the tables land in"
+            " ROOT/reco/<table>/part-0.parquet.",
+        ),
+    ],
+) -> None:
+    """Write the platform's tables the dbt project reads (reco.reco_run, reco_item, contact_event
+    …) as Parquet for a warehouse on Spark; run it before each Spark build (docs/scale.md)."""
+    for table, n in export_sources(database(), root).items():
+        name = table.partition(".")[2]
+        console.print(f"{root / RECO_FOLDER / name}: {n:,} rows", highlight=False)

@@ -20,6 +20,18 @@ committed: a file Spark can see belongs to a committed batch. A crash between th
 rename leaves temporary files that the next load into the same root resolves first
 (:func:`recover`): renamed when ``raw.load_batch`` says the batch succeeded, deleted otherwise.
 Loads into one root take an advisory lock on it, so one load never resolves another's files.
+
+Every raw table is readable on Spark from the first load into a root: a raw table's folder that
+holds no Parquet file yet (``reject`` before the first reject, ``sales_line`` before the first
+sales batch …) gets a zero-row file carrying the table's schema, ``EMPTY`` (written like any
+other: temporary name, fsync, rename), so an empty table is an empty Spark table; it is removed
+once a batch's file is published beside it. A root that
+``reco load --parquet`` never wrote still has no folders, and Spark's run fails naming the path.
+
+The platform's own tables the dbt project reads (``reco.reco_run``, ``reco.reco_item`` …:
+``RECO_SOURCES``) are written by :func:`export_sources` (``reco export-sources ROOT``) as
+``ROOT/reco/<table>/part-0.parquet``, each replaced whole and atomically, with the same types as
+the raw landing (:func:`polars_schema`).
 """
 
 from __future__ import annotations
@@ -33,9 +45,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Numeric, SmallInteger, Table
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.types import JSON
 
+from reco.db import migrate
+from reco.db.engine import adbc_connect
+from reco.db.models import raw, reco
+from reco.db.models.base import RAW_SCHEMA
 from reco.db.models.raw import LoadBatch, LoadFile, Reject
+from reco.db.target import Database
 from reco.errors import RecoError
 from reco.ingest import land
 from reco.ingest.entities import Entity
@@ -46,16 +64,39 @@ TEMP_SUFFIX = ".parquet.tmp"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: The batch's own rows of these tables are written with every batch (lineage and accounting).
 BATCH_TABLES = (LoadBatch.__table__, LoadFile.__table__, Reject.__table__)
+#: Every raw table (the dbt sources of the schema raw but the view ``sales_line_lineage``).
+RAW_TABLES: tuple[Table, ...] = tuple(t for t in raw.Base.metadata.sorted_tables if t.schema == RAW_SCHEMA)
+#: The platform's tables the dbt project reads (its sources of the schema reco), written by
+#: :func:`export_sources` under ``ROOT/RECO_FOLDER/<table>/`` (the macro register_parquet_sources'
+#: default ``reco_parquet_path``).
+RECO_SOURCES: tuple[Table, ...] = tuple(
+    m.__table__
+    for m in (
+        reco.RecoRun,
+        reco.RecoItem,
+        reco.AuditItem,
+        reco.ContactEvent,
+        reco.RunCustomer,
+        reco.RunOutcome,
+        reco.OutcomeEvent,
+    )
+)
+RECO_FOLDER = "reco"
+#: The zero-row file that makes an empty raw table's folder readable (see the module).
+EMPTY = "empty" + SUFFIX
+#: The single file of each exported reco table.
+PART = "part-0" + SUFFIX
 
 
 def polars_schema(table: Table) -> dict[str, pl.DataType]:
-    """The Parquet columns of a raw table: its Alembic columns, in order, with these types.
-    ``uuid`` (``line_key``) and ``jsonb`` are written as text (Spark has neither type; the
-    text is PostgreSQL's own ``::text`` of the value)."""
+    """The Parquet columns of a raw or reco table: its Alembic columns, in order, with these
+    types. ``uuid`` (``line_key``), ``json`` and ``jsonb`` are written as text (Spark has none of
+    these types; the text is PostgreSQL's own ``::text`` of the value); ``numeric(p, s)`` as a
+    decimal of the same precision and scale."""
     out: dict[str, pl.DataType] = {}
     for col in table.columns:
         t = col.type
-        if isinstance(t, UUID | JSONB):
+        if isinstance(t, UUID | JSON):
             out[col.name] = pl.String()
         elif isinstance(t, BigInteger):
             out[col.name] = pl.Int64()
@@ -78,6 +119,73 @@ def polars_schema(table: Table) -> dict[str, pl.DataType]:
     return out
 
 
+def _text_columns(table: Table, as_text: tuple[type, ...] = (UUID, JSON)) -> str:
+    """The select list of ``table`` as :func:`polars_schema` reads it from PostgreSQL: uuid,
+    json and jsonb (and any other ``as_text`` type; never a float) as PostgreSQL's own text of
+    the value."""
+    return ", ".join(
+        f'"{c.name}"::text as "{c.name}"'
+        if isinstance(c.type, as_text) and not isinstance(c.type, Float)
+        else f'"{c.name}"'
+        for c in table.columns
+    )
+
+
+def write_atomically(frame: pl.DataFrame, path: Path) -> Path:
+    """Write ``frame`` to ``path`` so that a reader sees the previous file or the new one,
+    never a part: a hidden temporary name beside it, fsynced, renamed, the folder fsynced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.new")
+    frame.write_parquet(temp, compression="zstd")
+    _fsync(temp)
+    os.replace(temp, path)
+    _fsync(path.parent)
+    return path
+
+
+def ensure_tables(root: str | Path) -> list[Path]:
+    """Give every raw table's folder under ``root`` that holds no Parquet file the zero-row
+    ``EMPTY`` file of its schema (an empty table reads as an empty table on Spark). Returns
+    the files written."""
+    written = []
+    for table in RAW_TABLES:
+        folder = Path(root) / table.name
+        if not any(folder.glob(f"*{SUFFIX}")):
+            written.append(write_atomically(pl.DataFrame(schema=polars_schema(table)), folder / EMPTY))
+    return written
+
+
+def export_sources(
+    db: Database, root: str | Path, tables: tuple[Table, ...] = RECO_SOURCES
+) -> dict[str, int]:
+    """Write the platform's tables the dbt project reads (``RECO_SOURCES``) as Spark's sources
+    read them: ``root/reco/<table>/part-0.parquet``, the table's columns typed by
+    :func:`polars_schema`, each file replaced atomically (:func:`write_atomically`) by a copy
+    read in one snapshot. Returns the rows written, by ``schema.table``."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise RecoError(f"{root}: not a directory")
+    migrate.require_current(db)
+    frames: dict[Table, pl.DataFrame] = {}
+    with adbc_connect(db) as conn, conn.cursor() as cur:
+        cur.execute("set transaction isolation level repeatable read, read only")
+        for table in tables:
+            # numeric as its exact text too (ADBC hands it over as an opaque extension type)
+            cur.execute(
+                f"select {_text_columns(table, (UUID, JSON, Numeric))} from {table.schema}.{table.name}"
+            )
+            frame = pl.from_arrow(cur.fetch_arrow_table())
+            frames[table] = frame.select(
+                pl.col(name).cast(dtype) for name, dtype in polars_schema(table).items()
+            )
+    written = {}
+    for table, frame in frames.items():
+        folder = root / (RECO_FOLDER if table.schema != RAW_SCHEMA else "") / table.name
+        write_atomically(frame, folder / PART)
+        written[f"{table.schema}.{table.name}"] = frame.height
+    return written
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -96,9 +204,12 @@ def _final(temp: Path) -> Path:
 
 
 def _publish(temp: Path) -> None:
-    """Rename a sealed temporary file to its final name, durably (the folder fsynced)."""
+    """Rename a sealed temporary file to its final name, durably (the folder fsynced); the
+    folder's zero-row ``EMPTY`` file, no longer needed, goes after it."""
     with contextlib.suppress(FileNotFoundError):  # another load's recover() published it
         os.replace(temp, _final(temp))
+    if _final(temp).name != EMPTY:
+        (temp.parent / EMPTY).unlink(missing_ok=True)
     _fsync(temp.parent)
 
 
@@ -156,6 +267,7 @@ class ParquetLanding:
         cur.fetchall()
         self.root.mkdir(parents=True, exist_ok=True)
         recover(cur, self.root)
+        ensure_tables(self.root)
 
     # -- writing ---------------------------------------------------------------------------------
     def append(self, table: Table, frame: pl.DataFrame) -> None:
@@ -177,12 +289,9 @@ class ParquetLanding:
         batch's own transaction, so exactly what commits: ids, load time, rows skipped as
         duplicates left out)."""
         schema = polars_schema(table)
-        cols = ", ".join(
-            f'"{c.name}"::text' if isinstance(c.type, UUID | JSONB) else f'"{c.name}"' for c in table.columns
-        )
         rows = land.fetch(
             cur,
-            f"select {cols} from {table.schema}.{table.name} where batch_id = %s order by 1",
+            f"select {_text_columns(table)} from {table.schema}.{table.name} where batch_id = %s order by 1",
             (self.batch_id,),
         )
         if rows:

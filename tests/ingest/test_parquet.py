@@ -10,10 +10,21 @@ from pathlib import Path
 import polars as pl
 import psycopg
 import pytest
+import yaml
 
 from reco.db.models.raw import LoadBatch, RawContact, RawCustomer, RawSalesLine, Reject
 from reco.ingest import LoadFailed, LoadOptions, load_files
-from reco.ingest.parquet import TEMP_SUFFIX, polars_schema
+from reco.ingest.parquet import (
+    EMPTY,
+    PART,
+    RAW_TABLES,
+    RECO_FOLDER,
+    RECO_SOURCES,
+    TEMP_SUFFIX,
+    export_sources,
+    polars_schema,
+)
+from reco.settings import project_root
 from tests.ingest.helpers import count, rows
 
 HEADER = "doc_ref,order_ts,customer_code,product_key,product_label,quantity,unit_price\n"
@@ -126,7 +137,10 @@ def test_a_failed_batch_leaves_no_file_and_its_id_can_be_retried(db, tmp_path):
     root, export = tmp_path / "lake", write(tmp_path / "jan.csv", LINES)
     with pytest.raises(LoadFailed):
         load_files(db, "sales", [export], LoadOptions(batch_id="b1", parquet=root, max_reject_rate=0))
-    assert not list(root.rglob("*.parquet")) and not list(root.rglob(f"*{TEMP_SUFFIX}"))
+    # no file of the batch: only the zero-row files that make the raw tables readable
+    assert {p.name for p in root.rglob("*.parquet")} == {EMPTY}
+    assert pl.read_parquet(list(root.rglob("*.parquet"))).height == 0
+    assert not list(root.rglob(f"*{TEMP_SUFFIX}"))
     load_files(db, "sales", [export], LoadOptions(batch_id="b1", parquet=root))
     assert parquet_rows(root, "sales_line").height == 5
 
@@ -174,3 +188,72 @@ def test_products_tags_and_decimals_are_written_as_postgresql_types_and_text(db,
     assert [
         tuple(r) for r in landed.select("product_key", "season_tags", "unit_price", "loaded_at").iter_rows()
     ] == [tuple(r) for r in in_postgres]
+
+
+def test_every_raw_table_is_readable_from_the_first_load_and_an_empty_one_is_empty(db, tmp_path):
+    root, customers = tmp_path / "lake", tmp_path / "customers.csv"
+    customers.write_text("customer_code,email\nC1,a@x.fr\n")
+    load_files(db, "customers", [customers], LoadOptions(batch_id="c1", parquet=root))
+    for table in RAW_TABLES:
+        files = sorted((root / table.name).glob("*.parquet"))
+        has_rows = table.name in ("customer", "load_batch", "load_file")
+        assert [f.name for f in files] == ["c1.parquet" if has_rows else EMPTY], table.name
+        landed = pl.read_parquet(files)
+        assert landed.schema == pl.Schema(polars_schema(table)) and (landed.height > 0) == has_rows
+    assert not list(root.rglob(".*"))  # no temporary file left
+    # the first batch of a table replaces its zero-row file
+    load_files(db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(batch_id="s1", parquet=root))
+    assert sorted(p.name for p in (root / "sales_line").iterdir()) == ["s1.parquet"]
+    assert sorted(p.name for p in (root / "reject").iterdir()) == ["s1.parquet"]
+    assert [p.name for p in (root / "contact").iterdir()] == [EMPTY]
+
+
+def _dbt_sources(schema: str) -> set[str]:
+    folder = project_root() / "dbt_project" / "models" / "staging" / schema
+    doc = yaml.safe_load((folder / f"_{schema}__sources.yml").read_text())
+    return {t["name"] for source in doc["sources"] for t in source["tables"]}
+
+
+def test_the_tables_written_as_parquet_are_the_dbt_projects_sources():
+    assert {t.name for t in RAW_TABLES} == _dbt_sources("raw") - {"sales_line_lineage"}
+    assert {t.name for t in RECO_SOURCES} == _dbt_sources("reco")
+
+
+def test_export_sources_writes_the_reco_tables_typed_as_the_raw_landing_and_replaces_them(db, tmp_path):
+    with psycopg.connect(db.conninfo()) as conn:
+        conn.execute(
+            "insert into reco.reco_run (run_id, status, as_of, config_json, input_fingerprint)"
+            """ values ('r1', 'succeeded', '2024-02-01', '{"seed": 1}', '{"marts": "marts"}')"""
+        )
+        conn.execute(
+            "insert into reco.reco_item (run_id, customer_code, scenario, rank, product_key, score,"
+            """ reasons_json) values ('r1', 'C1', 'REBUY', 1, 'P1', 0.5, '["bought"]'),"""
+            """ ('r1', 'C2', 'REBUY', 1, 'P2', 0.25, '[]')"""
+        )
+        conn.execute(
+            "insert into reco.run_outcome (run_id, customer_code, grp, scenario, contacted, window_start,"
+            " window_days, is_partial, n_orders, revenue, bought_recommended, bought_recommended_family)"
+            " values ('r1', 'C1', 'treatment', 'REBUY', true, '2024-02-02', 30, false, 1, 12.3456,"
+            " true, true)"
+        )
+    root = tmp_path / "lake"
+    written = export_sources(db, root)
+    assert set(written) == {f"reco.{t.name}" for t in RECO_SOURCES}
+    assert written["reco.reco_item"] == 2 and written["reco.contact_event"] == 0
+    for table in RECO_SOURCES:
+        files = list((root / RECO_FOLDER / table.name).iterdir())
+        assert [f.name for f in files] == [PART]  # one file, no temporary one left
+        frame = pl.read_parquet(files[0])
+        assert frame.schema == pl.Schema(polars_schema(table)), table.name
+        assert frame.height == written[f"reco.{table.name}"]
+    run = pl.read_parquet(root / RECO_FOLDER / "reco_run" / PART).row(0, named=True)
+    assert run["config_json"] == '{"seed": 1}' and run["as_of"].isoformat() == "2024-02-01"
+    outcome = pl.read_parquet(root / RECO_FOLDER / "run_outcome" / PART)
+    assert outcome.schema["revenue"] == pl.Decimal(18, 4) and str(outcome["revenue"][0]) == "12.3456"
+    items = pl.read_parquet(root / RECO_FOLDER / "reco_item" / PART).sort("customer_code")
+    assert items["reasons_json"].to_list() == ['["bought"]', "[]"] and items["score"].to_list() == [0.5, 0.25]
+
+    with psycopg.connect(db.conninfo()) as conn:
+        conn.execute("delete from reco.reco_item where customer_code = 'C2'")
+    assert export_sources(db, root)["reco.reco_item"] == 1
+    assert pl.read_parquet(root / RECO_FOLDER / "reco_item" / PART)["customer_code"].to_list() == ["C1"]
