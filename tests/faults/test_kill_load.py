@@ -102,8 +102,8 @@ def test_kill_9_of_a_parquet_load_leaves_no_file_a_reader_sees_and_the_rerun_lan
     fault_server, reference, tmp_path
 ):
     """``reco load sales --parquet``, killed with every line written to its file but the batch
-    not committed: no ``*.parquet`` file is visible (only the hidden temporary one), nothing is
-    recorded, and the rerun resolves the leftover and lands exactly the reference's lines."""
+    not committed: no row is visible in a ``*.parquet`` file (the lines are only in the hidden
+    temporary one; each raw table has its zero-row file), nothing is recorded, and the rerun resolves the leftover and lands exactly the reference's lines."""
     db = _empty_db(fault_server)
     lake, export = tmp_path / "lake", str(_sales_file(fault_server))
     try:
@@ -117,7 +117,10 @@ def test_kill_9_of_a_parquet_load_leaves_no_file_a_reader_sees_and_the_rerun_lan
             holder.rollback()
         wait_for(lambda: not _waiting(db, "load_batch"), "the server to end the dead session")
         _nothing_landed(db)
-        assert not list(lake.rglob("*.parquet"))  # what Spark would read: nothing
+        # what Spark would read: no row (each raw table's zero-row file of its schema, no batch)
+        visible = list(lake.rglob("*.parquet"))
+        assert {p.name for p in visible} == {"empty.parquet"}
+        assert sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in visible) == 0
         rerun = fault_server.reco(db, "load", "sales", export, "--parquet", str(lake))
         assert rerun.returncode == 0, rerun.stderr
         assert not list(lake.rglob("*.tmp"))
