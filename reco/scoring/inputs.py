@@ -29,7 +29,7 @@ from reco.db.models.base import CONSENT_SOURCES
 from reco.db.target import Database
 from reco.dbt.runner import dbt_project_dir
 from reco.errors import RecoError
-from reco.scoring.marts import Marts, PostgresMarts, fetch
+from reco.scoring.marts import CONSENT_MARTS, Marts, PostgresMarts, fetch
 from reco.vocab import AROMA_AXES
 
 _PREFIX = re.compile(r"([a-z_][a-z0-9_]*)?")
@@ -37,13 +37,7 @@ _STATUS = re.compile(r"[a-z0-9_-]+")
 
 #: Columns read from each mart, with the SQL cast applied on read.
 READ_COLUMNS: dict[str, dict[str, str]] = {
-    "customer": {
-        "customer_code": "text",
-        "email": "text",
-        "is_contactable": "boolean",
-        "is_bounced": "boolean",
-        "is_optout": "boolean",
-    },
+    "customer": CONSENT_MARTS["customer"],
     "product": {
         "product_key": "text",
         "product_label": "text",
