@@ -103,7 +103,8 @@ def test_kill_9_of_a_parquet_load_leaves_no_file_a_reader_sees_and_the_rerun_lan
 ):
     """``reco load sales --parquet``, killed with every line written to its file but the batch
     not committed: no row is visible in a ``*.parquet`` file (the lines are only in the hidden
-    temporary one; each raw table has its zero-row file), nothing is recorded, and the rerun resolves the leftover and lands exactly the reference's lines."""
+    temporary one; each raw table has its zero-row file), nothing is recorded, and the rerun
+    resolves the leftover and lands exactly the reference's lines."""
     db = _empty_db(fault_server)
     lake, export = tmp_path / "lake", str(_sales_file(fault_server))
     try:
