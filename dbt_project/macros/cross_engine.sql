@@ -140,7 +140,11 @@
         {%- if where %} filter (where {{ where }}){% endif %})[1]
 {%- endmacro %}
 
-{% macro spark__first_by(value, keys, where) -%}
+{#
+    Spark: the expressions of `keys` (each "expression [asc|desc]") whose ascending order is
+    the keys' order: "asc" dropped, a descending key negated (so it must be a number).
+#}
+{% macro spark_ascending_keys(keys) -%}
     {%- set parts = [] -%}
     {%- for key in keys -%}
         {%- set words = key | trim -%}
@@ -152,7 +156,11 @@
             {%- do parts.append(words) -%}
         {%- endif -%}
     {%- endfor -%}
-    min_by({{ value }}, struct({{ parts | join(', ') }}))
+    {{ return(parts) }}
+{%- endmacro %}
+
+{% macro spark__first_by(value, keys, where) -%}
+    min_by({{ value }}, struct({{ spark_ascending_keys(keys) | join(', ') }}))
         {%- if where %} filter (where {{ where }}){% endif %}
 {%- endmacro %}
 
@@ -292,15 +300,8 @@
 
 {% macro spark__string_agg_ordered(expression, separator, keys) -%}
     {%- set fields = [] -%}
-    {%- for key in keys -%}
-        {%- set words = key | trim -%}
-        {%- if (words | lower).endswith(' desc') -%}
-            {%- do fields.append("'k" ~ loop.index ~ "', -(" ~ words[:-5] ~ ")") -%}
-        {%- elif (words | lower).endswith(' asc') -%}
-            {%- do fields.append("'k" ~ loop.index ~ "', " ~ words[:-4]) -%}
-        {%- else -%}
-            {%- do fields.append("'k" ~ loop.index ~ "', " ~ words) -%}
-        {%- endif -%}
+    {%- for part in spark_ascending_keys(keys) -%}
+        {%- do fields.append("'k" ~ loop.index ~ "', " ~ part) -%}
     {%- endfor -%}
     array_join(
         transform(
