@@ -143,10 +143,10 @@ def _option(args: Sequence[str], names: frozenset[str]) -> list[str]:
 
 
 def _vars(args: Sequence[str]) -> dict:
-    given = _option(args, frozenset({"--vars"}))
+    given = _values(args, frozenset({"--vars"}))
     if not given:
         return {}
-    text = given[0].split("=", 1)[1] if "=" in given[0] else (given[1] if len(given) > 1 else "")
+    text = given[0]
     value = yaml.safe_load(text) if text else {}
     return value if isinstance(value, dict) else {"": value}
 
