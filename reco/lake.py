@@ -74,6 +74,14 @@ class Store:
         """The filesystem path (``bucket/prefix/…``) of ``parts`` under the root."""
         return "/".join([self.base, *parts])
 
+    def writable(self, *parts: str) -> str:
+        """The path of ``parts``, ready to be written: an object store needs no folder; a
+        ``file://`` root gets its parent folders."""
+        path = self.path(*parts)
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        return path
+
     def uri_of(self, *parts: str) -> str:
         return "/".join([self.uri, *parts])
 
@@ -107,18 +115,18 @@ class Store:
 
     def put_parquet(self, frame: pl.DataFrame, *parts: str) -> str:
         """Write ``frame`` as one object (one PUT or multipart upload: atomic for a reader)."""
-        with self.fs.open_output_stream(self.path(*parts)) as out:
+        with self.fs.open_output_stream(self.writable(*parts)) as out:
             frame.write_parquet(out, compression="zstd")
         return self.uri_of(*parts)
 
     def put_bytes(self, data: bytes, *parts: str) -> None:
-        with self.fs.open_output_stream(self.path(*parts)) as out:
+        with self.fs.open_output_stream(self.writable(*parts)) as out:
             out.write(data)
 
     def copy(self, source: tuple[str, ...], target: tuple[str, ...]) -> None:
         """Copy one object to another name: server-side (one request) up to ``COPY_LIMIT``,
         streamed above it; the target appears whole or not at all either way."""
-        src, dst = self.path(*source), self.path(*target)
+        src, dst = self.path(*source), self.writable(*target)
         info = self._info(src)
         if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(src)

@@ -547,7 +547,7 @@ class ObjectStoreLanding(ParquetLanding):
         schema = polars_schema(table)
         arrow = frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).to_arrow()
         if table.name not in self._writers:
-            path = self.store.path(table.name, _temp_name(self.batch_id))
+            path = self.store.writable(table.name, _temp_name(self.batch_id))
             writer = pq.ParquetWriter(path, arrow.schema, compression="zstd", filesystem=self.store.fs)
             self._writers[table.name] = (writer, table.name)
         self._writers[table.name][0].write_table(arrow)

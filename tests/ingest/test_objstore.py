@@ -182,3 +182,17 @@ def test_a_missing_bucket_is_one_clear_error(db, tmp_path, bucket):
         load_files(
             db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(parquet="s3://nowhere-x/raw")
         )
+
+
+def test_a_file_uri_takes_the_object_store_protocol_and_lands_the_same_files(db, tmp_path):
+    """``file:///…`` is opened by the same code path (pyarrow's local filesystem): the same
+    files as a plain folder (which keeps fsync and rename: docs/ingestion.md)."""
+    export = write(tmp_path / "jan.csv", LINES)
+    load_files(db, "sales", [export], LoadOptions(batch_id="b1", parquet=tmp_path / "plain"))
+    _reset(db)
+    load_files(db, "sales", [export], LoadOptions(batch_id="b1", parquet=f"file://{tmp_path}/uri"))
+    for table in RAW_TABLES:
+        assert sorted(p.name for p in (tmp_path / "uri" / table.name).iterdir()) == sorted(
+            p.name for p in (tmp_path / "plain" / table.name).iterdir()
+        ), table.name
+    assert parquet_rows(tmp_path / "uri", "sales_line").equals(parquet_rows(tmp_path / "plain", "sales_line"))
