@@ -47,7 +47,8 @@ def score(
             "--marts",
             metavar="postgres|parquet:PATH",
             help="Read the marts from PostgreSQL (default) or from Parquet files as Spark writes them"
-            " (PATH/<table>/*.parquet); consent and the run stay in PostgreSQL.",
+            " (PATH/<table>/*.parquet; PATH a folder or s3://bucket/prefix); consent and the run"
+            " stay in PostgreSQL.",
         ),
     ] = None,
 ) -> None:
