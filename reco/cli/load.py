@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from reco.cli._common import Steps, console, database, err_console, print_json
+from reco.errors import RecoError
 from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
 from reco.ingest.parquet import RECO_FOLDER, export_sources
+from reco.lake import is_uri
 
 app = typer.Typer(
     help="Load export files (CSV, Parquet, XLSX) into the raw schema: validated, de-duplicated, "
@@ -106,7 +108,7 @@ def _run(
     max_reject_rate,
     reload,
     as_json: bool,
-    parquet: Path | None = None,
+    parquet: str | None = None,
 ) -> None:
     options = LoadOptions(
         batch_id=batch_id,
@@ -115,7 +117,7 @@ def _run(
         date_format=date_format,
         max_reject_rate=max_reject_rate,
         reload=reload,
-        parquet=parquet,
+        parquet=local_or_uri(parquet, "--parquet"),
     )
     db = database()
     try:
@@ -172,15 +174,25 @@ Reload = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the batch's report as JSON.")]
 ParquetRoot = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--parquet",
-        file_okay=False,
         help="Also land the batch as Parquet in PATH/<raw table>/<batch id>.parquet for a warehouse"
-        " on Spark; sales lines land there only (see docs/ingestion.md).",
-        metavar="PATH",
+        " on Spark; sales lines land there only. PATH is a folder or an object-store URI"
+        " (s3://bucket/prefix; see docs/ingestion.md).",
+        metavar="PATH|URI",
     ),
 ]
+
+
+def local_or_uri(root: str | None, what: str) -> str | Path | None:
+    """An object-store URI (``s3://…``) as given, or a local folder as a ``Path`` (refused if
+    it is a file)."""
+    if root is None or is_uri(root):
+        return root
+    if Path(root).exists() and not Path(root).is_dir():
+        raise RecoError(f"{what} {root}: not a directory")
+    return Path(root)
 
 
 def _command(entity: str):
@@ -211,16 +223,17 @@ for _name in ENTITIES:
 
 def export_sources_command(
     root: Annotated[
-        Path,
+        str,
         typer.Argument(
-            file_okay=False,
-            help="The root given to reco load --parquet; the tables land in"
-            " ROOT/reco/<table>/part-0.parquet.",
+            help="The root given to reco load --parquet (a folder or s3://bucket/prefix); the tables"
+            " land in ROOT/reco/<table>/part-0.parquet.",
         ),
     ],
 ) -> None:
     """Write the platform's tables the dbt project reads (reco.reco_run, reco_item, contact_event
     …) as Parquet for a warehouse on Spark; run it before each Spark build (docs/scale.md)."""
-    for table, n in export_sources(database(), root).items():
+    target = local_or_uri(root, "export-sources")
+    for table, n in export_sources(database(), target).items():
         name = table.partition(".")[2]
-        console.print(f"{root / RECO_FOLDER / name}: {n:,} rows", highlight=False)
+        where = target / RECO_FOLDER / name if isinstance(target, Path) else f"{target}/{RECO_FOLDER}/{name}"
+        console.print(f"{where}: {n:,} rows", highlight=False)

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from reco.cli._common import DATE_FORMATS, DATE_METAVAR, console, database, day, print_json
+from reco.cli.load import local_or_uri
 from reco.scoring.inputs import MARTS_READ
 from reco.scoring.marts import export_parquet
 from reco.scoring.runs import run_scoring, summarise_run, validate_run_id
@@ -46,7 +47,8 @@ def score(
             "--marts",
             metavar="postgres|parquet:PATH",
             help="Read the marts from PostgreSQL (default) or from Parquet files as Spark writes them"
-            " (PATH/<table>/*.parquet); consent and the run stay in PostgreSQL.",
+            " (PATH/<table>/*.parquet; PATH a folder or s3://bucket/prefix); consent and the run"
+            " stay in PostgreSQL.",
         ),
     ] = None,
 ) -> None:
@@ -75,11 +77,16 @@ def score(
 
 def export_marts(
     path: Annotated[
-        Path, typer.Argument(file_okay=False, help="Folder to write PATH/<mart>/part-0.parquet into.")
+        str,
+        typer.Argument(
+            help="Folder, or object-store URI (s3://bucket/prefix), to write PATH/<mart>/part-0.parquet into."
+        ),
     ],
 ) -> None:
     """Write the marts a run reads from PostgreSQL as Parquet, laid out as Spark writes them
     (to try ``reco score --marts parquet:PATH`` without Spark)."""
-    written = export_parquet(database(), path, list(MARTS_READ))
+    target = local_or_uri(path, "export-marts")
+    written = export_parquet(database(), target, list(MARTS_READ))
     for table, n in written.items():
-        console.print(f"{path / table}: {n:,} rows", highlight=False)
+        where = target / table if isinstance(target, Path) else f"{target}/{table}"
+        console.print(f"{where}: {n:,} rows", highlight=False)

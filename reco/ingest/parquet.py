@@ -32,6 +32,14 @@ The platform's own tables the dbt project reads (``reco.reco_run``, ``reco.reco_
 ``RECO_SOURCES``) are written by :func:`export_sources` (``reco export-sources ROOT``) as
 ``ROOT/reco/<table>/part-0.parquet``, each replaced whole and atomically, with the same types as
 the raw landing (:func:`polars_schema`).
+
+``ROOT`` may be an object-store URI (``s3://bucket/prefix``; ``reco.lake``): then
+:class:`ObjectStoreLanding` lands the batch by the same rules with what an object store has
+instead of fsync and rename (a single object's PUT is atomic; a "rename" is a copy, then a
+delete): the files are staged under the same hidden names and uploaded before the commit,
+copied to their final names after it, the staged objects deleted last, so that a crash at any
+point leaves a staged object the next load resolves by the batch's status (see
+:class:`ObjectStoreLanding` and docs/ingestion.md, "Parquet landing on an object store").
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Float, Integer, Nume
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.types import JSON
 
+from reco import lake
 from reco.db import migrate
 from reco.db.engine import adbc_connect
 from reco.db.models import raw, reco
@@ -86,6 +95,20 @@ RECO_FOLDER = "reco"
 EMPTY = "empty" + SUFFIX
 #: The single file of each exported reco table.
 PART = "part-0" + SUFFIX
+#: A fault-injection hook for the tests (tests/ingest/test_objstore.py): set to one of
+#: ``CRASH_POINTS``, the load ends at once (``os._exit(CRASH_EXIT)``, no cleanup, as a kill -9
+#: would) at that point of the publication, after the batch's commit. Unset in production.
+CRASH_ENV = "RECO_TEST_CRASH_AT"
+#: ``publish``: committed, nothing published; ``published-one``: the first file copied to its
+#: final name, its staged object not yet deleted (an object store's half-done "rename").
+CRASH_POINTS = ("publish", "published-one")
+CRASH_EXIT = 137
+
+
+def crash_point(name: str) -> None:
+    """End the process here if ``CRASH_ENV`` names this point (see ``CRASH_ENV``)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os._exit(CRASH_EXIT)
 
 
 def polars_schema(table: Table) -> dict[str, pl.DataType]:
@@ -161,9 +184,11 @@ def export_sources(
     """Write the platform's tables the dbt project reads (``RECO_SOURCES``) as Spark's sources
     read them: ``root/reco/<table>/part-0.parquet``, the table's columns typed by
     :func:`polars_schema`, each file replaced atomically (:func:`write_atomically`) by a copy
-    read in one snapshot. Returns the rows written, by ``schema.table``."""
-    root = Path(root)
-    if root.exists() and not root.is_dir():
+    read in one snapshot. Returns the rows written, by ``schema.table``. On an object store
+    (``root`` a URI) each file is one PUT, which a reader sees whole or not at all."""
+    store = lake.Store(root) if lake.is_uri(root) else None
+    root = Path(root) if store is None else root
+    if store is None and root.exists() and not root.is_dir():
         raise RecoError(f"{root}: not a directory")
     migrate.require_current(db)
     frames: dict[Table, pl.DataFrame] = {}
@@ -180,8 +205,11 @@ def export_sources(
             )
     written = {}
     for table, frame in frames.items():
-        folder = root / (RECO_FOLDER if table.schema != RAW_SCHEMA else "") / table.name
-        write_atomically(frame, folder / PART)
+        if store is not None:
+            store.put_parquet(frame, *([RECO_FOLDER] if table.schema != RAW_SCHEMA else []), table.name, PART)
+        else:
+            folder = root / (RECO_FOLDER if table.schema != RAW_SCHEMA else "") / table.name
+            write_atomically(frame, folder / PART)
         written[f"{table.schema}.{table.name}"] = frame.height
     return written
 
@@ -241,16 +269,20 @@ def recover(cur, root: Path) -> dict[str, list[str]]:
     return done
 
 
+def _check_batch_id(batch_id: str) -> None:
+    if not _SAFE_ID.fullmatch(batch_id) or batch_id.endswith(".parquet"):
+        raise RecoError(
+            f"batch id {batch_id!r} cannot name a Parquet file: with --parquet use letters,"
+            " digits, '.', '_' and '-' only"
+        )
+
+
 class ParquetLanding:
     """The Parquet files of one batch under ``root``: appended to while the batch lands,
     sealed (fsynced) before its transaction commits, published after (see the module)."""
 
     def __init__(self, root: str | Path, batch_id: str) -> None:
-        if not _SAFE_ID.fullmatch(batch_id) or batch_id.endswith(".parquet"):
-            raise RecoError(
-                f"batch id {batch_id!r} cannot name a Parquet file: with --parquet use letters,"
-                " digits, '.', '_' and '-' only"
-            )
+        _check_batch_id(batch_id)
         self.root, self.batch_id = Path(root), batch_id
         if self.root.exists() and not self.root.is_dir():
             raise RecoError(f"--parquet {self.root}: not a directory")
@@ -401,10 +433,149 @@ def landing(root: str | Path | None, batch_id: str):
     if root is None:
         yield None
         return
-    out = ParquetLanding(root, batch_id)
+    out = ObjectStoreLanding(root, batch_id) if lake.is_uri(root) else ParquetLanding(root, batch_id)
     try:
         yield out
     except BaseException:
         out.discard()
         raise
+    crash_point("publish")
     out.publish()
+
+
+# -- on an object store ----------------------------------------------------------------------------
+def _temp_name(batch_id: str) -> str:
+    return f".{batch_id}{TEMP_SUFFIX}"
+
+
+def _publish_object(store: lake.Store, folder: str, temp: str) -> None:
+    """The object store's "rename" of a sealed staged object, in an order that a crash at any
+    step leaves resolvable: copy it to its final name (a reader sees the whole file or none),
+    remove the folder's ``EMPTY`` (a zero-row file: harmless if a crash keeps it), delete the
+    staged object last, so that while it exists the next load publishes the batch again (the
+    copy is idempotent: the same bytes under the same name)."""
+    final = temp[1 : -len(TEMP_SUFFIX)] + SUFFIX
+    try:
+        store.copy((folder, temp), (folder, final))
+    except FileNotFoundError:
+        if not store.is_file(folder, final):  # else another load's recover published it
+            raise
+    crash_point("published-one")
+    if final != EMPTY:
+        store.delete(folder, EMPTY)
+    store.delete(folder, temp)
+
+
+def recover_store(cur, store: lake.Store) -> dict[str, list[str]]:
+    """:func:`recover` on an object store: the staged objects a crashed load left in the raw
+    tables' folders, published when ``raw.load_batch`` says their batch committed, deleted
+    otherwise. Returns {"published": […], "deleted": […]} (URIs)."""
+    done: dict[str, list[str]] = {"published": [], "deleted": []}
+    temps = [
+        (table.name, name)
+        for table in RAW_TABLES
+        for name in store.names(table.name)
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    ]
+    if not temps:
+        return done
+    batches = sorted({name[1 : -len(TEMP_SUFFIX)] for _, name in temps})
+    committed = {
+        b
+        for (b,) in land.fetch(
+            cur,
+            "select batch_id from raw.load_batch"
+            " where batch_id = any(%s) and status in ('succeeded', 'duplicate')",
+            (batches,),
+        )
+    }
+    for folder, name in temps:
+        if name[1 : -len(TEMP_SUFFIX)] in committed:
+            _publish_object(store, folder, name)
+            done["published"].append(store.uri_of(folder, name))
+        else:
+            store.delete(folder, name)
+            done["deleted"].append(store.uri_of(folder, name))
+    return done
+
+
+def ensure_store_tables(store: lake.Store) -> list[str]:
+    """:func:`ensure_tables` on an object store: a zero-row ``EMPTY`` object (one PUT, atomic)
+    in every raw table's folder holding no visible Parquet object; an ``EMPTY`` left beside a
+    batch's file by a crash during a publication is removed. Returns the objects written."""
+    written = []
+    for table in RAW_TABLES:
+        files = [n for n in store.names(table.name) if n.endswith(SUFFIX) and not lake.hidden(n)]
+        if not files:
+            written.append(store.put_parquet(pl.DataFrame(schema=polars_schema(table)), table.name, EMPTY))
+        elif EMPTY in files and len(files) > 1:
+            store.delete(table.name, EMPTY)
+    return written
+
+
+class ObjectStoreLanding(ParquetLanding):
+    """:class:`ParquetLanding` under an object-store root (``s3://bucket/prefix``): the same
+    files, names, columns and rules, with an object store's operations in place of fsync and
+    rename (docs/ingestion.md, "Parquet landing on an object store"):
+
+    - while the batch lands, each table's file is uploaded as the staged object
+      ``<table>/.<batch id>.parquet.tmp`` (hidden: Spark skips names starting with ``.`` or
+      ``_``, and the readers here take visible ``*.parquet`` names only);
+    - :meth:`seal` (before the commit) completes every upload: the staged objects exist whole;
+    - :meth:`publish` (after the commit) copies each to ``<table>/<batch id>.parquet`` and then
+      deletes the staged object (:func:`_publish_object`);
+    - the next load into the root, under the root's advisory lock, resolves what a crash left
+      (:func:`recover_store`) by the batch's status, as on a folder.
+    """
+
+    def __init__(self, root: str, batch_id: str) -> None:
+        _check_batch_id(batch_id)
+        self.store = lake.Store(root)
+        self.root, self.batch_id = self.store.uri, batch_id
+        self._writers: dict[str, tuple[pq.ParquetWriter, str]] = {}
+        self._sealed: list[tuple[str, str]] = []  # (folder, staged object name)
+
+    def open(self, cur) -> None:
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"reco.parquet.{self.store.uri}",))
+        cur.fetchall()
+        recover_store(cur, self.store)
+        ensure_store_tables(self.store)
+
+    def append(self, table: Table, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        schema = polars_schema(table)
+        arrow = frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).to_arrow()
+        if table.name not in self._writers:
+            path = self.store.writable(table.name, _temp_name(self.batch_id))
+            writer = pq.ParquetWriter(path, arrow.schema, compression="zstd", filesystem=self.store.fs)
+            self._writers[table.name] = (writer, table.name)
+        self._writers[table.name][0].write_table(arrow)
+
+    def seal(self, cur, entity: Entity) -> None:
+        tables = [*([] if entity.dedup == "line_key" else [entity.table]), *BATCH_TABLES]
+        for table in tables:
+            self.append_landed(cur, table)
+        for writer, folder in self._writers.values():
+            writer.close()  # completes the upload: the staged object now exists, whole
+            self._sealed.append((folder, _temp_name(self.batch_id)))
+        self._writers.clear()
+
+    def publish(self) -> list[str]:
+        for folder, temp in self._sealed:
+            _publish_object(self.store, folder, temp)
+        return [self.store.uri_of(folder, self.batch_id + SUFFIX) for folder, _ in self._sealed]
+
+    def discard(self) -> None:
+        for writer, folder in self._writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+            self._sealed.append((folder, _temp_name(self.batch_id)))
+        self._writers.clear()
+        for folder, temp in self._sealed:
+            with contextlib.suppress(Exception):  # what remains is resolved by the next load
+                self.store.delete(folder, temp)
+        self._sealed.clear()
+
+    def files(self, table: Table) -> list[str]:
+        return self.store.parquet_files(table.name)

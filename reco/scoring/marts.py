@@ -18,6 +18,10 @@ before anything is read: a missing column, or a type that is not the one Postgre
 or an exact widening of it, is one error naming the file, the column, what was expected and what
 was found. Casts are explicit (``TYPES``): integers of any width to ``Int32``, ``float``,
 ``double``, ``decimal`` and integers to ``Float64``; dates must be dates.
+
+``PATH`` may be an object-store URI (``parquet:s3://bucket/marts``; ``reco.lake``): the same
+layout, listed with ``pyarrow.fs`` (names starting with ``_`` or ``.`` are skipped, as Spark
+skips them) and scanned by Polars from the store.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import polars as pl
 
+from reco import lake
 from reco.db.engine import adbc_connect
 from reco.db.target import Database
 from reco.errors import RecoError
@@ -163,6 +168,12 @@ class ParquetMarts(Marts):
     history_is_snapshot = True
 
     def __init__(self, root: str | Path) -> None:
+        self.store = lake.Store(root) if lake.is_uri(root) else None
+        if self.store is not None:
+            self.root = self.store.uri
+            if not self.store.is_dir():
+                raise RecoError(f"--marts {PARQUET}{self.root}: nothing under this prefix")
+            return
         self.root = Path(root)
         if not self.root.is_dir():
             raise RecoError(f"--marts {PARQUET}{self.root}: no such directory")
@@ -171,10 +182,14 @@ class ParquetMarts(Marts):
         return f"{PARQUET}{self.root}"
 
     def label(self, table: str) -> str:
+        if self.store is not None:
+            return f"{PARQUET}{self.store.uri_of(table)}"
         return f"{PARQUET}{self.root / table}"
 
-    def files(self, table: str) -> list[Path] | None:
+    def files(self, table: str) -> list[Path] | list[str] | None:
         """The table's part files (None: no such table)."""
+        if self.store is not None:
+            return self._store_files(table)
         folder, single = self.root / table, self.root / f"{table}.parquet"
         if folder.is_dir():
             if (folder / "_temporary").exists():
@@ -187,6 +202,19 @@ class ParquetMarts(Marts):
             return [single]
         return None
 
+    def _store_files(self, table: str) -> list[str] | None:
+        store = self.store
+        if store.is_dir(table):
+            if store.is_dir(table, "_temporary") or store.is_file(table, "_temporary"):
+                raise RecoError(
+                    f"{store.uri_of(table)}: a _temporary folder is there (a Spark write under way or"
+                    " failed): refusing to read a half-written table"
+                )
+            return store.parquet_files(table)
+        if store.is_file(f"{table}.parquet"):
+            return [store.uri_of(f"{table}.parquet")]
+        return None
+
     def _scan(self, table: str, columns: dict[str, str]) -> pl.LazyFrame:
         """The files' columns, after checking each file's schema, cast to ``TYPES``."""
         files = self.files(table)
@@ -195,7 +223,7 @@ class ParquetMarts(Marts):
                 f"{self.label(table)}: no such table (a folder of Parquet files or {table}.parquet)"
             )
         for path in files:
-            schema = pl.read_parquet_schema(path)
+            schema = pl.read_parquet_schema(path) if self.store is None else self.store.schema(path)
             for name, cast in columns.items():
                 if name not in schema:
                     raise RecoError(f"{path}: column {name!r} is missing (expected {TYPES[cast]})")
@@ -261,9 +289,17 @@ def export_parquet(
     """Write PostgreSQL marts as Spark lays them out: ``root/<table>/part-0.parquet``, every
     column of each table (``numeric`` as a decimal of its scale, as Spark writes it). A table's
     folder is replaced whole. Returns the rows written per table. The way to try the Parquet
-    path without Spark, and how the tests make Parquet marts."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    path without Spark, and how the tests make Parquet marts.
+
+    On an object store (``root`` a URI) a folder cannot be swapped: ``part-0.parquet`` is
+    replaced (one PUT: a reader sees the old file or the new one), then every other object of
+    the folder is deleted and ``_SUCCESS`` written; a reader listing the folder between the two
+    (a folder that held other part files, e.g. Spark's) may see both: do not score while
+    exporting."""
+    store = lake.Store(root) if lake.is_uri(root) else None
+    if store is None:
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
     written = {}
     with adbc_connect(db) as conn:
         for table in tables:
@@ -288,6 +324,14 @@ def export_parquet(
                 for n, t, p, s in types.iter_rows()
                 if t == "numeric"
             )
+            if store is not None:
+                store.put_parquet(frame, table, "part-0.parquet")
+                for name in store.names(table, recursive=True):
+                    if name not in ("part-0.parquet", "_SUCCESS"):
+                        store.delete(table, name)
+                store.put_bytes(b"", table, "_SUCCESS")
+                written[table] = frame.height
+                continue
             staged = root / f".{table}.new"
             shutil.rmtree(staged, ignore_errors=True)
             staged.mkdir()
