@@ -394,7 +394,7 @@ def main(
                 f"({DISK_GB_PER_MILLION} GB per million lines + {DISK_MARGIN_GB:.0f} GB margin), "
                 f"{free:.0f} GB free"
             )
-        load_before = os.getloadavg()
+        load_before, commit = os.getloadavg(), _commit()
         started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         console.print(
             f"[bold]{n:,} lines[/], {n // 10:,} customers ({started}; disk free {free:.0f} GB, "
@@ -408,7 +408,7 @@ def main(
             "customers": n // 10,
             "started": started,
             "ended": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "commit": _commit(),
+            "commit": commit,
             "load_average": [load_before, os.getloadavg()],
             "steps": done,
         }
