@@ -195,6 +195,11 @@ def _reco() -> str:
 
 
 def _step(name: str, measured: dict, reference_s: float, reference: str, db: Database | None) -> dict:
+    console.print(
+        f"  {time.strftime('%H:%M:%S', time.gmtime())} {name}: {measured['seconds']:.1f} s "
+        f"(reference {reference_s or 0:.1f} s); load {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        highlight=False,
+    )
     return {
         "step": name,
         "seconds": measured["seconds"],
