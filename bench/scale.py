@@ -341,32 +341,44 @@ def _plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    (secs, ratio), (mem, disk) = axes
     for name in STEPS:
-        pts = [(r["lines"], s) for r in runs for s in r["steps"] if s["step"] == name]
+        pts = [(r["lines"] / 1e6, s) for r in runs for s in r["steps"] if s["step"] == name]
         if not pts:
             continue
-        xs = [p[0] / 1e6 for p in pts]
-        axes[0].plot(xs, [p[1]["seconds"] for p in pts], marker="o", label=name)
-        axes[0].plot(xs, [p[1]["reference_s"] for p in pts], linestyle=":", color="grey")
-        axes[1].plot(
-            xs, [(p[1]["peak_rss_mb"] or 0) / 1024 for p in pts], marker="o", label=f"{name} (client)"
-        )
-        axes[2].plot(xs, [(p[1]["db_mb"] or 0) / 1024 for p in pts], marker="o", label=name)
+        xs = [p[0] for p in pts]
+        (line,) = secs.plot(xs, [p[1]["seconds"] for p in pts], marker="o", label=name)
+        secs.plot(xs, [p[1]["reference_s"] for p in pts], linestyle=":", marker=".", color=line.get_color())
+        ratio.plot(xs, [p[1]["ratio"] for p in pts], marker="o", label=f"{name} / {pts[0][1]['reference']}")
+        mem.plot(xs, [(p[1]["peak_rss_mb"] or 0) / 1024 for p in pts], marker="o", label=f"{name} (client)")
+        disk.plot(xs, [(p[1]["db_mb"] or 0) / 1024 for p in pts], marker="o", label=f"database after {name}")
     servers = [(r["lines"] / 1e6, max(s["server_peak_mb"] or 0 for s in r["steps"]) / 1024) for r in runs]
-    axes[1].plot(*zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS)")
-    titles = ("seconds (dotted: each step's reference)", "peak memory, GiB", "database on disk, GiB")
-    for ax, title in zip(axes, titles, strict=True):
+    mem.plot(*zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS, sampled)")
+    free = [(r["lines"] / 1e6, min(s["disk_free_gb"] for s in r["steps"]) * 1e9 / 2**30) for r in runs]
+    disk.plot(*zip(*free, strict=True), marker="v", color="grey", linestyle="--", label="disk left (lowest)")
+    mem.axhline(24, color="red", linestyle=":", label="the machine's RAM (24 GiB)")
+    titles = (
+        "seconds (dotted: each step's reference, same run)",
+        "× reference",
+        "peak memory, GiB",
+        "on disk, GiB",
+    )
+    for ax, title in zip(axes.ravel(), titles, strict=True):
         ax.set_xscale("log")
-        ax.set_xlabel("sales lines, millions")
+        ax.set_xlabel("sales lines, millions (customers: lines / 10)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
-    fig.suptitle("reco: load, cold build, incremental build, score and backtest by size")
+        ax.legend(fontsize=7)
+    secs.set_yscale("log")
+    ratio.set_yscale("log")
+    dates = sorted({r.get("started", "")[:10] for r in runs} - {""})
+    fig.suptitle(
+        "reco: load, cold build, incremental build, score and backtest by size (bench/scale.py"
+        + (f", {', '.join(dates)})" if dates else ")")
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main(
@@ -375,6 +387,9 @@ def main(
     out: Annotated[Path, typer.Option(help="Folder for scale.json and scale.png.")] = Path("bench/out"),
     wrap: Annotated[bool, typer.Option("--wrap", hidden=True)] = False,
     score: Annotated[bool, typer.Option("--score", hidden=True)] = False,
+    redraw: Annotated[
+        Path | None, typer.Option(help="Only redraw this PNG from --out's scale.json, then stop.")
+    ] = None,
     args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     if wrap:
@@ -382,6 +397,10 @@ def main(
         return
     if score:
         _score_child(*(args or []))
+        return
+    if redraw is not None:
+        _plot(json.loads((out / "scale.json").read_text()), redraw)
+        console.print(f"wrote {redraw}")
         return
     wanted = {s.strip() for s in steps.split(",") if s.strip()}
     unknown = wanted - set(STEPS)
