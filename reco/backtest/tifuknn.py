@@ -247,7 +247,7 @@ def _pool_neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int, pool:
     for lo, hi in blocks(len(rows), len(pool) + 1):
         r = rows[lo:hi]
         q = vectors[r]
-        dist = np.empty((hi - lo, len(pool) + 1), dtype=np.float64)
+        dist = np.empty((hi - lo, len(pool) + 1), dtype=norms.dtype)  # as :func:`_neighbours`
         dist[:, :-1] = norms[r, None] + norms[None, pool] - 2 * (q @ among_t).toarray()
         # the row itself, unless it is in the pool already (then it is there once)
         in_pool = np.isin(r, pool, assume_unique=False)
