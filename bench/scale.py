@@ -246,7 +246,9 @@ def _load(server: Database, lines: int) -> dict:
 
 def _build_and_after(server: Database, lines: int, steps: set[str]) -> list[dict]:
     customers = lines // 10
-    template, _ = dbt_build._template(server, lines, customers, PRODUCTS)
+    template, gen_s = dbt_build._template(server, lines, customers, PRODUCTS)
+    if gen_s:
+        console.print(f"  raw data of {lines:,} lines generated and cached in {gen_s:.0f} s", highlight=False)
     db = _scratch(server, template)
     out: list[dict] = []
     try:
