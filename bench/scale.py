@@ -345,20 +345,38 @@ def _plot(runs: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     (secs, ratio), (mem, disk) = axes
+
+    def line(ax, pts, key, scale=1.0, **kw):
+        xy = [(x, s[key] * scale) for x, s in pts if s.get(key) is not None]  # None: not recorded
+        return ax.plot(*zip(*xy, strict=True), **kw)[0] if xy else None
+
     for name in STEPS:
         pts = [(r["lines"] / 1e6, s) for r in runs for s in r["steps"] if s["step"] == name]
         if not pts:
             continue
-        xs = [p[0] for p in pts]
-        (line,) = secs.plot(xs, [p[1]["seconds"] for p in pts], marker="o", label=name)
-        secs.plot(xs, [p[1]["reference_s"] for p in pts], linestyle=":", marker=".", color=line.get_color())
-        ratio.plot(xs, [p[1]["ratio"] for p in pts], marker="o", label=f"{name} / {pts[0][1]['reference']}")
-        mem.plot(xs, [(p[1]["peak_rss_mb"] or 0) / 1024 for p in pts], marker="o", label=f"{name} (client)")
-        disk.plot(xs, [(p[1]["db_mb"] or 0) / 1024 for p in pts], marker="o", label=f"database after {name}")
-    servers = [(r["lines"] / 1e6, max(s["server_peak_mb"] or 0 for s in r["steps"]) / 1024) for r in runs]
-    mem.plot(*zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS, sampled)")
-    free = [(r["lines"] / 1e6, min(s["disk_free_gb"] for s in r["steps"]) * 1e9 / 2**30) for r in runs]
-    disk.plot(*zip(*free, strict=True), marker="v", color="grey", linestyle="--", label="disk left (lowest)")
+        drawn = line(secs, pts, "seconds", marker="o", label=name)
+        line(secs, pts, "reference_s", linestyle=":", marker=".", color=drawn.get_color())
+        line(ratio, pts, "ratio", marker="o", label=f"{name} / {pts[0][1]['reference']}")
+        line(mem, pts, "peak_rss_mb", 1 / 1024, marker="o", label=f"{name} (client)")
+        line(disk, pts, "db_mb", 1 / 1024, marker="o", label=f"database after {name}")
+    servers = [
+        (r["lines"] / 1e6, max(s["server_peak_mb"] for s in r["steps"] if s.get("server_peak_mb")) / 1024)
+        for r in runs
+        if any(s.get("server_peak_mb") for s in r["steps"])
+    ]
+    if servers:
+        mem.plot(
+            *zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS, sampled)"
+        )
+    free = [
+        (r["lines"] / 1e6, min(s["disk_free_gb"] for s in r["steps"] if s.get("disk_free_gb")) * 1e9 / 2**30)
+        for r in runs
+        if any(s.get("disk_free_gb") for s in r["steps"])
+    ]
+    if free:
+        disk.plot(
+            *zip(*free, strict=True), marker="v", color="grey", linestyle="--", label="disk left (lowest)"
+        )
     mem.axhline(24, color="red", linestyle=":", label="the machine's RAM (24 GiB)")
     titles = (
         "seconds (dotted: each step's reference, same run)",
