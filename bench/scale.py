@@ -1,9 +1,15 @@
 """Benchmark: the scaling curve of the whole pipeline, each step against its reference.
 
-One command:
+One command per size (one lock hold each, so that other benchmarks can run in between):
 
-    uv run python bench/scale.py                                   # 1 M, 3 M, 10 M, 30 M lines
-    uv run python bench/scale.py --lines 1000000 --lines 3000000   # part of the curve
+    flock /tmp/reco-heavy.lock uv run python bench/scale.py --lines 1000000
+    flock /tmp/reco-heavy.lock uv run python bench/scale.py --lines 30000000 --steps load,build
+
+Each run merges its results into ``--out``/scale.json (by size, and within a size by step: a
+later run of a step replaces that step only) and redraws scale.png from every size recorded.
+Without ``--lines`` it runs 1 M, 3 M, 10 M and 30 M lines in one go. Before a size it checks
+the disk: a size whose estimated need (:func:`_disk_needed_gb`) exceeds the free space stops
+with a message saying so, before anything is written.
 
 For each size (N sales lines, N / 10 customers, 3,000 products), every step runs as the user
 runs it, in a child process of its own, and is measured against a reference in the same run:
@@ -62,6 +68,12 @@ console = Console(width=160)
 PRODUCTS = 3_000
 NEW_DAY_SHARE = 0.003
 STEPS = ("load", "build", "incremental", "score", "backtest")
+#: Disk per million lines at the peak of a size (the cached raw data, the scratch database
+#: with the marts and a backtest's rebuilt schemas), from the 1 M-line point (bench/RESULTS.md
+#: 2026-12-07: 775 MB of database after the backtest, plus the raw template), with room.
+DISK_GB_PER_MILLION = 1.6
+#: Free space kept on top of the estimate (the other users of the disk, WAL, temporary files).
+DISK_MARGIN_GB = 8.0
 
 
 # -- measuring a child process -------------------------------------------------------------------
@@ -134,8 +146,13 @@ def _measured(args: list[str], db: Database) -> dict:
     lines = result["stdout"].strip().splitlines()
     result |= json.loads(lines[-1])
     if len(lines) > 1 and lines[-2].startswith("{"):  # the command's own JSON summary, on one line
-        with contextlib.suppress(json.JSONDecodeError):  # a summary over several lines: not read
+        with contextlib.suppress(json.JSONDecodeError):
             result |= {k: v for k, v in json.loads(lines[-2]).items() if k not in result}
+    elif len(lines) > 1 and lines[-2].startswith("}"):  # one JSON document over several lines
+        start = next((i for i, line in enumerate(lines) if line == "{"), None)
+        if start is not None:
+            with contextlib.suppress(json.JSONDecodeError):
+                result["summary"] = json.loads("\n".join(lines[start:-1]))
     return result
 
 
@@ -178,6 +195,11 @@ def _reco() -> str:
 
 
 def _step(name: str, measured: dict, reference_s: float, reference: str, db: Database | None) -> dict:
+    console.print(
+        f"  {time.strftime('%H:%M:%S', time.gmtime())} {name}: {measured['seconds']:.1f} s "
+        f"(reference {reference_s or 0:.1f} s); load {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        highlight=False,
+    )
     return {
         "step": name,
         "seconds": measured["seconds"],
@@ -224,7 +246,9 @@ def _load(server: Database, lines: int) -> dict:
 
 def _build_and_after(server: Database, lines: int, steps: set[str]) -> list[dict]:
     customers = lines // 10
-    template, _ = dbt_build._template(server, lines, customers, PRODUCTS)
+    template, gen_s = dbt_build._template(server, lines, customers, PRODUCTS)
+    if gen_s:
+        console.print(f"  raw data of {lines:,} lines generated and cached in {gen_s:.0f} s", highlight=False)
     db = _scratch(server, template)
     out: list[dict] = []
     try:
@@ -251,7 +275,16 @@ def _build_and_after(server: Database, lines: int, steps: set[str]) -> list[dict
         if "backtest" in steps:
             cutoff = last - timedelta(days=90)
             bt = _measured([_reco(), "backtest", "--cutoff", cutoff.isoformat(), "--json"], db)
-            out.append(_step("backtest", bt, score_s, "the score step", db))
+            step = _step("backtest", bt, score_s, "the score step", db)
+            cut = (bt.get("summary") or {}).get("cutoffs", [{}])[0]
+            out.append(
+                step
+                | {
+                    "stages": cut.get("seconds"),
+                    "n_eligible": cut.get("n_eligible"),
+                    "tifu_knn_tuning": cut.get("tifu_knn_tuning"),
+                }
+            )
         return out
     finally:
         _drop(db)
@@ -264,6 +297,43 @@ def _score_child(database: str, as_of: str) -> None:
     print(json.dumps(result))
 
 
+# -- the record -----------------------------------------------------------------------------------
+
+
+def _disk_needed_gb(lines: int, steps: set[str]) -> float:
+    """What a size needs free on the disk, estimated: :data:`DISK_GB_PER_MILLION` per million
+    lines (the load alone: its CSV and its scratch database, about half) plus a margin."""
+    per = DISK_GB_PER_MILLION if steps - {"load"} else DISK_GB_PER_MILLION / 2
+    return lines / 1e6 * per + DISK_MARGIN_GB
+
+
+def _merge(path: Path, run: dict) -> list[dict]:
+    """The runs recorded in PATH with RUN merged in: a size already there keeps the steps RUN
+    did not measure and takes RUN's for the others; sorted by size."""
+    runs = json.loads(path.read_text()) if path.exists() else []
+    old = next((r for r in runs if r["lines"] == run["lines"]), None)
+    if old is not None:
+        mine = {s["step"] for s in run["steps"]}
+        kept = [s for s in old["steps"] if s["step"] not in mine]
+        order = {name: i for i, name in enumerate(STEPS)}
+        run = run | {
+            "steps": sorted(kept + run["steps"], key=lambda s: order[s["step"]]),
+            "earlier": [
+                *old.get("earlier", []),
+                {k: v for k, v in old.items() if k not in ("steps", "earlier")},
+            ],
+        }
+    return sorted([r for r in runs if r["lines"] != run["lines"]] + [run], key=lambda r: r["lines"])
+
+
+def _commit() -> str:
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    return "?"
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
@@ -273,32 +343,62 @@ def _plot(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    (secs, ratio), (mem, disk) = axes
+
+    def line(ax, pts, key, scale=1.0, **kw):
+        xy = [(x, s[key] * scale) for x, s in pts if s.get(key) is not None]  # None: not recorded
+        return ax.plot(*zip(*xy, strict=True), **kw)[0] if xy else None
+
     for name in STEPS:
-        pts = [(r["lines"], s) for r in runs for s in r["steps"] if s["step"] == name]
+        pts = [(r["lines"] / 1e6, s) for r in runs for s in r["steps"] if s["step"] == name]
         if not pts:
             continue
-        xs = [p[0] / 1e6 for p in pts]
-        axes[0].plot(xs, [p[1]["seconds"] for p in pts], marker="o", label=name)
-        axes[0].plot(xs, [p[1]["reference_s"] for p in pts], linestyle=":", color="grey")
-        axes[1].plot(
-            xs, [(p[1]["peak_rss_mb"] or 0) / 1024 for p in pts], marker="o", label=f"{name} (client)"
+        drawn = line(secs, pts, "seconds", marker="o", label=name)
+        line(secs, pts, "reference_s", linestyle=":", marker=".", color=drawn.get_color())
+        line(ratio, pts, "ratio", marker="o", label=f"{name} / {pts[0][1]['reference']}")
+        line(mem, pts, "peak_rss_mb", 1 / 1024, marker="o", label=f"{name} (client)")
+        line(disk, pts, "db_mb", 1 / 1024, marker="o", label=f"database after {name}")
+    servers = [
+        (r["lines"] / 1e6, max(s["server_peak_mb"] for s in r["steps"] if s.get("server_peak_mb")) / 1024)
+        for r in runs
+        if any(s.get("server_peak_mb") for s in r["steps"])
+    ]
+    if servers:
+        mem.plot(
+            *zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS, sampled)"
         )
-        axes[2].plot(xs, [(p[1]["db_mb"] or 0) / 1024 for p in pts], marker="o", label=name)
-    servers = [(r["lines"] / 1e6, max(s["server_peak_mb"] or 0 for s in r["steps"]) / 1024) for r in runs]
-    axes[1].plot(*zip(*servers, strict=True), marker="s", color="black", label="PostgreSQL (peak PSS)")
-    titles = ("seconds (dotted: each step's reference)", "peak memory, GiB", "database on disk, GiB")
-    for ax, title in zip(axes, titles, strict=True):
+    free = [
+        (r["lines"] / 1e6, min(s["disk_free_gb"] for s in r["steps"] if s.get("disk_free_gb")) * 1e9 / 2**30)
+        for r in runs
+        if any(s.get("disk_free_gb") for s in r["steps"])
+    ]
+    if free:
+        disk.plot(
+            *zip(*free, strict=True), marker="v", color="grey", linestyle="--", label="disk left (lowest)"
+        )
+    mem.axhline(24, color="red", linestyle=":", label="the machine's RAM (24 GiB)")
+    titles = (
+        "seconds (dotted: each step's reference, same run)",
+        "× reference",
+        "peak memory, GiB",
+        "on disk, GiB",
+    )
+    for ax, title in zip(axes.ravel(), titles, strict=True):
         ax.set_xscale("log")
-        ax.set_xlabel("sales lines, millions")
+        ax.set_xlabel("sales lines, millions (customers: lines / 10)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=8)
-    fig.suptitle("reco: load, cold build, incremental build, score and backtest by size")
+        ax.legend(fontsize=7)
+    secs.set_yscale("log")
+    ratio.set_yscale("log")
+    dates = sorted({r.get("started", "")[:10] for r in runs} - {""})
+    fig.suptitle(
+        "reco: load, cold build, incremental build, score and backtest by size (bench/scale.py"
+        + (f", {', '.join(dates)})" if dates else ")")
+    )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
 
 
 def main(
@@ -307,6 +407,9 @@ def main(
     out: Annotated[Path, typer.Option(help="Folder for scale.json and scale.png.")] = Path("bench/out"),
     wrap: Annotated[bool, typer.Option("--wrap", hidden=True)] = False,
     score: Annotated[bool, typer.Option("--score", hidden=True)] = False,
+    redraw: Annotated[
+        Path | None, typer.Option(help="Only redraw this PNG from --out's scale.json, then stop.")
+    ] = None,
     args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     if wrap:
@@ -315,6 +418,10 @@ def main(
     if score:
         _score_child(*(args or []))
         return
+    if redraw is not None:
+        _plot(json.loads((out / "scale.json").read_text()), redraw)
+        console.print(f"wrote {redraw}")
+        return
     wanted = {s.strip() for s in steps.split(",") if s.strip()}
     unknown = wanted - set(STEPS)
     if unknown:
@@ -322,16 +429,33 @@ def main(
     sizes = lines or [1_000_000, 3_000_000, 10_000_000, 30_000_000]
     server = resolve()
     console.print(f"server: {server.masked}; disk free {_disk_free_gb():.0f} GB")
-    runs = []
+    runs: list[dict] = []
     for n in sizes:
-        load_before = os.getloadavg()
-        console.print(f"[bold]{n:,} lines[/], {n // 10:,} customers …")
+        needed, free = _disk_needed_gb(n, wanted), _disk_free_gb()
+        if free < needed:
+            raise SystemExit(
+                f"{n:,} lines: not started: about {needed:.0f} GB of disk needed "
+                f"({DISK_GB_PER_MILLION} GB per million lines + {DISK_MARGIN_GB:.0f} GB margin), "
+                f"{free:.0f} GB free"
+            )
+        load_before, commit = os.getloadavg(), _commit()
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        console.print(
+            f"[bold]{n:,} lines[/], {n // 10:,} customers ({started}; disk free {free:.0f} GB, "
+            f"about {needed:.0f} GB needed) …"
+        )
         done = [_load(server, n)] if "load" in wanted else []
         if wanted & {"build", "incremental", "score", "backtest"}:
             done += _build_and_after(server, n, wanted)
-        runs.append(
-            {"lines": n, "customers": n // 10, "load_average": [load_before, os.getloadavg()], "steps": done}
-        )
+        run = {
+            "lines": n,
+            "customers": n // 10,
+            "started": started,
+            "ended": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "commit": commit,
+            "load_average": [load_before, os.getloadavg()],
+            "steps": done,
+        }
         table = Table(
             "step",
             "seconds",
@@ -358,7 +482,15 @@ def main(
                 f"{s['disk_free_gb']:.0f}",
             )
         console.print(table)
+        if (
+            run["steps"]
+            and run["steps"][-1]["step"] == "backtest"
+            and run["steps"][-1].get("tifu_knn_tuning")
+        ):
+            console.print(f"backtest stages (s): {run['steps'][-1]['stages']}")
+            console.print(f"TIFU-KNN tuning: {run['steps'][-1]['tifu_knn_tuning']}")
         out.mkdir(parents=True, exist_ok=True)
+        runs = _merge(out / "scale.json", run)
         (out / "scale.json").write_text(json.dumps(runs, indent=1, default=str))
         _plot(runs, out / "scale.png")
     console.print(f"wrote {out / 'scale.json'} and {out / 'scale.png'}")

@@ -224,10 +224,13 @@ def sar(
     return _fill(split, customers, ranked.lazy(), k)
 
 
-def tifu_knn(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
+def tifu_knn(split: Split, customers: pl.LazyFrame, k: int = K, notes: dict | None = None) -> pl.DataFrame:
     """TIFU-KNN with the setting :func:`reco.backtest.tifuknn.tune` picks on the validation
-    split (training data only)."""
+    split (training data only). ``notes``, when given, gets the tuning under ``"TIFU-KNN"``
+    (:class:`reco.backtest.tifuknn.Tuned`): the setting and what it was chosen on."""
     tuned = tifuknn.tune(split)
+    if notes is not None:
+        notes["TIFU-KNN"] = tuned
     return _fill(split, customers, tifuknn.recommend(split, customers, tuned.params), k)
 
 
@@ -264,11 +267,16 @@ def random_floor(split: Split, customers: pl.LazyFrame, k: int = K, seed: int = 
 BASELINES = {"POP": pop, "REPEAT": repeat, "TIFU-KNN": tifu_knn, "SAR": sar, "RANDOM": random_floor}
 
 
-def all_baselines(split: Split, customers: pl.LazyFrame, k: int = K) -> pl.DataFrame:
-    """Every baseline, stacked: ``method, customer_code, rank, product_key``."""
+def all_baselines(
+    split: Split, customers: pl.LazyFrame, k: int = K, notes: dict | None = None
+) -> pl.DataFrame:
+    """Every baseline, stacked: ``method, customer_code, rank, product_key``. ``notes``, when
+    given, gets what a baseline chose (TIFU-KNN's tuning, :func:`tifu_knn`)."""
     return pl.concat(
         [
-            fn(split, customers, k).select(pl.lit(name).alias("method"), pl.all())
+            (tifu_knn(split, customers, k, notes) if fn is tifu_knn else fn(split, customers, k)).select(
+                pl.lit(name).alias("method"), pl.all()
+            )
             for name, fn in BASELINES.items()
         ]
     )

@@ -60,6 +60,8 @@ class CutoffResult:
     reliability: pl.DataFrame | None = None
     #: the trade-off curve between hit@3 and new-item hit@3 (reco.backtest.tradeoff.curve)
     tradeoff: pl.DataFrame | None = None
+    #: TIFU-KNN's tuning (reco.backtest.tifuknn.Tuned): its setting and what it was chosen on
+    tifu_knn: object | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -75,6 +77,7 @@ class CutoffResult:
             "results": self.table.to_dicts(),
             **({"reliability": self.reliability.to_dicts()} if self.reliability is not None else {}),
             **({"tradeoff": self.tradeoff.to_dicts()} if self.tradeoff is not None else {}),
+            **({"tifu_knn_tuning": self.tifu_knn.as_dict()} if self.tifu_knn is not None else {}),
         }
 
 
@@ -162,7 +165,8 @@ def evaluate_cutoff(
 
     t0 = time.perf_counter()
     base_customers = eligible if scenario_lists else population.select("customer_code")
-    recs = baselines.all_baselines(s, base_customers.lazy().select("customer_code"))
+    notes: dict = {}
+    recs = baselines.all_baselines(s, base_customers.lazy().select("customer_code"), notes=notes)
     timings["baselines"] = time.perf_counter() - t0
     outside = 0
     if platform is not None:
@@ -227,6 +231,7 @@ def evaluate_cutoff(
         n_platform_outside_catalogue=outside,
         reliability=reliability(scenario_lists, s.test) if scenario_lists else None,
         tradeoff=curve,
+        tifu_knn=notes.get("TIFU-KNN"),
     )
 
 

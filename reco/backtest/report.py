@@ -34,6 +34,8 @@ def cutoff_table(result: CutoffResult) -> Table:
             f"({result.n_scored:,} scored, {result.n_history:,} with history)"
         ),
         title_justify="left",
+        caption=result.tifu_knn.describe() if result.tifu_knn is not None else None,
+        caption_justify="left",
     )
     table.add_column("scope")
     table.add_column("n", justify="right")

@@ -137,3 +137,14 @@ def test_paired_differences_are_judged_on_the_same_resamples():
     assert own["ci_high"] - own["ci_low"] > 0.1
     assert set(table.filter(metric="diff_hit")["scope"]) == {"overall", "S"}
     assert "A" not in set(diff["method"])
+
+
+def test_bootstrap_weights_drawn_in_parts_equal_one_draw(monkeypatch):
+    from reco.backtest import metrics
+
+    n = 700
+    whole = np.random.default_rng(5).multinomial(n, np.full(n, 1.0 / n), size=200).astype(np.float32)
+    monkeypatch.setattr(metrics, "_DRAW_CELLS", 3 * n + 1)  # 3 resamples at a time
+    parts = metrics.bootstrap_weights(n, 200, seed=5)
+    assert parts.dtype == np.float32 and parts.shape == (200, n)
+    np.testing.assert_array_equal(parts, whole)

@@ -131,3 +131,113 @@ def test_tuning_picks_the_setting_that_wins_on_the_validation_window():
     tuned = tifuknn.tune(s, grid)
     assert tuned.params.alpha == 0.9 and tuned.validation_customers == 300
     assert tuned.validation_hit == pytest.approx(1.0)
+
+
+# -- bounded at scale: the seeded samples (TUNE_CUSTOMERS, NEIGHBOUR_POOL) --------------------
+
+
+def test_sample_is_seeded_sorted_and_capped():
+    assert tifuknn.sample(500, 500) is None and tifuknn.sample(10, 500) is None  # under the cap: all
+    a, b = tifuknn.sample(1000, 300), tifuknn.sample(1000, 300)
+    assert a is not None and len(a) == 300 and len(set(a.tolist())) == 300
+    np.testing.assert_array_equal(a, b)  # deterministic
+    assert (np.diff(a) > 0).all() and a.min() >= 0 and a.max() < 1000
+    assert not np.array_equal(a, tifuknn.sample(1000, 300, seed=1))  # the seed is what fixes it
+
+
+def test_pool_of_everyone_finds_the_same_neighbours():
+    events, _ = _history(seed=4, customers=60, items=12)
+    users = index(events.lazy(), "customer_code")
+    items = index(events.lazy(), "product_key")
+    vectors = tifuknn.pif_vectors(events.lazy(), users, items, tifuknn.PUBLISHED)
+    rows = np.arange(users.height)
+    full = tifuknn._neighbours(vectors, rows, 7)
+    pooled = tifuknn._neighbours(vectors, rows, 7, np.arange(users.height))
+    np.testing.assert_array_equal(full, pooled)
+
+
+def test_pool_neighbours_are_the_nearest_of_the_pool_and_the_customer_first():
+    events, _ = _history(seed=5, customers=80, items=12)
+    users = index(events.lazy(), "customer_code")
+    items = index(events.lazy(), "product_key")
+    vectors = tifuknn.pif_vectors(events.lazy(), users, items, tifuknn.PUBLISHED)
+    dense = vectors.toarray()
+    pool = tifuknn.sample(users.height, 30)
+    rows = np.arange(users.height)
+    nbrs = tifuknn._neighbours(vectors, rows, 6, pool)
+    for r in rows:
+        candidates = np.union1d(pool, [r])
+        dist = ((dense[candidates] - dense[r]) ** 2).sum(axis=1)
+        assert set(nbrs[r].tolist()) <= set(candidates.tolist())
+        assert len(set(nbrs[r].tolist())) == 6  # no candidate twice (a pool member is not doubled)
+        np.testing.assert_allclose(
+            np.sort(dist)[:6], ((dense[nbrs[r]] - dense[r]) ** 2).sum(axis=1), atol=1e-5
+        )
+        assert ((dense[nbrs[r, 0]] - dense[r]) ** 2).sum() <= 1e-6  # itself (or an identical vector)
+
+
+def _weekly(customers: int) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(customers):
+        own = f"P{rng.integers(0, 40):02d}"
+        for w in range(20):
+            day = date(2024, 1, 1) + timedelta(days=7 * w)
+            rows.append((f"C{c:04d}", f"C{c}-{w}", own, day))
+            rows.append((f"C{c:04d}", f"C{c}-{w}", f"P{rng.integers(0, 40):02d}", day))
+    return pl.DataFrame(rows, schema=["customer_code", "order_id", "product_key", "order_date"], orient="row")
+
+
+GRID_SMALL = {
+    "n_groups": (3,),
+    "within_decay": (0.9, 1.0),
+    "group_decay": (0.7,),
+    "neighbours": (10, 50),
+    "alpha": (0.0, 0.5, 0.9),
+}
+
+
+def test_under_the_caps_tuning_and_lists_are_unchanged(monkeypatch):
+    # the same customers with caps above their number (no sample) and with the caps off
+    # altogether: the same setting, validation hit and lists
+    s = split(_weekly(300).lazy(), date(2024, 4, 15), 21)
+    customers = s.eligible
+    tuned = tifuknn.tune(s, GRID_SMALL)
+    lists = (
+        tifuknn.recommend(s, customers, tuned.params).collect().sort("customer_code", "order", "product_key")
+    )
+    assert tuned.tuned_on == tuned.validation_customers == 300 and tuned.neighbour_pool is None
+    assert tuned.as_dict()["sampled"] is False and "all 300 validation customers" in tuned.describe()
+    monkeypatch.setattr(tifuknn, "TUNE_CUSTOMERS", 10**9)
+    monkeypatch.setattr(tifuknn, "NEIGHBOUR_POOL", 10**9)
+    again = tifuknn.tune(s, GRID_SMALL)
+    assert (again.params, again.validation_hit) == (tuned.params, tuned.validation_hit)
+    same = (
+        tifuknn.recommend(s, customers, again.params).collect().sort("customer_code", "order", "product_key")
+    )
+    assert same.equals(lists)
+
+
+def test_over_the_caps_tuning_uses_the_seeded_samples_and_says_so(monkeypatch):
+    monkeypatch.setattr(tifuknn, "TUNE_CUSTOMERS", 120)
+    monkeypatch.setattr(tifuknn, "NEIGHBOUR_POOL", 150)
+    s = split(_weekly(300).lazy(), date(2024, 4, 15), 21)
+    tuned = tifuknn.tune(s, GRID_SMALL)
+    assert tuned.validation_customers == 300 and tuned.tuned_on == 120 and tuned.neighbour_pool == 150
+    assert tuned.as_dict()["sampled"] is True
+    text = tuned.describe()
+    assert "a seeded sample of 120 of the 300 validation customers" in text and "150 customers" in text
+    assert tifuknn.tune(s, GRID_SMALL) == tuned  # deterministic
+    # the lists stay one per customer, from the pool's neighbours
+    got = tifuknn.recommend(s, s.eligible, tuned.params).collect()
+    assert got["customer_code"].n_unique() == s.eligible.collect().height
+
+
+def test_tuning_is_reported_by_the_backtest_evaluation():
+    from reco.backtest.evaluation import evaluate_cutoff
+
+    events = _weekly(300)
+    result = evaluate_cutoff(events.lazy(), date(2024, 4, 15), 21, None, n_resamples=10)
+    info = result.as_dict()["tifu_knn_tuning"]
+    assert info["validation_customers"] == info["tuned_on"] and info["sampled"] is False
+    assert info["neighbour_pool"] is None
