@@ -210,6 +210,7 @@ def test_under_the_caps_tuning_and_lists_are_unchanged(monkeypatch):
     assert tuned.as_dict()["sampled"] is False and "all 300 validation customers" in tuned.describe()
     monkeypatch.setattr(tifuknn, "TUNE_CUSTOMERS", 10**9)
     monkeypatch.setattr(tifuknn, "NEIGHBOUR_POOL", 10**9)
+    monkeypatch.setattr(tifuknn, "LIST_NEIGHBOUR_POOL", 10**9)
     again = tifuknn.tune(s, GRID_SMALL)
     assert (again.params, again.validation_hit) == (tuned.params, tuned.validation_hit)
     same = (
@@ -221,6 +222,7 @@ def test_under_the_caps_tuning_and_lists_are_unchanged(monkeypatch):
 def test_over_the_caps_tuning_uses_the_seeded_samples_and_says_so(monkeypatch):
     monkeypatch.setattr(tifuknn, "TUNE_CUSTOMERS", 120)
     monkeypatch.setattr(tifuknn, "NEIGHBOUR_POOL", 150)
+    monkeypatch.setattr(tifuknn, "LIST_NEIGHBOUR_POOL", 150)
     s = split(_weekly(300).lazy(), date(2024, 4, 15), 21)
     tuned = tifuknn.tune(s, GRID_SMALL)
     assert tuned.validation_customers == 300 and tuned.tuned_on == 120 and tuned.neighbour_pool == 150
