@@ -86,7 +86,7 @@ class PeakMemory:
     summed RSS sampled every ``every`` seconds, and each one's own peak (``VmHWM``, exact)."""
 
     def __init__(self, every: float = 0.2) -> None:
-        self.every, self.tree_kb, self.own_kb, self.heap = every, 0, {}, ""
+        self.every, self.tree_kb, self.own_kb, self.heaps = every, 0, {}, {}
         self._stop = threading.Event()
 
     def _sample(self) -> None:
@@ -97,10 +97,10 @@ class PeakMemory:
                 total += _kb(status.get("VmRSS"))
                 name = status.get("Name", "?")
                 self.own_kb[(pid, name)] = max(self.own_kb.get((pid, name), 0), _kb(status.get("VmHWM")))
-                if name == "java" and not self.heap:
+                if name == "java" and (pid, name) not in self.heaps:
                     with contextlib.suppress(OSError):
                         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                        self.heap = " ".join(a.decode() for a in args if a.startswith(b"-Xmx"))
+                        self.heaps[(pid, name)] = " ".join(a.decode() for a in args if a.startswith(b"-Xmx"))
             self.tree_kb = max(self.tree_kb, total)
             self._stop.wait(self.every)
 
@@ -117,6 +117,12 @@ class PeakMemory:
         """The descendant with the largest own peak: (name, kB)."""
         (_, name), kb = max(self.own_kb.items(), key=lambda kv: kv[1], default=((0, "-"), 0))
         return name, kb
+
+    @property
+    def heap(self) -> str:
+        """The ``-Xmx`` of the largest JVM (spark-submit's launcher is a small JVM of its own)."""
+        jvms = [key for key in self.own_kb if key in self.heaps]
+        return self.heaps[max(jvms, key=self.own_kb.get)] if jvms else ""
 
 
 def _timed_build(db, args: list[str]) -> tuple[float, PeakMemory]:
