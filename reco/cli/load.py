@@ -10,7 +10,7 @@ from rich.table import Table
 
 from reco.cli._common import Steps, console, database, err_console, print_json
 from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
-from reco.ingest.parquet import RECO_FOLDER, export_sources
+from reco.ingest.parquet import RECO_FOLDER, export_landed, export_sources
 
 app = typer.Typer(
     help="Load export files (CSV, Parquet, XLSX) into the raw schema: validated, de-duplicated, "
@@ -218,9 +218,22 @@ def export_sources_command(
             " ROOT/reco/<table>/part-0.parquet.",
         ),
     ],
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Also write the raw tables landed in PostgreSQL as reco load --parquet lays them out"
+            " (ROOT/<table>/<batch id>.parquet): a warehouse that moves to Spark with its history.",
+        ),
+    ] = False,
 ) -> None:
     """Write the platform's tables the dbt project reads (reco.reco_run, reco_item, contact_event
     …) as Parquet for a warehouse on Spark; run it before each Spark build (docs/scale.md)."""
-    for table, n in export_sources(database(), root).items():
+    db = database()
+    if raw:
+        for table, n in export_landed(db, root).items():
+            name = table.partition(".")[2]
+            console.print(f"{root / name}: {n:,} rows", highlight=False)
+    for table, n in export_sources(db, root).items():
         name = table.partition(".")[2]
         console.print(f"{root / RECO_FOLDER / name}: {n:,} rows", highlight=False)

@@ -311,3 +311,15 @@ def test_export_landed_refuses_a_batch_id_that_cannot_name_a_file(db, tmp_path):
     with pytest.raises(RecoError, match="batch id 'a b' cannot name a Parquet file"):
         export_landed(db, tmp_path / "lake")
     assert not (tmp_path / "lake").exists()
+
+
+def test_reco_export_sources_raw_writes_the_landed_raw_tables_too(capsys, use_db, tmp_path):
+    from tests.cli.helpers import run_cli
+
+    load_files(use_db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(batch_id="b0"))
+    root = tmp_path / "lake"
+    result = run_cli(capsys, "export-sources", str(root), "--raw")
+    assert result.code == 0, result.err
+    assert "/lake/sales_line:5rows" in "".join(result.out.split())  # the console wraps at 80
+    assert [p.name for p in (root / "sales_line").iterdir()] == ["b0.parquet"]
+    assert [p.name for p in (root / RECO_FOLDER / "reco_run").iterdir()] == [PART]
