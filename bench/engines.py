@@ -92,7 +92,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             total = 0
-            for pid in _descendants(os.getpid()):
+            for pid in set(_descendants(os.getpid())):
                 status = _status(pid)
                 total += _kb(status.get("VmRSS"))
                 name = status.get("Name", "?")
@@ -117,6 +117,11 @@ class PeakMemory:
         """The descendant with the largest own peak: (name, kB)."""
         (_, name), kb = max(self.own_kb.items(), key=lambda kv: kv[1], default=((0, "-"), 0))
         return name, kb
+
+    def each(self) -> str:
+        """Every descendant's own peak, largest first: "java 5,950, python 210 …" (MB)."""
+        peaks = sorted(self.own_kb.items(), key=lambda kv: -kv[1])
+        return ", ".join(f"{name} {kb / 1024:,.0f}" for (_, name), kb in peaks if kb >= 10 * 1024)
 
     @property
     def heap(self) -> str:
@@ -221,6 +226,10 @@ def main(
                 f"| {label} | {seconds:.1f} | {seconds / postgres_s:.2f} | {peak.tree_kb / 1024:,.0f} |"
                 f" {proc} {kb / 1024:,.0f} |"
             )
+        print(
+            f"each process's own peak (VmHWM, MB, ≥ 10): PostgreSQL build {pg_peak.each()};"
+            f" Spark build {spark_peak.each()}"
+        )
         print("(PostgreSQL's server processes are not the build's: its memory is not in the figure)")
 
         spark = _spark_marts(root / "marts")
