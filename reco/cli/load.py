@@ -11,7 +11,7 @@ from rich.table import Table
 from reco.cli._common import Steps, console, database, err_console, print_json
 from reco.errors import RecoError
 from reco.ingest import ENTITIES, LoadFailed, LoadOptions, LoadReport, load_files
-from reco.ingest.parquet import RECO_FOLDER, export_sources
+from reco.ingest.parquet import RECO_FOLDER, export_landed, export_sources
 from reco.lake import is_uri
 
 app = typer.Typer(
@@ -229,11 +229,29 @@ def export_sources_command(
             " land in ROOT/reco/<table>/part-0.parquet.",
         ),
     ],
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Also write the raw tables landed in PostgreSQL as reco load --parquet lays them out"
+            " (ROOT/<table>/<batch id>.parquet): a warehouse that moves to Spark with its history.",
+        ),
+    ] = False,
 ) -> None:
     """Write the platform's tables the dbt project reads (reco.reco_run, reco_item, contact_event
     …) as Parquet for a warehouse on Spark; run it before each Spark build (docs/scale.md)."""
     target = local_or_uri(root, "export-sources")
-    for table, n in export_sources(database(), target).items():
+    db = database()
+    if raw:
+        if not isinstance(target, Path):
+            raise RecoError(
+                f"export-sources --raw: {root} is an object-store URI; --raw writes to a local folder"
+                " only (copy the folder to the bucket afterwards)"
+            )
+        for table, n in export_landed(db, target).items():
+            name = table.partition(".")[2]
+            console.print(f"{target / name}: {n:,} rows", highlight=False)
+    for table, n in export_sources(db, target).items():
         name = table.partition(".")[2]
         where = target / RECO_FOLDER / name if isinstance(target, Path) else f"{target}/{RECO_FOLDER}/{name}"
         console.print(f"{where}: {n:,} rows", highlight=False)

@@ -31,7 +31,8 @@ once a batch's file is published beside it. A root that
 The platform's own tables the dbt project reads (``reco.reco_run``, ``reco.reco_item`` …:
 ``RECO_SOURCES``) are written by :func:`export_sources` (``reco export-sources ROOT``) as
 ``ROOT/reco/<table>/part-0.parquet``, each replaced whole and atomically, with the same types as
-the raw landing (:func:`polars_schema`).
+the raw landing (:func:`polars_schema`). :func:`export_landed` writes the raw tables of a
+database whose batches landed in PostgreSQL in the landing's own layout (one file per batch).
 
 ``ROOT`` may be an object-store URI (``s3://bucket/prefix``; ``reco.lake``): then
 :class:`ObjectStoreLanding` lands the batch by the same rules with what an object store has
@@ -211,6 +212,75 @@ def export_sources(
             folder = root / (RECO_FOLDER if table.schema != RAW_SCHEMA else "") / table.name
             write_atomically(frame, folder / PART)
         written[f"{table.schema}.{table.name}"] = frame.height
+    return written
+
+
+def export_landed(db: Database, root: str | Path, tables: tuple[Table, ...] = RAW_TABLES) -> dict[str, int]:
+    """Write the raw tables as they landed in PostgreSQL in the layout ``reco load --parquet
+    ROOT`` gives them: ``root/<table>/<batch id>.parquet``, one file per batch and table, the
+    table's columns typed by :func:`polars_schema`, all tables read in one snapshot. For a
+    deployment whose batches landed in PostgreSQL and that moves its warehouse to Spark (its
+    history as the Spark sources read it; later batches with ``--parquet``), and for
+    bench/engines.py.
+
+    Each batch's rows are streamed from the server (one row group per chunk it sends), so a
+    batch of 10⁷ lines never sits in memory whole, into a hidden file renamed only once
+    complete and fsynced (a file under its final name is always whole; a crash leaves only
+    hidden ``.<batch id>.parquet.new`` files, which no reader and no load's :func:`recover`
+    takes). A batch's file already in ``root`` is replaced (the same batch: the same rows);
+    a raw table with no rows gets ``EMPTY`` (:func:`ensure_tables`). A batch id that cannot
+    name a file is refused before anything is written. Returns the rows written, by
+    ``schema.table``."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise RecoError(f"{root}: not a directory")
+    migrate.require_current(db)
+    written: dict[str, int] = {}
+    with adbc_connect(db) as conn, conn.cursor() as cur:
+        cur.execute("set transaction isolation level repeatable read, read only")
+        batches: dict[Table, list[str]] = {}
+        for table in tables:
+            cur.execute(f"select distinct batch_id from {table.schema}.{table.name} order by 1")
+            batches[table] = [b for (b,) in cur.fetchall()]
+            for batch in batches[table]:
+                if not _SAFE_ID.fullmatch(batch) or batch.endswith(SUFFIX):
+                    raise RecoError(
+                        f"{table.schema}.{table.name}: batch id {batch!r} cannot name a Parquet file"
+                        " (letters, digits, '.', '_' and '-' only)"
+                    )
+        for table, ids in batches.items():
+            schema = polars_schema(table)
+            columns = _text_columns(table, (UUID, JSON, Numeric))
+            folder = root / table.name
+            folder.mkdir(parents=True, exist_ok=True)
+            written[f"{table.schema}.{table.name}"] = 0
+            for batch in ids:
+                # the id is checked above (_SAFE_ID: no quote can reach the literal)
+                cur.execute(f"select {columns} from {table.schema}.{table.name} where batch_id = '{batch}'")
+                temp = folder / f".{batch}{SUFFIX}.new"
+                writer = None
+                try:
+                    for chunk in cur.fetch_record_batch():
+                        frame = pl.from_arrow(chunk).select(
+                            pl.col(name).cast(dtype) for name, dtype in schema.items()
+                        )
+                        if frame.height == 0:
+                            continue
+                        arrow = frame.to_arrow()
+                        if writer is None:
+                            writer = pq.ParquetWriter(temp, arrow.schema, compression="zstd")
+                        writer.write_table(arrow)
+                        written[f"{table.schema}.{table.name}"] += frame.height
+                finally:
+                    if writer is not None:
+                        writer.close()
+                if writer is None:  # the batch's rows went between the two reads: none here
+                    continue
+                _fsync(temp)
+                os.replace(temp, folder / f"{batch}{SUFFIX}")
+                (folder / EMPTY).unlink(missing_ok=True)
+                _fsync(folder)
+    ensure_tables(root)
     return written
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from reco.db.models.raw import LoadBatch, RawContact, RawCustomer, RawSalesLine, Reject
+from reco.errors import RecoError
 from reco.ingest import LoadFailed, LoadOptions, load_files
 from reco.ingest.parquet import (
     EMPTY,
@@ -21,6 +22,7 @@ from reco.ingest.parquet import (
     RECO_FOLDER,
     RECO_SOURCES,
     TEMP_SUFFIX,
+    export_landed,
     export_sources,
     polars_schema,
 )
@@ -257,3 +259,67 @@ def test_export_sources_writes_the_reco_tables_typed_as_the_raw_landing_and_repl
         conn.execute("delete from reco.reco_item where customer_code = 'C2'")
     assert export_sources(db, root)["reco.reco_item"] == 1
     assert pl.read_parquet(root / RECO_FOLDER / "reco_item" / PART)["customer_code"].to_list() == ["C1"]
+
+
+def test_export_landed_writes_the_raw_tables_as_a_parquet_landing_of_the_same_batches(db, tmp_path):
+    # the same two exports landed in PostgreSQL, then exported, and landed with --parquet
+    first, later = write(tmp_path / "jan.csv", LINES), write(tmp_path / "feb.csv", LATER)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_code,email,updated_at\nC1,a@x.fr,2024-01-02 10:00\nC2,b@x.fr,\n")
+    for i, f in enumerate((first, later)):
+        load_files(db, "sales", [f], LoadOptions(batch_id=f"b{i}"))
+    load_files(db, "customers", [customers], LoadOptions(batch_id="c1"))
+    exported = tmp_path / "exported"
+    written = export_landed(db, exported)
+    assert written["raw.sales_line"] == count(db, "raw.sales_line") == 6
+    assert written["raw.customer"] == 2 and written["raw.contact"] == 0
+    assert sorted(p.name for p in (exported / "sales_line").iterdir()) == ["b0.parquet", "b1.parquet"]
+    assert [p.name for p in (exported / "customer").iterdir()] == ["c1.parquet"]
+    assert [p.name for p in (exported / "contact").iterdir()] == [EMPTY]  # readable, empty
+    assert not list(exported.rglob(".*"))  # no temporary file left
+    for table in RAW_TABLES:
+        landed = pl.read_parquet(sorted((exported / table.name).glob("*.parquet")))
+        assert landed.schema == pl.Schema(polars_schema(table)), table.name
+    in_postgres = pl.DataFrame(rows(db, LANDED), schema=polars_schema(RawSalesLine.__table__), orient="row")
+    assert parquet_rows(exported, "sales_line").equals(in_postgres.sort("id"))
+    assert export_landed(db, exported) == written  # again: the same files, replaced
+
+    # the same rows as reco load --parquet lands from the same exports (load times aside)
+    with psycopg.connect(db.conninfo()) as conn:
+        conn.execute(
+            "truncate raw.sales_line, raw.reject, raw.load_file, raw.load_batch, raw.customer"
+            " restart identity"
+        )
+    root = tmp_path / "lake"
+    for i, f in enumerate((first, later)):
+        load_files(db, "sales", [f], LoadOptions(batch_id=f"b{i}", parquet=root))
+    load_files(db, "customers", [customers], LoadOptions(batch_id="c1", parquet=root))
+    for table in RAW_TABLES:
+        names = sorted(p.name for p in (root / table.name).iterdir())
+        assert sorted(p.name for p in (exported / table.name).iterdir()) == names, table.name
+    for table in (RawSalesLine.__table__, RawCustomer.__table__, Reject.__table__):
+        keep = [c for c in polars_schema(table) if c != "loaded_at"]
+        assert (
+            parquet_rows(root, table.name)
+            .select(keep)
+            .equals(parquet_rows(exported, table.name).select(keep))
+        ), table.name
+
+
+def test_export_landed_refuses_a_batch_id_that_cannot_name_a_file(db, tmp_path):
+    load_files(db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(batch_id="a b"))
+    with pytest.raises(RecoError, match="batch id 'a b' cannot name a Parquet file"):
+        export_landed(db, tmp_path / "lake")
+    assert not (tmp_path / "lake").exists()
+
+
+def test_reco_export_sources_raw_writes_the_landed_raw_tables_too(capsys, use_db, tmp_path):
+    from tests.cli.helpers import run_cli
+
+    load_files(use_db, "sales", [write(tmp_path / "jan.csv", LINES)], LoadOptions(batch_id="b0"))
+    root = tmp_path / "lake"
+    result = run_cli(capsys, "export-sources", str(root), "--raw")
+    assert result.code == 0, result.err
+    assert "/lake/sales_line:5rows" in "".join(result.out.split())  # the console wraps at 80
+    assert [p.name for p in (root / "sales_line").iterdir()] == ["b0.parquet"]
+    assert [p.name for p in (root / RECO_FOLDER / "reco_run").iterdir()] == [PART]
