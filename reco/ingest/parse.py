@@ -44,6 +44,10 @@ class Check:
     reason: str
     detail: pl.Expr  # evaluated on failing rows only
     column: str = ""  # canonical column it is about
+    #: the row does not fail this check when one of these checks (their positions among the
+    #: file's checks, which come before it) fails, or ``unless_also`` holds
+    unless: tuple[int, ...] = ()
+    unless_also: pl.Expr | None = None
 
 
 def _shown(x: pl.Expr) -> pl.Expr:
@@ -780,9 +784,16 @@ class Typing:
             [pl.col(inner).cast(pl.String).alias(header) for header, inner in self.renamed.items()]
         ).struct.json_encode()
         flags = [f"__f{i}" for i in range(len(checks))]
+        # each check once; then the checks that yield to others, from those others' results
+        excused = {
+            f: pl.col(f) & ~pl.any_horizontal([flags[i] for i in c.unless] + _given(c.unless_also))
+            for c, f in zip(checks, flags, strict=True)
+            if c.unless or c.unless_also is not None
+        }
         df = (
             self._typed(frame)
             .with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)])
+            .with_columns(**excused)
             .with_columns((pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"))
             .collect()
         )
@@ -805,6 +816,10 @@ class Typing:
         if raw_text and failing.height:
             failing = failing.with_columns(raw_text(failing.get_column(ROW)).alias(RAW))
         return good, failing
+
+
+def _given(expr: pl.Expr | None) -> list[pl.Expr]:
+    return [] if expr is None else [expr]
 
 
 class FileStats:
@@ -926,14 +941,18 @@ def typing(stats: FileStats) -> Typing:
         checks.extend(replace(c, column=name) for c in col_checks)
     _, rule_checks = _entity_rules(pl.LazyFrame(schema=schema), entity, mapping, found)
     # A value that is there but unreadable is reported as such, not also as missing.
-    unreadable = {name: d.inputs_missing() for name, d in late_derived.items()}
-    for c in checks:
-        unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
+    # (Read from the other checks' results, not evaluated again: see ``Typing.apply``.)
+    inputs_missing = {name: d.inputs_missing() for name, d in late_derived.items()}
+    failing: dict[str, list[int]] = {}
+    for i, c in enumerate(checks):
+        failing.setdefault(c.column, []).append(i)
     for c in rule_checks:
         if c.reason.startswith("missing_"):
-            covered = [unreadable[n] for n in _MISSING_COVERS.get(c.column, (c.column,)) if n in unreadable]
-            if covered:
-                c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
+            covers = _MISSING_COVERS.get(c.column, (c.column,))
+            unless = tuple(i for n in covers for i in failing.get(n, ()))
+            also = [inputs_missing[n] for n in covers if n in inputs_missing]
+            if unless or also:
+                c = replace(c, unless=unless, unless_also=pl.any_horizontal(also) if also else None)
         checks.append(c)
     return Typing(
         entity=entity,
