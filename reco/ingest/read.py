@@ -706,6 +706,10 @@ class _Blocks:
 
     def __init__(self, spans: list[tuple[int, int, int]], headers: list[str], sep: str, first: int) -> None:
         self.spans, self.headers, self.sep, self.first = spans, headers, sep, first
+        #: every record of the file ends with a LF alone (no CR anywhere, a LF at its end): the
+        #: repetition check then hashes each record's text with its line end, as it is in the
+        #: block (no copy), the same for every row and the header
+        self.lf_ends = False
         self.rows: int | None = None
         self._kept: dict[int, Piece] = {}
         self._ragged: list[pl.DataFrame] = []
@@ -743,6 +747,7 @@ class _Blocks:
         start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
         spans: list[tuple[int, int, int]] = []
         pos, records, carry = start, 0, b""
+        lf_ends = True
         with src.path.open("rb") as fh:
             fh.seek(start)
             while True:
@@ -755,6 +760,7 @@ class _Blocks:
                         if not _plain_utf8(data):
                             return None
                         spans.append((pos, len(data), records))
+                        lf_ends = False  # the last record has no line end
                     break
                 cut, n = _record_ends(data)
                 if cut == 0:
@@ -763,6 +769,7 @@ class _Blocks:
                 block = data[:cut]
                 if not _plain_utf8(block):
                     return None
+                lf_ends = lf_ends and b"\r" not in block
                 spans.append((pos, cut, records))
                 pos, records, carry = pos + cut, records + n, data[cut:]
         if not spans:
@@ -779,7 +786,9 @@ class _Blocks:
             return None  # the whole reading says what is wrong (an empty file, a blank header)
         first, sep, headers = _header(src, data, starts, content_ends, delimiter)
         src.encoding, src.encoding_chosen_by, src.encoding_detail = codec, chosen, detail
-        return cls(spans, headers, sep, first)
+        blocks = cls(spans, headers, sep, first)
+        blocks.lf_ends = lf_ends
+        return blocks
 
     def pieces(self, src: SourceFile, last: bool) -> Iterator[Piece]:
         first_pass = self.rows is None
@@ -807,11 +816,21 @@ class _Blocks:
         rows = pl.concat([piece.frame.get_column(ROW), piece.ragged.get_column(ROW)]).sort()
         if self._hashes is None:
             self._hashes, self._rows = _Column(), _Column()
-        self._hashes.append(piece.raw_text(rows).hash().to_numpy())
+        self._hashes.append(self._text(piece, rows).hash().to_numpy())
         self._rows.append(rows.to_numpy())
         if has_header:
-            self._header_hash = int(piece.raw_text(pl.Series([0], dtype=pl.Int64)).hash()[0])
+            self._header_hash = int(self._text(piece, pl.Series([0], dtype=pl.Int64)).hash()[0])
         self._height = getattr(self, "_height", 0) + piece.frame.height
+
+    def _text(self, piece: Piece, rows: pl.Series) -> pl.Series:
+        """The text of these rows (sorted) for the repetition check: without its line end, or
+        (``lf_ends``) with it, then not copied when the rows are consecutive records."""
+        if not self.lf_ends or not rows.len():
+            return piece.raw_text(rows)
+        first = int(rows[0]) + piece.records_offset
+        if int(rows[-1]) - int(rows[0]) + 1 != rows.len():
+            return pl.Series(RAW, piece.records.take(pa.array(rows.to_numpy() + piece.records_offset)))
+        return pl.Series(RAW, piece.records.slice(first, rows.len()), dtype=pl.String)
 
     def _finish(self, src: SourceFile) -> None:
         self.rows = self._height

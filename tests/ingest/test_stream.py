@@ -266,9 +266,32 @@ def test_a_number_columns_decimal_separator_is_decided_by_a_value_in_the_last_bl
     ]
 
 
-def test_a_file_repeating_itself_is_told_when_its_halves_are_in_different_blocks(db, tmp_path, monkeypatch):
-    f = write(tmp_path / "twice.csv", GOOD[:4] * 2)
+@pytest.mark.parametrize(
+    "line_end, last_end",
+    [("\n", "\n"), ("\n", ""), ("\r\n", "\r\n"), ("\r\n", "")],
+    ids=["LF", "LF, none at the end", "CRLF", "CRLF, none at the end"],
+)
+def test_a_file_repeating_itself_is_told_when_its_halves_are_in_different_blocks(
+    db, tmp_path, monkeypatch, line_end, last_end
+):
+    # (the rows' text is compared with its line end when every line ends with a LF alone,
+    # without it otherwise: the last line without one still matches its twin)
+    f = tmp_path / "twice.csv"
+    f.write_bytes((line_end.join([HEADER.strip(), *GOOD[:4] * 2]) + last_end).encode())
     monkeypatch.setattr(load, "BLOCK_BYTES", 64)
     report = load_files(db, "sales", [f])
     assert "repeats the first half (rows 1-4)" in report.files[0].warnings[0]
     assert report.loaded == 8  # repeated lines count: it only warns
+
+
+def test_a_file_repeating_itself_with_its_header_again_is_told_in_blocks(db, tmp_path, monkeypatch):
+    f = tmp_path / "twice.csv"
+    f.write_text(
+        HEADER
+        + "".join(f"{line}\n" for line in GOOD[:4])
+        + HEADER
+        + "".join(f"{line}\n" for line in GOOD[:4])
+    )
+    monkeypatch.setattr(load, "BLOCK_BYTES", 64)
+    report = load_files(db, "sales", [f])
+    assert "row 5 is the header again" in report.files[0].warnings[0]
