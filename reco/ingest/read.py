@@ -44,7 +44,7 @@ SINGLE_BYTE = ("cp1252", "latin-1")
 BLOCK_BYTES = 32 << 20
 #: Of a file read in blocks, the first blocks parsed are kept for the second pass while they
 #: hold at most this many bytes of the file (the rest is read and parsed again).
-KEEP_BYTES = 128 << 20
+KEEP_BYTES = 80 << 20
 
 
 @dataclass
