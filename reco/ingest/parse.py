@@ -9,6 +9,7 @@ rejected with all their reasons.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -43,6 +44,10 @@ class Check:
     reason: str
     detail: pl.Expr  # evaluated on failing rows only
     column: str = ""  # canonical column it is about
+    #: the row does not fail this check when one of these checks (their positions among the
+    #: file's checks, which come before it) fails, or ``unless_also`` holds
+    unless: tuple[int, ...] = ()
+    unless_also: pl.Expr | None = None
 
 
 def _shown(x: pl.Expr) -> pl.Expr:
@@ -458,57 +463,134 @@ def sales_key_parts(frame: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
+#: A KeySet holds at most this many keys in memory (16 bytes each, ≈ 32 MB, plus a copy while
+#: its runs merge); beyond, its keys go to sorted runs in temporary files (``KeySet``).
+MEMORY_KEYS = 1 << 21
+#: Bits of the in-memory filter of the keys on disk (2^28 bits: 32 MB, fixed).
+_FILTER_BITS = 28
+
+
 class KeySet:
     """A multiset of 16-byte keys, counted without Python per key: sorted runs of the keys'
     first 64 bits, each with the last 64 bits alongside (merged as they grow, like a
     log-structured merge), searched with numpy. Adding n keys in chunks costs O(n log n) in
     all; counting a chunk's keys against it O(chunk × log n), whatever its size (a Polars join
-    would hash every key again for each chunk)."""
+    would hash every key again for each chunk).
 
-    def __init__(self) -> None:
+    Its memory is bounded whatever the number of keys: once the runs in memory hold
+    ``memory_keys`` keys, they are merged into one sorted run written to a temporary file
+    (deleted when the set is), and memory starts again empty. A bitmap of the keys on disk
+    (2^28 bits of their first 64, a fixed 32 MB) sends to the files only the keys it may hold:
+    the new keys of a file are almost all ruled out by it, and the few others are searched in
+    each file's sorted run, mapped from the page cache and let go after the search."""
+
+    def __init__(self, memory_keys: int | None = None) -> None:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (hi sorted, lo in hi's order)
+        self._memory_keys = memory_keys or MEMORY_KEYS
+        self._in_memory = 0
+        self._disk: list[tuple[object, int]] = []  # (temporary file: hi then lo, keys)
+        self._filter: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return sum(len(hi) for hi, _ in self._runs)
+        return self._in_memory + sum(n for _, n in self._disk)
 
     def add(self, keys: pl.Series | np.ndarray) -> None:
-        hi, lo = _halves(keys)
+        self.add_sorted(*_sorted_halves(keys)[:2])
+
+    def add_sorted(self, hi: np.ndarray, lo: np.ndarray) -> None:
+        """Add keys given as their halves sorted by ``hi`` (``_sorted_halves``)."""
         if not len(hi):
             return
-        order = np.argsort(hi, kind="stable")
-        self._runs.append((hi[order], lo[order]))
+        self._runs.append((hi, lo))
+        self._in_memory += len(hi)
+        if self._in_memory >= self._memory_keys:
+            self._spill()
+            return
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
-            (h1, l1), (h2, l2) = self._runs.pop(), self._runs.pop()
-            hi, lo = np.concatenate((h2, h1)), np.concatenate((l2, l1))
-            order = np.argsort(hi, kind="stable")  # two sorted runs: a linear merge
-            self._runs.append((hi[order], lo[order]))
+            self._merge_last()
+
+    def _merge_last(self) -> None:
+        (h1, l1), (h2, l2) = self._runs.pop(), self._runs.pop()
+        hi, lo = np.concatenate((h2, h1)), np.concatenate((l2, l1))
+        del h1, l1, h2, l2
+        order = np.argsort(hi, kind="stable")  # two sorted runs: a linear merge
+        self._runs.append((hi[order], lo[order]))
+
+    def _spill(self) -> None:
+        """The runs in memory, merged, to a temporary file; their keys into the bitmap."""
+        while len(self._runs) > 1:
+            self._merge_last()
+        hi, lo = self._runs.pop()
+        self._in_memory = 0
+        fh = tempfile.TemporaryFile(prefix="reco-keys-")  # noqa: SIM115 (closed with the set)
+        hi.tofile(fh)
+        lo.tofile(fh)
+        fh.flush()
+        self._disk.append((fh, len(hi)))
+        if self._filter is None:
+            self._filter = np.zeros(1 << (_FILTER_BITS - 3), dtype=np.uint8)
+        slot = hi >> np.uint64(64 - _FILTER_BITS)  # sorted, as hi is
+        byte = (slot >> np.uint64(3)).astype(np.int64)
+        bit = (np.uint8(1) << (slot & np.uint64(7)).astype(np.uint8)).astype(np.uint8)
+        firsts = np.flatnonzero(np.diff(byte, prepend=-1))
+        self._filter[byte[firsts]] |= np.bitwise_or.reduceat(bit, firsts)
+
+    def _may_hold(self, hi: np.ndarray) -> np.ndarray:
+        """Whether the keys on disk may hold each of these first halves (no: certainly not)."""
+        slot = hi >> np.uint64(64 - _FILTER_BITS)
+        bit = np.uint8(1) << (slot & np.uint64(7)).astype(np.uint8)
+        return (self._filter[(slot >> np.uint64(3)).astype(np.int64)] & bit) != 0
 
     def count(self, keys: pl.Series | np.ndarray) -> np.ndarray:
         """How many times each key is in the set."""
-        hi, lo = _halves(keys)
-        order = np.argsort(hi)  # sorted queries walk each run in order (cache-friendly)
-        hi, lo = hi[order], lo[order]
-        total = np.zeros(len(hi), dtype=np.int64)
-        for run_hi, run_lo in self._runs:
-            left = np.searchsorted(run_hi, hi, "left")
-            found = left < len(run_hi)
-            found[found] = run_hi[left[found]] == hi[found]
-            hit = np.flatnonzero(found)
-            if not hit.size:
-                continue
-            # the run's keys with the same first 64 bits (almost always the same key): compare
-            # their last 64 bits, the ranges laid end to end
-            widths = np.searchsorted(run_hi, hi[hit], "right") - left[hit]
-            firsts = np.cumsum(widths) - widths
-            within = np.arange(widths.sum()) - np.repeat(firsts, widths)
-            same = run_lo[np.repeat(left[hit], widths) + within] == np.repeat(lo[hit], widths)
-            total[hit] += np.add.reduceat(same.astype(np.int64), firsts)
-        counts = np.empty_like(total)
-        counts[order] = total
+        hi, lo, order = _sorted_halves(keys)
+        counts = np.empty(len(hi), dtype=np.int64)
+        counts[order] = self.count_sorted(hi, lo)
         return counts
 
+    def count_sorted(self, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        """``count`` of keys given as their halves sorted by ``hi``, in that order (sorted
+        queries walk each run in order: cache-friendly)."""
+        total = np.zeros(len(hi), dtype=np.int64)
+        for run_hi, run_lo in self._runs:
+            total += _count_in(run_hi, run_lo, hi, lo)
+        if self._disk:
+            asked = np.flatnonzero(self._may_hold(hi))
+            if asked.size:
+                for fh, n in self._disk:
+                    mapped = np.memmap(fh, dtype=np.uint64, mode="r", shape=(2 * n,))
+                    total[asked] += _count_in(mapped[:n], mapped[n:], hi[asked], lo[asked])
+                    del mapped  # unmapped: its pages leave the process
+        return total
+
     def contains(self, keys: pl.Series | np.ndarray) -> np.ndarray:
-        return self.count(keys) > 0 if self._runs else np.zeros(len(keys), dtype=bool)
+        return self.count(keys) > 0 if len(self) else np.zeros(len(keys), dtype=bool)
+
+
+def _count_in(run_hi: np.ndarray, run_lo: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """How many times each key (``hi`` sorted, ``lo`` alongside) is in one sorted run."""
+    total = np.zeros(len(hi), dtype=np.int64)
+    left = np.searchsorted(run_hi, hi, "left")
+    found = left < len(run_hi)
+    found[found] = run_hi[left[found]] == hi[found]
+    hit = np.flatnonzero(found)
+    if not hit.size:
+        return total
+    # the run's keys with the same first 64 bits (almost always the same key): compare their
+    # last 64 bits, the ranges laid end to end
+    widths = np.searchsorted(run_hi, hi[hit], "right") - left[hit]
+    firsts = np.cumsum(widths) - widths
+    within = np.arange(widths.sum()) - np.repeat(firsts, widths)
+    same = run_lo[np.repeat(left[hit], widths) + within] == np.repeat(lo[hit], widths)
+    total[hit] = np.add.reduceat(same.astype(np.int64), firsts)
+    return total
+
+
+def _sorted_halves(keys: pl.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys' halves (``_halves``) sorted by the first, and the order that sorts them."""
+    hi, lo = _halves(keys)
+    order = np.argsort(hi)
+    return hi[order], lo[order], order
 
 
 def _halves(keys: pl.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -552,9 +634,12 @@ class LineKeys:
         text = frame.select(pl.concat_str(parts, separator="\x1f").alias("text")).to_series().rechunk()
         raw = _sha256_16(text)
         keys = key_series(raw)
-        before = self._seen.count(raw)
-        self._seen.add(raw)
-        again = pl.Series(before > 0) | _repeated(raw, keys)
+        # one sort of the chunk's keys serves the count, the set and the repeats
+        hi, lo, order = _sorted_halves(raw)
+        before = np.empty(len(hi), dtype=np.int64)
+        before[order] = self._seen.count_sorted(hi, lo)
+        self._seen.add_sorted(hi, lo)
+        again = pl.Series(before > 0) | _repeated(hi, order, keys)
         if again.any():
             repeated = (
                 pl.DataFrame({"text": text, "k": keys, "before": before})
@@ -573,11 +658,17 @@ class LineKeys:
         return keys.alias(KEY)
 
 
-def _repeated(raw: np.ndarray, keys: pl.Series) -> pl.Series:
-    """``keys.is_duplicated()``, found first on the keys' first 64 bits (a hash of integers,
-    several times faster than of 16-byte binaries), then checked whole on those that share
-    them (almost always the same key)."""
-    candidates = pl.Series(np.ascontiguousarray(raw).view(np.uint64)[:, 0]).is_duplicated()
+def _repeated(hi: np.ndarray, order: np.ndarray, keys: pl.Series) -> pl.Series:
+    """``keys.is_duplicated()``, found first on the keys' first 64 bits (``hi``, sorted by
+    ``order``: equal ones are neighbours), then checked whole on those that share them (almost
+    always the same key)."""
+    same = hi[1:] == hi[:-1]
+    shared = np.zeros(len(hi), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    candidates = np.zeros(len(hi), dtype=bool)
+    candidates[order] = shared
+    candidates = pl.Series(candidates)
     if not candidates.any():
         return candidates
     where = candidates.arg_true()
@@ -590,13 +681,17 @@ def _sha256_16(text: pl.Series) -> np.ndarray:
     return _first_16_bytes(digests)
 
 
-_HEX = np.zeros(256, dtype=np.uint8)
-_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+#: Two hex digits (lowercase, as two bytes read as one little-endian uint16) -> their byte.
+_HEX_PAIR = np.zeros(1 << 16, dtype=np.uint8)
+for _i, _hi in enumerate(b"0123456789abcdef"):
+    for _j, _lo in enumerate(b"0123456789abcdef"):
+        _HEX_PAIR[_hi | (_lo << 8)] = (_i << 4) | _j
 
 
 def _first_16_bytes(digests: pl.Series) -> np.ndarray:
     """The first 16 bytes of hex sha256 digests (64 lowercase hex digits each, never null), n
-    × 16 uint8: decoded with a numpy table instead of slicing and decoding strings."""
+    × 16 uint8: each pair of digits, read as one uint16, decoded by a 65,536-entry numpy table
+    (one lookup per byte, no string slicing or decoding)."""
     arr = digests.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -605,9 +700,9 @@ def _first_16_bytes(digests: pl.Series) -> np.ndarray:
     if n and not (arr.null_count == 0 and np.all(np.diff(offsets) == 64)):
         raise AssertionError("sha256 digests are 64 hex digits")
     start = int(offsets[0]) if n else 0
-    digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n].reshape(n, 64)
-    nibbles = _HEX[digits[:, :32]]
-    return np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
+    digits = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[start : start + 64 * n]
+    pairs = digits.view(np.uint16).reshape(n, 32)  # (offsets are even: 64 per digest)
+    return _HEX_PAIR[pairs[:, :16]]
 
 
 def key_series(keys: bytes | np.ndarray) -> pl.Series:
@@ -689,9 +784,16 @@ class Typing:
             [pl.col(inner).cast(pl.String).alias(header) for header, inner in self.renamed.items()]
         ).struct.json_encode()
         flags = [f"__f{i}" for i in range(len(checks))]
+        # each check once; then the checks that yield to others, from those others' results
+        excused = {
+            f: pl.col(f) & ~pl.any_horizontal([flags[i] for i in c.unless] + _given(c.unless_also))
+            for c, f in zip(checks, flags, strict=True)
+            if c.unless or c.unless_also is not None
+        }
         df = (
             self._typed(frame)
             .with_columns(*[c.failed.alias(f) for c, f in zip(checks, flags, strict=True)])
+            .with_columns(**excused)
             .with_columns((pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__bad"))
             .collect()
         )
@@ -714,6 +816,10 @@ class Typing:
         if raw_text and failing.height:
             failing = failing.with_columns(raw_text(failing.get_column(ROW)).alias(RAW))
         return good, failing
+
+
+def _given(expr: pl.Expr | None) -> list[pl.Expr]:
+    return [] if expr is None else [expr]
 
 
 class FileStats:
@@ -835,14 +941,18 @@ def typing(stats: FileStats) -> Typing:
         checks.extend(replace(c, column=name) for c in col_checks)
     _, rule_checks = _entity_rules(pl.LazyFrame(schema=schema), entity, mapping, found)
     # A value that is there but unreadable is reported as such, not also as missing.
-    unreadable = {name: d.inputs_missing() for name, d in late_derived.items()}
-    for c in checks:
-        unreadable[c.column] = unreadable.get(c.column, pl.lit(False)) | c.failed
+    # (Read from the other checks' results, not evaluated again: see ``Typing.apply``.)
+    inputs_missing = {name: d.inputs_missing() for name, d in late_derived.items()}
+    failing: dict[str, list[int]] = {}
+    for i, c in enumerate(checks):
+        failing.setdefault(c.column, []).append(i)
     for c in rule_checks:
         if c.reason.startswith("missing_"):
-            covered = [unreadable[n] for n in _MISSING_COVERS.get(c.column, (c.column,)) if n in unreadable]
-            if covered:
-                c = replace(c, failed=c.failed & ~pl.any_horizontal(covered))
+            covers = _MISSING_COVERS.get(c.column, (c.column,))
+            unless = tuple(i for n in covers for i in failing.get(n, ()))
+            also = [inputs_missing[n] for n in covers if n in inputs_missing]
+            if unless or also:
+                c = replace(c, unless=unless, unless_also=pl.any_horizontal(also) if also else None)
         checks.append(c)
     return Typing(
         entity=entity,

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import stat
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ SINGLE_BYTE = ("cp1252", "latin-1")
 BLOCK_BYTES = 32 << 20
 #: Of a file read in blocks, the first blocks parsed are kept for the second pass while they
 #: hold at most this many bytes of the file (the rest is read and parsed again).
-KEEP_BYTES = 128 << 20
+KEEP_BYTES = 80 << 20
 
 
 @dataclass
@@ -612,23 +613,17 @@ _AGAIN = (
 )
 
 
-def _repeats_of(src: SourceFile, hashes: np.ndarray, rows: np.ndarray, header: int | None) -> list[str]:
+def _repeats_of(src: SourceFile, hashes: _Column, rows: _Column, header: int | None) -> list[str]:
     """``_repeats`` for a file read in blocks, from a 64-bit hash of each row's text (in row
-    order, ``rows`` their numbers) and of the header's."""
+    order, ``rows`` their numbers; both in temporary files) and of the header's."""
     n = hashes.size
     k = n // 2
-    if (
-        n % 2 == 1
-        and k
-        and hashes[k] == header
-        and hashes[0] == hashes[k + 1]
-        and np.array_equal(hashes[:k], hashes[k + 1 :])
-    ):
+    if n % 2 == 1 and k and hashes[k] == header and hashes[0] == hashes[k + 1] and hashes.equal(0, k + 1, k):
         return [
             f"{src.path}: the file repeats itself: row {rows[k]:,} is the header again and "
             f"the {k:,} rows after it repeat the {k:,} before it line for line {_AGAIN}"
         ]
-    if n % 2 == 0 and k and hashes[0] == hashes[k] and np.array_equal(hashes[:k], hashes[k:]):
+    if n % 2 == 0 and k and hashes[0] == hashes[k] and hashes.equal(0, k, k):
         return [
             f"{src.path}: the second half of the file (rows {rows[k]:,}-{rows[-1]:,}) repeats "
             f"the first half (rows {rows[0]:,}-{rows[k - 1]:,}) line for line {_AGAIN}"
@@ -711,12 +706,17 @@ class _Blocks:
 
     def __init__(self, spans: list[tuple[int, int, int]], headers: list[str], sep: str, first: int) -> None:
         self.spans, self.headers, self.sep, self.first = spans, headers, sep, first
+        #: every record of the file ends with a LF alone (no CR anywhere, a LF at its end): the
+        #: repetition check then hashes each record's text with its line end, as it is in the
+        #: block (no copy), the same for every row and the header
+        self.lf_ends = False
         self.rows: int | None = None
         self._kept: dict[int, Piece] = {}
         self._ragged: list[pl.DataFrame] = []
-        # for the repetition check: a hash of each row's text, in row order, and the rows
-        self._hashes: list[np.ndarray] = []
-        self._rows: list[np.ndarray] = []
+        # for the repetition check: a hash of each row's text and its row number, in row
+        # order, in a temporary file (8 + 8 bytes a row, not held in memory)
+        self._hashes: _Column | None = None
+        self._rows: _Column | None = None
         self._header_hash: int | None = None
 
     @classmethod
@@ -747,6 +747,7 @@ class _Blocks:
         start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
         spans: list[tuple[int, int, int]] = []
         pos, records, carry = start, 0, b""
+        lf_ends = True
         with src.path.open("rb") as fh:
             fh.seek(start)
             while True:
@@ -759,6 +760,7 @@ class _Blocks:
                         if not _plain_utf8(data):
                             return None
                         spans.append((pos, len(data), records))
+                        lf_ends = False  # the last record has no line end
                     break
                 cut, n = _record_ends(data)
                 if cut == 0:
@@ -767,6 +769,7 @@ class _Blocks:
                 block = data[:cut]
                 if not _plain_utf8(block):
                     return None
+                lf_ends = lf_ends and b"\r" not in block
                 spans.append((pos, cut, records))
                 pos, records, carry = pos + cut, records + n, data[cut:]
         if not spans:
@@ -783,7 +786,9 @@ class _Blocks:
             return None  # the whole reading says what is wrong (an empty file, a blank header)
         first, sep, headers = _header(src, data, starts, content_ends, delimiter)
         src.encoding, src.encoding_chosen_by, src.encoding_detail = codec, chosen, detail
-        return cls(spans, headers, sep, first)
+        blocks = cls(spans, headers, sep, first)
+        blocks.lf_ends = lf_ends
+        return blocks
 
     def pieces(self, src: SourceFile, last: bool) -> Iterator[Piece]:
         first_pass = self.rows is None
@@ -809,17 +814,62 @@ class _Blocks:
     def _learn(self, piece: Piece, has_header: bool) -> None:
         self._ragged.append(piece.ragged)
         rows = pl.concat([piece.frame.get_column(ROW), piece.ragged.get_column(ROW)]).sort()
-        self._hashes.append(piece.raw_text(rows).hash().to_numpy())
+        if self._hashes is None:
+            self._hashes, self._rows = _Column(), _Column()
+        self._hashes.append(self._text(piece, rows).hash().to_numpy())
         self._rows.append(rows.to_numpy())
         if has_header:
-            self._header_hash = int(piece.raw_text(pl.Series([0], dtype=pl.Int64)).hash()[0])
+            self._header_hash = int(self._text(piece, pl.Series([0], dtype=pl.Int64)).hash()[0])
         self._height = getattr(self, "_height", 0) + piece.frame.height
+
+    def _text(self, piece: Piece, rows: pl.Series) -> pl.Series:
+        """The text of these rows (sorted) for the repetition check: without its line end, or
+        (``lf_ends``) with it, then not copied when the rows are consecutive records."""
+        if not self.lf_ends or not rows.len():
+            return piece.raw_text(rows)
+        first = int(rows[0]) + piece.records_offset
+        if int(rows[-1]) - int(rows[0]) + 1 != rows.len():
+            return pl.Series(RAW, piece.records.take(pa.array(rows.to_numpy() + piece.records_offset)))
+        return pl.Series(RAW, piece.records.slice(first, rows.len()), dtype=pl.String)
 
     def _finish(self, src: SourceFile) -> None:
         self.rows = self._height
         src.ragged = pl.concat(self._ragged)
         self._ragged = []
-        hashes = np.concatenate(self._hashes) if self._hashes else np.zeros(0, dtype=np.uint64)
-        rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.int64)
-        self._hashes = self._rows = []
+        hashes, rows = self._hashes or _Column(), self._rows or _Column()
+        self._hashes = self._rows = None
         src.warnings += _repeats_of(src, hashes, rows, self._header_hash)
+        hashes.close()
+        rows.close()
+
+
+class _Column:
+    """A column of 64-bit numbers appended in order to a temporary file (deleted when closed),
+    read back by position or by range: per-row state of a file read in blocks that memory
+    does not hold."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="reco-rows-")  # noqa: SIM115 (closed by close)
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        np.ascontiguousarray(values, dtype=np.uint64).tofile(self._fh)
+        self.size += len(values)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start`` to ``stop`` (exclusive)."""
+        self._fh.seek(8 * start)
+        return np.fromfile(self._fh, dtype=np.uint64, count=max(stop - start, 0))
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.read(i % self.size, i % self.size + 1)[0])
+
+    def equal(self, a: int, b: int, n: int, step: int = 1 << 20) -> bool:
+        """Whether values ``a``… and ``b``… are the same ``n`` values, read a block at a time."""
+        return all(
+            np.array_equal(self.read(a + k, a + min(k + step, n)), self.read(b + k, b + min(k + step, n)))
+            for k in range(0, n, step)
+        )
+
+    def close(self) -> None:
+        self._fh.close()

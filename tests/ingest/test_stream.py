@@ -3,15 +3,17 @@ lands in one piece, and an error after some chunks were COPYed leaves nothing la
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import psycopg
 import pytest
 
-from reco.ingest import LoadFailed, LoadOptions, land, load, load_files
-from reco.ingest.parse import LineKeys
+from reco.ingest import LoadFailed, LoadOptions, land, load, load_files, parse
+from reco.ingest.parse import KeySet, LineKeys
 from tests.ingest.helpers import count, rows
 
 HEADER = "doc_ref,order_ts,customer_code,product_key,product_label,quantity,unit_price\n"
@@ -70,6 +72,26 @@ def test_line_keys_of_a_file_in_chunks_are_its_keys_computed_whole():
         keys = LineKeys()
         chunked = pl.concat([keys(frame.slice(s, size)) for s in range(0, n, size)])
         assert chunked.to_list() == whole.to_list(), size
+
+
+def test_a_key_set_counts_alike_in_memory_and_with_its_keys_on_disk():
+    rng = np.random.default_rng(7)
+    distinct = rng.integers(0, 2**63, size=(5_000, 2), dtype=np.uint64)
+    keys = distinct[rng.integers(0, 5_000, 60_000)]
+    keys[::7, 1] ^= np.uint64(1)  # keys sharing their first 64 bits with another
+    keys = keys.view(np.uint8).reshape(-1, 16)
+    seen: Counter = Counter()
+    in_memory, on_disk = KeySet(), KeySet(memory_keys=3_000)
+    for start in range(0, len(keys), 4_000):
+        chunk = keys[start : start + 4_000]
+        expected = [seen[bytes(k)] for k in chunk]
+        assert in_memory.count(chunk).tolist() == expected
+        assert on_disk.count(chunk).tolist() == expected
+        seen.update(bytes(k) for k in chunk)
+        in_memory.add(chunk)
+        on_disk.add(chunk)
+    assert len(on_disk._disk) >= 10 and not on_disk._runs  # its keys went to files
+    assert len(on_disk) == len(in_memory) == len(keys)
 
 
 def test_a_batch_loaded_in_chunks_lands_exactly_what_it_lands_in_one_piece(db, tmp_path, monkeypatch):
@@ -196,8 +218,12 @@ def test_a_file_read_in_blocks_lands_what_it_lands_read_whole_with_the_offenders
     b = write(tmp_path / "b.csv", [GOOD[2], "F9,2024-01-10 10:00,C9,P9,Chinon,1,9", GOOD[6], BAD])
     load_files(db, "sales", [earlier], LoadOptions(batch_id="earlier"))
     blocks = _blocks_used(monkeypatch)
+    in_memory = parse.MEMORY_KEYS
+    # every set of keys (occurrences, the batch's earlier lines, the landed ones) on disk
+    monkeypatch.setattr(parse, "MEMORY_KEYS", 2)
     in_blocks = _batch(db, monkeypatch, [a, b], 64, 2, "b")
     assert blocks[0] >= 6 and blocks[1] >= 3  # both files were read in blocks
+    monkeypatch.setattr(parse, "MEMORY_KEYS", in_memory)
     _reset(db)
     load_files(db, "sales", [earlier], LoadOptions(batch_id="earlier"))
     whole = _batch(db, monkeypatch, [a, b], 1 << 30, 1 << 18, "b")
@@ -240,9 +266,32 @@ def test_a_number_columns_decimal_separator_is_decided_by_a_value_in_the_last_bl
     ]
 
 
-def test_a_file_repeating_itself_is_told_when_its_halves_are_in_different_blocks(db, tmp_path, monkeypatch):
-    f = write(tmp_path / "twice.csv", GOOD[:4] * 2)
+@pytest.mark.parametrize(
+    "line_end, last_end",
+    [("\n", "\n"), ("\n", ""), ("\r\n", "\r\n"), ("\r\n", "")],
+    ids=["LF", "LF, none at the end", "CRLF", "CRLF, none at the end"],
+)
+def test_a_file_repeating_itself_is_told_when_its_halves_are_in_different_blocks(
+    db, tmp_path, monkeypatch, line_end, last_end
+):
+    # (the rows' text is compared with its line end when every line ends with a LF alone,
+    # without it otherwise: the last line without one still matches its twin)
+    f = tmp_path / "twice.csv"
+    f.write_bytes((line_end.join([HEADER.strip(), *GOOD[:4] * 2]) + last_end).encode())
     monkeypatch.setattr(load, "BLOCK_BYTES", 64)
     report = load_files(db, "sales", [f])
     assert "repeats the first half (rows 1-4)" in report.files[0].warnings[0]
     assert report.loaded == 8  # repeated lines count: it only warns
+
+
+def test_a_file_repeating_itself_with_its_header_again_is_told_in_blocks(db, tmp_path, monkeypatch):
+    f = tmp_path / "twice.csv"
+    f.write_text(
+        HEADER
+        + "".join(f"{line}\n" for line in GOOD[:4])
+        + HEADER
+        + "".join(f"{line}\n" for line in GOOD[:4])
+    )
+    monkeypatch.setattr(load, "BLOCK_BYTES", 64)
+    report = load_files(db, "sales", [f])
+    assert "row 5 is the header again" in report.files[0].warnings[0]
