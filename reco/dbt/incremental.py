@@ -3,10 +3,17 @@ cold build, a full refresh otherwise, decided from durable state (docs/warehouse
 "Incremental builds").
 
 ``order_line``, the one model whose size is the number of sales lines, is an incremental dbt
-model that appends only when this module sets ``RECO_INCREMENTAL=order_line``; every other build
-(plain dbt, a backtest, a partial build) rebuilds it in full. An appended build equals a cold one
-when, since the last build that succeeded (``reco.warehouse_build``, written only after dbt
-succeeded):
+model that appends only when this module sets ``RECO_INCREMENTAL=order_line``; the customer-grain
+models (``int_customer_rfm``, ``int_customer_product_purchases``, the attribute shares and aroma
+profiles) then recompute only the customers with lines above ``RECO_INCREMENTAL_AFTER_ID``, the
+largest ``order_line`` id of the last successful build (macros/incremental_build.sql). Every
+other build (plain dbt, a backtest, a partial build) rebuilds them in full. An appended build
+equals a cold one when, since the last build that succeeded (``reco.warehouse_build``, written
+only after dbt succeeded):
+
+- ``order_line`` is the one that build left (count, sum and largest id): no failed or partial
+  build has appended to it or rebuilt it since, so the customer-grain tables, built from it
+  by that build, hold exactly its lines;
 
 - the project (models, macros, seeds, ``dbt_project.yml``, the dbt version) and ``--vars`` are
   the same;
@@ -86,15 +93,23 @@ PROJECT_PARTS = {
     "project": ("dbt_project.yml", "packages.yml", "dependencies.yml"),
 }
 
+#: What an incremental build also leaves out when the last build ran the unit tests: they test
+#: the models' SQL on fixed rows, never the data, and the project is the same (fingerprint).
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
+
 FULL, INCREMENTAL = "full", "incremental"
 
 
 @dataclass(frozen=True)
 class BuildPath:
-    """The path a build takes, and why (one line for people, and for ``--json``)."""
+    """The path a build takes, and why (one line for people, and for ``--json``); an incremental
+    build also carries the largest ``order_line`` id of the last build (``after_id``: the lines
+    above it are new) and whether the unit tests can be left out (the last build ran them)."""
 
     path: str
     reason: str
+    after_id: int | None = None
+    skip_unit_tests: bool = False
 
     def line(self) -> str:
         name = "incremental" if self.path == INCREMENTAL else "full refresh"
@@ -241,6 +256,24 @@ def _changed_mappings(cur, prefix: str) -> str | None:
     return None
 
 
+def _order_line_state(cur, prefix: str) -> dict:
+    """Rows, sum and largest id of ``order_line`` as it is now."""
+    cur.execute(
+        f'select count(*), coalesce(sum(id), 0), coalesce(max(id), 0) from "{prefix}marts".order_line'
+    )
+    n, total, max_id = cur.fetchone()
+    return {"rows": n, "sum_id": str(total), "max_id": max_id}
+
+
+def _runs_unit_tests(args: Sequence[str]) -> bool:
+    """Whether ``dbt build ARGS`` runs the unit tests (not excluded, not left out of
+    ``--resource-type``)."""
+    if "unit_test" in _values(args, frozenset({"--exclude-resource-type"})):
+        return False
+    only = _values(args, frozenset({"--resource-type"}))
+    return not only or "unit_test" in only or "all" in only
+
+
 def _lines_check(cur, prefix: str, prev_as_of: date, as_of: date) -> tuple[str | None, int]:
     """Whether order_line holds exactly the raw lines up to its watermark dated up to the last
     as-of date, and no older line enters with the new as-of date; and how many lines are new."""
@@ -306,6 +339,11 @@ def decide(
         return _full(
             "the mapping tables differ from the last successful build's (a build failed or ran partly since)"
         )
+    order_line = _order_line_state(cur, prefix)
+    if order_line != last.get("order_line"):
+        return _full(
+            "order_line is not the one the last successful build left (a build failed or ran partly since)"
+        )
     for name in MAPPINGS:
         cur.execute(f"create temporary table prev_{name} as {_mapping_sql(prefix, name)}")
         cur.execute(f"analyze prev_{name}")
@@ -325,7 +363,11 @@ def decide(
     if why:
         return _full(why)
     return BuildPath(
-        INCREMENTAL, f"{n_new:,} new sales line(s) since the last build; no earlier line changes"
+        INCREMENTAL,
+        f"{n_new:,} new sales line(s) since the last build; no earlier line changes; recomputing the"
+        f" customers with lines above id {order_line['max_id']:,}",
+        after_id=order_line["max_id"],
+        skip_unit_tests=bool(last.get("unit_tests_passed")) and _runs_unit_tests(args),
     )
 
 
@@ -352,8 +394,12 @@ def build_warehouse(
         if on_path is not None:
             on_path(path)
         if path.path == INCREMENTAL:
-            env = {**project_env, "RECO_INCREMENTAL": "order_line"}
-            build_args = [*args, *INCREMENTAL_EXCLUDE]
+            env = {
+                **project_env,
+                "RECO_INCREMENTAL": "order_line",
+                "RECO_INCREMENTAL_AFTER_ID": str(path.after_id),
+            }
+            build_args = [*args, *INCREMENTAL_EXCLUDE, *(NO_UNIT_TESTS if path.skip_unit_tests else [])]
         else:
             env, build_args = project_env, list(args)
         proc = run_dbt(db, build_args, capture=capture, project_env=env, on_node=on_node)
@@ -362,6 +408,10 @@ def build_warehouse(
             "project": fingerprint,
             "as_of": _as_of(cur, prefix).isoformat(),
             "mappings": mapping_hashes(cur, prefix),
+            "order_line": _order_line_state(cur, prefix),
+            # the unit tests passed on this project: by this build, or by the one whose
+            # passing let this incremental build leave them out
+            "unit_tests_passed": _runs_unit_tests(args),
         }
         cur.execute(
             "insert into reco.warehouse_build (schema_prefix, path, reason, state, seconds)"

@@ -73,13 +73,14 @@ class NodeDone:
 
 
 #: Environment variables the dbt project reads (macros as_of_date_literal and schema_prefix;
-#: RECO_INCREMENTAL, which only reco/dbt/incremental.py sets, lets order_line append instead of
-#: being rebuilt). Passing them this way rather than with ``--vars`` keeps dbt's partial parsing: a new
-#: as-of date re-parses one model instead of the whole project (a new schema prefix still
-#: re-parses everything). Never inherited from the caller's environment: only what the
-#: caller of ``run_dbt`` passes in ``project_env`` reaches dbt, so a stray export cannot send
-#: a live build into a backtest's schemas.
-PROJECT_ENV = ("RECO_AS_OF_DATE", "RECO_SCHEMA_PREFIX", "RECO_INCREMENTAL")
+#: RECO_INCREMENTAL and RECO_INCREMENTAL_AFTER_ID, which only reco/dbt/incremental.py sets, let
+#: order_line append and the customer-grain models recompute only the customers with new lines,
+#: instead of being rebuilt). Passing them this way rather than with ``--vars`` keeps dbt's
+#: partial parsing: a new as-of date re-parses one model instead of the whole project (a new
+#: schema prefix still re-parses everything). Never inherited from the caller's environment:
+#: only what the caller of ``run_dbt`` passes in ``project_env`` reaches dbt, so a stray export
+#: cannot send a live build into a backtest's schemas.
+PROJECT_ENV = ("RECO_AS_OF_DATE", "RECO_SCHEMA_PREFIX", "RECO_INCREMENTAL", "RECO_INCREMENTAL_AFTER_ID")
 
 
 #: How long an interrupted dbt gets to cancel its queries and exit before it is killed.

@@ -37,6 +37,8 @@ DAY0 = date(2025, 3, 1)
 N_CUSTOMERS, N_PRODUCTS, LINES_PER_DAY = 30, 8, 12
 #: Label-only lines with a label no product carries: unmapped until an alias maps it.
 ORPHAN_LABEL = "House Red Special"
+#: A product code sold but not in the catalogue (C03 and C04 buy it on day 5).
+SALES_ONLY = "P09"
 
 
 def _write(path: Path, header: str, rows: list[str]) -> Path:
@@ -86,6 +88,9 @@ def warehouse(migrated_db, tmp_path_factory) -> Iterator[tuple[Database, Path]]:
     header = "customer_code,email,first_name,signup_date,updated_at"
     load_files(db, "customers", [_write(tmp / "c.csv", header, customers)])
     _load_sales(db, tmp, "days_00_19", range(20))
+    # a product known only from sales (no catalogue row): its price band comes from its price
+    rows = [f"D5-{c},{DAY0 + timedelta(days=5)} 12:00,{c},{SALES_ONLY},Wine 9,2,6.25" for c in ("C03", "C04")]
+    load_files(db, "sales", [_write(tmp / "sales_only.csv", SALES_HEADER, rows)])
     first = build_warehouse(db, ["build", *THREADS, *NO_TESTS], capture=True)
     assert first.path.path == FULL and "no earlier" in first.path.reason
     yield db, tmp
@@ -162,6 +167,56 @@ def _a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build(war
     assert_marts_equal_a_cold_build(db)
 
 
+def _compiled(unique_id: str) -> str:
+    results = json.loads((dbt_target_dir() / "run_results.json").read_text())["results"]
+    return next(r["compiled_code"] for r in results if r["unique_id"] == unique_id)
+
+
+def _profiles(db: Database, codes: tuple[str, ...]) -> dict[str, tuple]:
+    rows = _rows(
+        db,
+        "select customer_code, top_family_1, concat_ws(',', top_budget_1, top_budget_2, top_budget_3),"
+        " m_score from marts.client_master_profile"
+        f" where customer_code in {codes!r}",
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def _a_changed_product_and_a_price_moving_band_rebuild_their_buyers_incrementally(warehouse):
+    """A new day whose only line moves the typical price of a sales-only product into another
+    band (C03 and C04, who bought it earlier and nothing that day, change budget) and whose
+    buyer (C05) moves up the money quintiles; and a catalogue export that moves P02 from White
+    to Rosé (its buyers' family shares change). Nothing earlier maps elsewhere: incremental, and
+    the customer-grain models recompute those buyers, not everyone."""
+    db, tmp = warehouse
+    before = _profiles(db, ("C03", "C04", "C05"))
+    day = DAY0 + timedelta(days=20)
+    rows = [f"D20-p9,{day} 11:00,C05,{SALES_ONLY},Wine 9,10,50.0"]
+    _write(tmp / "day_20_sales_only.csv", SALES_HEADER, rows)
+    load_files(db, "sales", [tmp / "day_20_sales_only.csv"])
+    header = "product_key,product_label,family_crm,unit_price"
+    load_files(db, "products", [_write(tmp / "p2.csv", header, ["P02,Wine 2,Rosé,7.5"])])
+    result = _build(db, *NO_TESTS)
+    assert result.path.path == INCREMENTAL, result.path.reason
+    assert result.path.reason.startswith("1 new sales line(s)")
+    changed = _rows(
+        db,
+        "select product_key, family_crm, price_band from intermediate.int_product_profile_attributes"
+        " where build_id = (select max(build_id) filter (where product_key = 'P02')"
+        " from intermediate.int_product_profile_attributes) order by 1",
+    )
+    assert changed == [("P02", "Rosé", "under_10"), (SALES_ONLY, None, "40_80")]
+    # the profiles were recomputed for some customers only (the incremental SQL ran)
+    shares = _compiled("model.reco.int_customer_attribute_shares")
+    assert "customer_code in (" in shares and "changed.build_id" in shares
+    assert "new_lines.id >" in _compiled("model.reco.int_customer_rfm")
+    after = _profiles(db, ("C03", "C04", "C05"))
+    for c in ("C03", "C04"):  # bought it earlier, nothing that day: their budgets move all the same
+        assert "40_80" not in before[c][1] and "40_80" in after[c][1], (before, after)
+    assert (before["C05"][2], after["C05"][2]) == (2, 5), (before, after)
+    assert_marts_equal_a_cold_build(db)
+
+
 def _a_new_email_linking_two_codes_forces_a_full_refresh(warehouse):
     db, tmp = warehouse
     header = "customer_code,email,first_name,signup_date,updated_at"
@@ -228,10 +283,12 @@ def _a_changed_setting_or_an_as_of_date_moved_back_forces_a_full_refresh(warehou
 
 
 def test_each_change_takes_its_path_and_the_marts_equal_a_cold_build(warehouse):
-    """A new day (incremental), a new e-mail merging two codes (full), a new alias (full), a
+    """A new day (incremental), a changed product and a price moving band (incremental), a new
+    e-mail merging two codes (full), a new alias (full), a
     re-loaded overlapping export (incremental), a deleted batch (full), then a changed setting
     or an as-of date moved back (full): each after the one before."""
     _a_new_day_is_built_incrementally_with_its_tests_and_equals_a_cold_build(warehouse)
+    _a_changed_product_and_a_price_moving_band_rebuild_their_buyers_incrementally(warehouse)
     _a_new_email_linking_two_codes_forces_a_full_refresh(warehouse)
     _a_new_alias_remapping_old_labels_forces_a_full_refresh(warehouse)
     _a_reloaded_overlapping_export_appends_only_its_new_lines(warehouse)

@@ -1,6 +1,18 @@
 -- Indentation (LT02) is not linted here: sqlfluff re-indents Jinja-generated blocks and array
 -- subscripts in ways that read worse than the layout below.
 -- noqa: disable=LT02
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        pre_hook=["{{ delete_customers_to_rebuild('profiles') }}"],
+    )
+}}
+
+-- depends_on: {{ ref('order_line') }}
+-- depends_on: {{ ref('int_product_profile_attributes') }}
 {#
     The customer's aroma profile: on every aroma axis, the mean of the purchased products'
     scores (1-5) weighted by revenue excl. tax, over the purchase lines whose product has aroma
@@ -12,12 +24,21 @@
       evidence = least(1, lines with aroma data / var('aroma_full_evidence_lines'), default 5).
     Customers with no aroma data at all (Online Retail II) have no row here, and confidence 0
     in client_master_profile.
+
+    Incremental on reco's checked path (RECO_INCREMENTAL=order_line, macros/incremental_build.sql):
+    the rows of the customers with new lines, and of the buyers of a product whose attributes
+    changed in this build (int_product_profile_attributes), are deleted (pre-hook) and
+    recomputed from all their purchases; nothing else a row is made of can change without a
+    full refresh. Rebuilt in full otherwise.
 #}
 {%- set axes = aroma_axes() %}
 
 with purchases as (
 
     select * from {{ ref('int_customer_product_purchases') }}
+    {% if is_incremental() -%}
+    where customer_code in ({{ customers_to_rebuild('profiles') }})
+    {%- endif %}
 
 ),
 

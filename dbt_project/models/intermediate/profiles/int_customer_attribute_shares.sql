@@ -3,7 +3,18 @@
 -- noqa: disable=LT02
 -- Its grouping-set hash aggregate, top-3 sort and pivot hold every (customer, value) row: at
 -- ten million lines they outgrow the project's work_mem and spill to disk.
-{{ config(pre_hook="{% if target.type == 'postgres' %}set work_mem = '1GB'{% endif %}") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        pre_hook=["{% if target.type == 'postgres' %}set work_mem = '1GB'{% endif %}", "{{ delete_customers_to_rebuild('profiles') }}"],
+    )
+}}
+
+-- depends_on: {{ ref('order_line') }}
+-- depends_on: {{ ref('int_product_profile_attributes') }}
 
 {#
     The customer's top 3 wine families, grapes, sugar levels and price bands, each with its
@@ -13,6 +24,12 @@
     no value for that attribute, so shares are honest: they add up to at most 1, and to less
     when part of the spending is unknown. Ties: more revenue first, then the value in
     alphabetical order. A customer with no known value for an attribute has nulls there.
+
+    Incremental on reco's checked path (RECO_INCREMENTAL=order_line, macros/incremental_build.sql):
+    the rows of the customers with new lines, and of the buyers of a product whose attributes
+    changed in this build (int_product_profile_attributes), are deleted (pre-hook) and
+    recomputed from all their purchases; nothing else a row is made of can change without a
+    full refresh. Rebuilt in full otherwise.
 #}
 {%- set dimensions = {
     'family': 'family_crm',
@@ -26,6 +43,9 @@
 with purchases as (
 
     select * from {{ ref('int_customer_product_purchases') }}
+    {% if is_incremental() -%}
+    where customer_code in ({{ customers_to_rebuild('profiles') }})
+    {%- endif %}
 
 ),
 

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        pre_hook="{{ delete_customers_to_rebuild('lines') }}",
+    )
+}}
+
 {#
     What each master customer bought of each product: the purchase lines (is_purchase, product
     mapped) on or before the as-of date, summed per (customer, product). The one pass over
@@ -9,12 +19,20 @@
     - christmas_revenue_ht / summer_revenue_ht: the part of the revenue made in
       November-December / June-August (0 when none);
     - last_order_date: the latest purchase of that product by that customer.
+
+    Incremental on reco's checked path (RECO_INCREMENTAL=order_line, macros/incremental_build.sql):
+    the rows of the customers with new lines are deleted (pre-hook) and recomputed from all
+    their lines (read through order_line's index on (customer_code, order_date)); every other
+    customer's rows are unchanged, since none of their lines changed. Rebuilt in full otherwise.
 #}
 
 with order_lines as (
 
     select * from {{ ref('order_line') }}
     where is_purchase and product_key is not null and order_date <= {{ as_of_date() }}
+    {% if is_incremental() %}
+        and customer_code in ({{ customers_to_rebuild('lines') }})
+    {% endif %}
 
 ),
 

@@ -1,28 +1,40 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        pre_hook="{{ delete_customers_to_rebuild('lines') }}",
+    )
+}}
 
 {#
-    Recency, frequency and money per master customer, from the order lines on or before the
-    as-of date (the filter is repeated here so that no later line can leak in):
+    Frequency and money per master customer, and the dates of the first and last purchase,
+    from the order lines on or before the as-of date (the filter is repeated here so that no
+    later line can leak in):
 
     - nb_commandes: distinct orders (doc_ref) with at least one purchase line;
-    - recence_jours: days from the last purchase to the as-of date;
     - ca_ht: net revenue excl. tax: purchases, less returns and cancellations (adjustments,
       fees and postage left out);
     - purchase_ht: gross purchase revenue (the denominator of every share).
 
-    Only customers with at least one purchase get a row.
+    Only customers with at least one purchase get a row. Nothing here depends on the as-of
+    date itself, which moves every night: recency (recence_jours) is worked out from
+    last_order_date in int_customer_rfm_scored, which reads these rows, not the lines.
+
+    Incremental on reco's checked path (RECO_INCREMENTAL=order_line, macros/incremental_build.sql):
+    the rows of the customers with new lines are deleted (pre-hook) and recomputed from all
+    their lines (an order can span days: its doc_ref counts once); every other customer's lines
+    are unchanged. Rebuilt in full otherwise.
 #}
 
 with order_lines as (
 
     select * from {{ ref('order_line') }}
     where order_date <= {{ as_of_date() }}
-
-),
-
-as_of as (
-
-    select * from {{ ref('int_as_of_date') }}
+    {% if is_incremental() %}
+        and customer_code in ({{ customers_to_rebuild('lines') }})
+    {% endif %}
 
 ),
 
@@ -69,10 +81,8 @@ final as (
 
     select
         customers.customer_code,
-        as_of.as_of_date,
         customers.first_order_date,
         customers.last_order_date,
-        {{ dbt.datediff('customers.last_order_date', 'as_of.as_of_date', 'day') }} as recence_jours,  -- noqa: LT05
         customers.nb_commandes,
         customers.ca_ht,
         customers.purchase_ht,
@@ -81,7 +91,6 @@ final as (
         customers.purchase_ht / nullif(customers.n_purchase_lines, 0) as avg_line_price_ht
 
     from customers
-    cross join as_of
 
 )
 

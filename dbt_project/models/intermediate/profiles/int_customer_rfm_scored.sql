@@ -9,11 +9,41 @@
     are broken deterministically; with many ties (most customers order once) a quintile can be
     empty. rfm is the three digits, e.g. '545'; segment comes from the seed rfm_segments by
     (r_score, f_score).
+
+    recence_jours (days from the last purchase to the as-of date) is worked out here, from the
+    stored last_order_date of int_customer_rfm: the as-of date moves every night, and every
+    customer's recency with it, without a scan of the lines.
 #}
 
-with rfm as (
+with customers as (
 
     select * from {{ ref('int_customer_rfm') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+rfm as (
+
+    select
+        customers.customer_code,
+        as_of.as_of_date,
+        customers.first_order_date,
+        customers.last_order_date,
+        {{ dbt.datediff('customers.last_order_date', 'as_of.as_of_date', 'day') }} as recence_jours,  -- noqa: LT05
+        customers.nb_commandes,
+        customers.ca_ht,
+        customers.purchase_ht,
+        customers.n_purchase_lines,
+        customers.n_unmapped_lines,
+        customers.avg_line_price_ht
+
+    from customers
+    cross join as_of
 
 ),
 
