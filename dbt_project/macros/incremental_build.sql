@@ -6,6 +6,11 @@
     build (plain dbt, a backtest, Spark) sets neither, and every model below is rebuilt in full.
 #}
 
+{# True on reco's incremental path (RECO_INCREMENTAL=order_line), false on any other build. #}
+{% macro on_incremental_path() -%}
+    {{ return(env_var('RECO_INCREMENTAL', '') == 'order_line') }}
+{%- endmacro %}
+
 {# The largest order_line id of the last successful build (an integer, as SQL text). #}
 {% macro new_lines_after_id() -%}
     {%- set value = env_var('RECO_INCREMENTAL_AFTER_ID', '') | trim -%}
@@ -20,12 +25,12 @@
 
 {#
     A data-test `where` that restricts a line-level test to the new lines on the incremental
-    path (`column` above the watermark), and to nothing on any other build: the earlier lines
+    path (`column` above the watermark), and not at all on any other build: the earlier lines
     were tested by the build that made them and are checked unchanged (count and sum of ids)
     before reco appends. Ids grow with every load, so a new id cannot collide with an old one.
 #}
 {% macro new_lines_only(column) -%}
-    {%- if env_var('RECO_INCREMENTAL', '') == 'order_line' -%}
+    {%- if on_incremental_path() -%}
         {{ column }} > {{ new_lines_after_id() }}
     {%- else -%}
         1 = 1

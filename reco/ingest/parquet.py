@@ -311,15 +311,10 @@ def _publish(temp: Path) -> None:
     _fsync(temp.parent)
 
 
-def recover(cur, root: Path) -> dict[str, list[str]]:
-    """Resolve the temporary files a crashed load left under ``root``: publish those of a batch
-    that committed, delete the others. Returns {"published": […], "deleted": […]} (paths)."""
-    done: dict[str, list[str]] = {"published": [], "deleted": []}
-    temps = sorted(root.glob(f"*/.*{TEMP_SUFFIX}"))
-    if not temps:
-        return done
-    batches = sorted({_batch_of(t) for t in temps})
-    committed = {
+def _committed(cur, batches: list[str]) -> set[str]:
+    """Those of ``batches`` whose load committed (``raw.load_batch``: succeeded or duplicate):
+    their staged files are published by a recovery, the others' deleted."""
+    return {
         b
         for (b,) in land.fetch(
             cur,
@@ -328,6 +323,17 @@ def recover(cur, root: Path) -> dict[str, list[str]]:
             (batches,),
         )
     }
+
+
+def recover(cur, root: Path) -> dict[str, list[str]]:
+    """Resolve the temporary files a crashed load left under ``root``: publish those of a batch
+    that committed, delete the others. Returns {"published": […], "deleted": […]} (paths)."""
+    done: dict[str, list[str]] = {"published": [], "deleted": []}
+    temps = sorted(root.glob(f"*/.*{TEMP_SUFFIX}"))
+    if not temps:
+        return done
+    batches = sorted({_batch_of(t) for t in temps})
+    committed = _committed(cur, batches)
     for temp in temps:
         if _batch_of(temp) in committed:
             _publish(temp)
@@ -550,15 +556,7 @@ def recover_store(cur, store: lake.Store) -> dict[str, list[str]]:
     if not temps:
         return done
     batches = sorted({name[1 : -len(TEMP_SUFFIX)] for _, name in temps})
-    committed = {
-        b
-        for (b,) in land.fetch(
-            cur,
-            "select batch_id from raw.load_batch"
-            " where batch_id = any(%s) and status in ('succeeded', 'duplicate')",
-            (batches,),
-        )
-    }
+    committed = _committed(cur, batches)
     for folder, name in temps:
         if name[1 : -len(TEMP_SUFFIX)] in committed:
             _publish_object(store, folder, name)

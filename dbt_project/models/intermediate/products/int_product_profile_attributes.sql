@@ -6,7 +6,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        full_refresh=none if on_incremental_path() else true,
         post_hook=[
             "{% if is_incremental() and target.type == 'postgres' %}delete from {{ this }} where build_id <> '{{ invocation_id }}' and product_key in (select product_key from {{ this }} where build_id = '{{ invocation_id }}'){% endif %}",
         ],

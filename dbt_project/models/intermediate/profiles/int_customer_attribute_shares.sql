@@ -8,7 +8,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        full_refresh=none if on_incremental_path() else true,
         pre_hook=["{% if target.type == 'postgres' %}set work_mem = '1GB'{% endif %}", "{{ delete_customers_to_rebuild('profiles') }}"],
     )
 }}

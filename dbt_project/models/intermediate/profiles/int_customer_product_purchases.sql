@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        full_refresh=none if env_var('RECO_INCREMENTAL', '') == 'order_line' else true,
+        full_refresh=none if on_incremental_path() else true,
         pre_hook="{{ delete_customers_to_rebuild('lines') }}",
     )
 }}
