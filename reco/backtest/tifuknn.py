@@ -217,6 +217,19 @@ def pif_vectors(
     )
 
 
+def _k_nearest(dist: np.ndarray, k: int, ids) -> np.ndarray:
+    """The ``k`` smallest columns of each row of ``dist`` as row ids (``ids`` maps column
+    positions to ids), nearest first, ties by id."""
+    part = (
+        np.argpartition(dist, k - 1, axis=1)[:, :k]
+        if k < dist.shape[1]
+        else np.tile(np.arange(dist.shape[1]), (dist.shape[0], 1))
+    )
+    got = ids(part)
+    order = np.lexsort((got, np.take_along_axis(dist, part, axis=1)), axis=1)
+    return np.take_along_axis(got, order, axis=1)
+
+
 def _neighbours(
     vectors: sparse.csr_matrix, rows: np.ndarray, k: int, pool: np.ndarray | None = None
 ) -> np.ndarray:
@@ -231,13 +244,7 @@ def _neighbours(
     for lo, hi in blocks(len(rows), vectors.shape[0]):
         q = vectors[rows[lo:hi]]
         dist = norms[rows[lo:hi], None] + norms[None, :] - 2 * (q @ vectors.T).toarray()
-        part = (
-            np.argpartition(dist, k - 1, axis=1)[:, :k]
-            if k < dist.shape[1]
-            else np.tile(np.arange(dist.shape[1]), (hi - lo, 1))
-        )
-        order = np.lexsort((part, np.take_along_axis(dist, part, axis=1)), axis=1)
-        out[lo:hi] = np.take_along_axis(part, order, axis=1)
+        out[lo:hi] = _k_nearest(dist, k, lambda part: part)
     return out
 
 
@@ -258,14 +265,11 @@ def _pool_neighbours(vectors: sparse.csr_matrix, rows: np.ndarray, k: int, pool:
         in_pool = np.isin(r, pool, assume_unique=False)
         own = norms[r] + norms[r] - 2 * np.asarray(q.multiply(q).sum(axis=1)).ravel()
         dist[:, -1] = np.where(in_pool, np.inf, own)
-        part = (
-            np.argpartition(dist, k - 1, axis=1)[:, :k]
-            if k < dist.shape[1]
-            else np.tile(np.arange(dist.shape[1]), (hi - lo, 1))
+        out[lo:hi] = _k_nearest(
+            dist,
+            k,
+            lambda part, r=r: np.where(part == len(pool), r[:, None], pool[np.minimum(part, len(pool) - 1)]),
         )
-        ids = np.where(part == len(pool), r[:, None], pool[np.minimum(part, len(pool) - 1)])
-        order = np.lexsort((ids, np.take_along_axis(dist, part, axis=1)), axis=1)
-        out[lo:hi] = np.take_along_axis(ids, order, axis=1)
     return out
 
 
